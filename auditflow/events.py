@@ -1,0 +1,158 @@
+"""The audit event: its schema, how it is encoded, and how a received message is validated.
+
+The generator encodes, the analysis service decodes. Validation never raises anything but
+`MalformedEvent`, whose `reason` is a short machine-readable code that travels to the dead-letter
+queue in the `x-auditflow-reason` header — so a drill can prove *why* each message was rejected.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+CONTENT_TYPE = "application/json"
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+
+OUTCOMES = ("success", "failure", "denied", "error")
+
+# Every reason a message can be dead-lettered for; the keys are stable API (headers, metrics).
+REASONS = {
+    "oversized": "message body larger than the configured limit",
+    "wrong_content_type": "content type is not application/json",
+    "invalid_utf8": "body is not valid UTF-8",
+    "bad_json": "body is not parseable JSON",
+    "not_an_object": "JSON body is not an object",
+    "unknown_schema_version": "schema_version is not one this service understands",
+    "missing_field": "a required field is absent",
+    "wrong_type": "a field has the wrong type or format",
+}
+
+
+class MalformedEvent(ValueError):
+    """A message that is not a valid audit event; `reason` is a key of `REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        assert reason in REASONS, reason
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit event as published by the generator and stored by the analysis service."""
+
+    event_id: str
+    run_id: str
+    seq: int
+    occurred_at: str
+    published_at: str
+    actor: str
+    action: str
+    resource: str
+    outcome: str
+    source_ip: str
+    correlation_id: str
+    schema_version: int = SCHEMA_VERSION
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+_STRING_FIELDS = (
+    "event_id",
+    "run_id",
+    "occurred_at",
+    "published_at",
+    "actor",
+    "action",
+    "resource",
+    "outcome",
+    "source_ip",
+    "correlation_id",
+)
+_MAX_TEXT = 512
+
+
+def event_id_for(run_id: str, seq: int) -> str:
+    """Deterministic event id: a re-published event keeps its id, so storage can de-duplicate."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"auditflow:{run_id}:{seq}"))
+
+
+def decode(
+    body: bytes, content_type: str | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> AuditEvent:
+    """Validate a raw message; return the event or raise `MalformedEvent` naming the reason."""
+    if len(body) > max_bytes:
+        raise MalformedEvent("oversized", f"{len(body)} bytes > {max_bytes}")
+    if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
+        raise MalformedEvent("wrong_content_type", f"{content_type[:64]!r}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedEvent("invalid_utf8", f"at byte {exc.start}") from None
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise MalformedEvent("bad_json", str(exc)[:120]) from None
+    if not isinstance(raw, dict):
+        raise MalformedEvent("not_an_object", type(raw).__name__)
+    return _from_mapping(raw)
+
+
+def _from_mapping(raw: dict[str, Any]) -> AuditEvent:
+    if "schema_version" not in raw:
+        raise MalformedEvent("missing_field", "schema_version")
+    version = raw["schema_version"]
+    if type(version) is not int:
+        raise MalformedEvent("wrong_type", "schema_version must be an integer")
+    if version != SCHEMA_VERSION:
+        raise MalformedEvent("unknown_schema_version", str(version)[:20])
+    for name in (*_STRING_FIELDS, "seq"):
+        if name not in raw:
+            raise MalformedEvent("missing_field", name)
+    for name in _STRING_FIELDS:
+        value = raw[name]
+        if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
+            raise MalformedEvent("wrong_type", f"{name} must be a non-empty string")
+        if "\x00" in value:
+            raise MalformedEvent("wrong_type", f"{name} contains NUL")
+    seq = raw["seq"]
+    if type(seq) is not int or not 0 <= seq < 2**63:
+        raise MalformedEvent("wrong_type", "seq must be a non-negative integer")
+    if raw["outcome"] not in OUTCOMES:
+        raise MalformedEvent("wrong_type", "outcome is not one of " + ",".join(OUTCOMES))
+    try:
+        uuid.UUID(raw["event_id"])
+    except ValueError:
+        raise MalformedEvent("wrong_type", "event_id must be a UUID") from None
+    for name in ("occurred_at", "published_at"):
+        try:
+            stamp = datetime.fromisoformat(raw[name])
+        except ValueError:
+            raise MalformedEvent("wrong_type", f"{name} must be an ISO-8601 time") from None
+        if stamp.tzinfo is None:
+            raise MalformedEvent("wrong_type", f"{name} must carry a UTC offset")
+    try:
+        ipaddress.ip_address(raw["source_ip"])
+    except ValueError:
+        raise MalformedEvent("wrong_type", "source_ip must be an IP address") from None
+    return AuditEvent(
+        event_id=raw["event_id"],
+        run_id=raw["run_id"],
+        seq=seq,
+        occurred_at=raw["occurred_at"],
+        published_at=raw["published_at"],
+        actor=raw["actor"],
+        action=raw["action"],
+        resource=raw["resource"],
+        outcome=raw["outcome"],
+        source_ip=raw["source_ip"],
+        correlation_id=raw["correlation_id"],
+        schema_version=version,
+    )

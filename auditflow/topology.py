@@ -1,0 +1,44 @@
+"""The broker topology, declared identically (and idempotently) by every publisher and consumer.
+
+The generator declares the queue too, not only the exchange: a persistent event published while no
+queue is bound would be confirmed by the broker and silently dropped. Dead-lettering is explicit —
+the analysis service republishes a malformed message to the dead-letter exchange with a reason
+header, waits for the confirm, then acknowledges the original — and the queue's own
+`x-dead-letter-exchange` catches anything rejected without a reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXCHANGE = "auditflow.events"
+QUEUE = "auditflow.analysis"
+ROUTING_PREFIX = "audit"
+BINDING_KEY = "audit.#"
+DEAD_LETTER_EXCHANGE = "auditflow.dead-letter"
+DEAD_LETTER_QUEUE = "auditflow.dead-letter"
+REASON_HEADER = "x-auditflow-reason"
+DETAIL_HEADER = "x-auditflow-detail"
+CORRELATION_HEADER = "x-correlation-id"
+
+
+def routing_key(action: str) -> str:
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in action)[:64]
+    return f"{ROUTING_PREFIX}.{safe or 'unknown'}"
+
+
+async def declare(channel: Any) -> Any:
+    """Declare exchanges, queues and bindings on an aio-pika channel; return the main queue."""
+    import aio_pika  # imported here so the pure helpers above stay importable without it
+
+    events = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead = await channel.declare_exchange(
+        DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    queue = await channel.declare_queue(
+        QUEUE, durable=True, arguments={"x-dead-letter-exchange": DEAD_LETTER_EXCHANGE}
+    )
+    await queue.bind(events, BINDING_KEY)
+    dlq = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
+    await dlq.bind(dead, "")
+    return queue

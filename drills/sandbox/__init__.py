@@ -1,0 +1,1 @@
+"""The local sandbox: the whole AuditFlow platform on one machine, supervised by supervisord."""

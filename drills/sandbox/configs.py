@@ -1,0 +1,189 @@
+"""Configuration files of the sandbox's private instances, rendered from the program table.
+
+Prometheus reads the rule files straight from `manifests/` (the same files Kubernetes gets), and the
+Alertmanager configuration is the manifests' one with only the webhook address and token path
+rewritten for loopback. Files holding credentials are written mode 0600.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from drills.errors import InvalidInput
+from drills.sandbox.layout import Layout, Ports
+from drills.sandbox.programs import Program
+from drills.sandbox.secrets import SandboxSecrets
+
+SCRAPE_INTERVAL = "1s"
+EVALUATION_INTERVAL = "1s"
+
+# Prometheus job name → component whose port it scrapes, and the metrics path.
+SCRAPE_JOBS: dict[str, tuple[str, str]] = {
+    "audit-event-generator": ("audit-event-generator", "/metrics"),
+    "audit-log-analysis": ("audit-log-analysis", "/metrics"),
+    "event-audit-dashboard": ("event-audit-dashboard", "/metrics"),
+    "notification-service": ("notification-service", "/metrics"),
+    "rabbitmq": ("rabbitmq-metrics", "/metrics"),
+    "postgres": ("postgres-exporter", "/metrics"),
+    "redis": ("redis-exporter", "/metrics"),
+    "node": ("node-exporter", "/metrics"),
+    "prometheus": ("prometheus", "/metrics"),
+    "alertmanager": ("alertmanager", "/metrics"),
+}
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by the owner only (it may hold credentials)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o600)
+
+
+def rabbitmq_conf(ports: Ports, secrets: SandboxSecrets) -> str:
+    return "\n".join(
+        [
+            f"listeners.tcp.default = 127.0.0.1:{ports.of('rabbitmq')}",
+            "default_vhost = /",
+            "default_user = auditflow",
+            f"default_pass = {secrets.rabbitmq.reveal()}",
+            "default_permissions.configure = .*",
+            "default_permissions.read = .*",
+            "default_permissions.write = .*",
+            f"prometheus.tcp.port = {ports.of('rabbitmq-metrics')}",
+            "prometheus.tcp.ip = 127.0.0.1",
+            # Per-queue series (queue label) for backlog and consumer alerts; few queues here.
+            "prometheus.return_per_object_metrics = true",
+            "log.console = true",
+            "log.console.level = warning",
+            "log.file = false",
+            "disk_free_limit.absolute = 100MB",
+            "",
+        ]
+    )
+
+
+def rule_files(manifests: Path) -> list[Path]:
+    rules_dir = manifests / "base" / "monitoring" / "rules"
+    files = sorted(rules_dir.glob("*.yml"))
+    if not files:
+        raise InvalidInput(f"{rules_dir}: no Prometheus rule files (*.yml) found")
+    return files
+
+
+def prometheus_yml(ports: Ports, manifests: Path) -> str:
+    config: dict[str, Any] = {
+        "global": {
+            "scrape_interval": SCRAPE_INTERVAL,
+            "scrape_timeout": SCRAPE_INTERVAL,
+            "evaluation_interval": EVALUATION_INTERVAL,
+            "external_labels": {"platform": "auditflow-local"},
+        },
+        "rule_files": [str(path) for path in rule_files(manifests)],
+        "alerting": {
+            "alertmanagers": [
+                {"static_configs": [{"targets": [f"127.0.0.1:{ports.of('alertmanager')}"]}]}
+            ]
+        },
+        "scrape_configs": [
+            {
+                "job_name": job,
+                "metrics_path": path,
+                "static_configs": [{"targets": [f"127.0.0.1:{ports.of(component)}"]}],
+            }
+            for job, (component, path) in SCRAPE_JOBS.items()
+        ],
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def alertmanager_yml(ports: Ports, manifests: Path, token_file: Path) -> str:
+    """The manifests' Alertmanager config, with every webhook pointed at the local service."""
+    source = manifests / "base" / "monitoring" / "alertmanager.yml"
+    try:
+        config = yaml.safe_load(source.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"{source}: cannot read Alertmanager config: {exc}") from exc
+    url = f"http://127.0.0.1:{ports.of('notification-service')}/api/v1/alertmanager"
+    for receiver in config.get("receivers", []):
+        for hook in receiver.get("webhook_configs", []):
+            hook["url"] = url
+            http_config = hook.setdefault("http_config", {})
+            http_config["authorization"] = {
+                "type": "Bearer",
+                "credentials_file": str(token_file),
+            }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def supervisord_conf(
+    layout: Layout, ports: Ports, secrets: SandboxSecrets, programs: list[Program]
+) -> str:
+    lines = [
+        "; generated by genesis-drill; edits are overwritten by `genesis-drill platform up`",
+        "[supervisord]",
+        f"logfile={layout.logs / 'supervisord.log'}",
+        f"pidfile={layout.supervisord_pid}",
+        f"childlogdir={layout.logs}",
+        "logfile_maxbytes=10MB",
+        "logfile_backups=2",
+        "loglevel=info",
+        "nodaemon=false",
+        f"identifier=genesis-drill-{ports.base}",
+        "minfds=4096",
+        "",
+        "[inet_http_server]",
+        f"port=127.0.0.1:{ports.of('supervisord')}",
+        "username=genesis",
+        f"password={secrets.supervisord.reveal()}",
+        "",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "",
+    ]
+    for program in programs:
+        lines += [
+            f"[program:{program.name}]",
+            "command=" + " ".join(_quote(arg) for arg in program.argv),
+            "autostart=true",
+            "autorestart=true",
+            "startsecs=1",
+            "startretries=1000",
+            "stopsignal=TERM",
+            f"stopwaitsecs={program.stop_wait_seconds}",
+            # Signals go to the whole process group: rabbitmq-server is a shell wrapper around
+            # the Erlang VM, and killing only the wrapper would orphan the broker.
+            "stopasgroup=true",
+            "killasgroup=true",
+            f"priority={program.priority}",
+            "redirect_stderr=true",
+            f"stdout_logfile={layout.logs / (program.name + '.log')}",
+            "stdout_logfile_maxbytes=20MB",
+            "stdout_logfile_backups=2",
+        ]
+        if program.user:
+            lines.append(f"user={program.user}")
+        if program.directory:
+            lines.append(f"directory={program.directory}")
+        if program.env:
+            pairs = ",".join(f'{key}="{_escape(value)}"' for key, value in program.env.items())
+            lines.append(f"environment={pairs}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _escape(value: str) -> str:
+    # supervisord expands %(name)s in values, and environment values are double-quoted.
+    return value.replace("%", "%%").replace('"', '\\"')
+
+
+def _quote(arg: str) -> str:
+    escaped = arg.replace("%", "%%")
+    if escaped == "" or any(ch in escaped for ch in " \t'\"{},"):
+        return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return escaped

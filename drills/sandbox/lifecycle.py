@@ -1,0 +1,343 @@
+"""`platform up | status | down`: bring the local AuditFlow platform to life, report on it, and stop
+exactly what was started.
+
+`up` is idempotent (a running sandbox is left running, a partly running one is completed), waits
+until every component passes its readiness probe, and names whatever did not. `down` stops programs
+through supervisord, then checks by recorded PID and start time that nothing survived, and that no
+port of the block is still listening.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from drills.errors import ComponentFailed, PortBusy, TargetError
+from drills.sandbox import configs
+from drills.sandbox.health import Health, port_open, probe
+from drills.sandbox.layout import PORT_OFFSETS, Layout
+from drills.sandbox.postgres import PostgresPlacement, bootstrap, initdb_if_needed, place
+from drills.sandbox.programs import Binaries, Program, build_programs
+from drills.sandbox.secrets import SandboxSecrets
+from drills.sandbox.supervisor import Supervisor, pid_alive, pid_start_ticks
+from drills.settings import Settings
+
+Progress = Callable[[str, str], None]
+READY_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 90.0
+
+
+def _quiet(_component: str, _message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """Everything needed to operate one sandbox, resolved from settings."""
+
+    settings: Settings
+    layout: Layout
+    secrets: SandboxSecrets
+    placement: PostgresPlacement
+    programs: list[Program]
+
+    @property
+    def supervisor(self) -> Supervisor:
+        return Supervisor(self.layout, self.settings.ports, self.secrets)
+
+    def program(self, name: str) -> Program:
+        for program in self.programs:
+            if program.name == name:
+                return program
+        raise TargetError(f"no sandbox component named {name!r}")
+
+
+def resolve(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
+    layout = Layout(settings.state_dir)
+    binaries = binaries or Binaries.locate()
+    layout.root.mkdir(parents=True, exist_ok=True)
+    secrets = SandboxSecrets.load_or_create(layout.secrets_file)
+    placement = place(layout)
+    programs = build_programs(
+        layout,
+        settings.ports,
+        secrets,
+        binaries,
+        settings.python,
+        placement.data_dir,
+        placement.user,
+    )
+    return Sandbox(settings, layout, secrets, placement, programs)
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    kind: str
+    state: str
+    pid: int
+    uptime_seconds: float | None
+    port: int
+    healthy: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class UpReport:
+    already_running: bool
+    seconds: float
+    components: list[ComponentStatus]
+
+
+def up(settings: Settings, progress: Progress = _quiet) -> UpReport:
+    started = time.monotonic()
+    sandbox = resolve(settings)
+    supervisor = sandbox.supervisor
+    already = supervisor.running()
+    _prepare_files(sandbox, progress)
+    if already:
+        progress("supervisord", "already running; applying configuration")
+        supervisor.reload_config()
+        for info in supervisor.processes():
+            if info.state in ("STOPPED", "EXITED", "FATAL"):
+                supervisor.start(info.name, wait=False)
+    else:
+        _clean_leftovers(sandbox, progress)
+        _check_ports_free(sandbox)
+        progress("supervisord", "starting")
+        supervisor.start_daemon()
+    _record_pids(sandbox)
+    _wait_ready(sandbox, progress)
+    _record_pids(sandbox)
+    return UpReport(already, time.monotonic() - started, status_of(sandbox))
+
+
+def _prepare_files(sandbox: Sandbox, progress: Progress) -> None:
+    layout, ports, secrets = sandbox.layout, sandbox.settings.ports, sandbox.secrets
+    for directory in (layout.conf, layout.logs, layout.logs / "rabbitmq"):
+        directory.mkdir(parents=True, exist_ok=True)
+    for name in ("rabbitmq", "redis", "alertmanager", "prometheus", "notification-service"):
+        layout.data_of(name).mkdir(parents=True, exist_ok=True)
+    binaries = Binaries.locate()
+    if initdb_if_needed(sandbox.placement, binaries, secrets):
+        progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
+    (layout.root / "postgres.location").write_text(str(sandbox.placement.data_dir) + "\n")
+    configs.write_private(layout.conf / "rabbitmq.conf", configs.rabbitmq_conf(ports, secrets))
+    configs.write_private(layout.conf / "rabbitmq-enabled-plugins", "[rabbitmq_prometheus].\n")
+    configs.write_private(layout.conf / "rabbitmq-env.conf", "# intentionally empty\n")
+    configs.write_private(layout.conf / "rabbitmq-advanced.config", "[].\n")
+    manifests = sandbox.settings.manifests_dir
+    configs.write_private(layout.conf / "prometheus.yml", configs.prometheus_yml(ports, manifests))
+    token_file = layout.conf / "notify-token"
+    configs.write_private(token_file, secrets.notify_token.reveal())
+    configs.write_private(
+        layout.conf / "alertmanager.yml", configs.alertmanager_yml(ports, manifests, token_file)
+    )
+    configs.write_private(
+        layout.supervisord_conf,
+        configs.supervisord_conf(layout, ports, secrets, sandbox.programs),
+    )
+
+
+def _check_ports_free(sandbox: Sandbox) -> None:
+    ports = sandbox.settings.ports
+    busy = [
+        f"{ports.of(name)} ({name})"
+        for name in PORT_OFFSETS
+        if name != "rabbitmq-dist" and port_open(ports.of(name), timeout=0.2)
+    ]
+    if busy:
+        raise PortBusy(
+            "ports of the sandbox's block are already in use by another process: "
+            + ", ".join(busy)
+            + f". Choose another block with GENESIS_PORT_BASE (now {ports.base})."
+        )
+
+
+def _wait_ready(sandbox: Sandbox, progress: Progress) -> None:
+    pending = {program.name: program for program in sandbox.programs}
+    last: dict[str, Health] = {}
+    bootstrapped = False
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while pending and time.monotonic() < deadline:
+        for name, program in list(pending.items()):
+            health = probe(program.probe, sandbox.secrets)
+            last[name] = health
+            if not health.ok:
+                continue
+            if name == "postgres" and not bootstrapped:
+                bootstrap(sandbox.settings.ports.of("postgres"), sandbox.secrets)
+                bootstrapped = True
+            progress(name, "ready")
+            del pending[name]
+        if pending:
+            _fail_fast_on_fatal(sandbox, pending)
+            time.sleep(0.2)
+    if pending:
+        lines = [
+            f"{name}: {last[name].detail}\n"
+            f"  last lines of {sandbox.layout.logs / (name + '.log')}:\n"
+            + _tail(sandbox.layout.logs / f"{name}.log", 6)
+            for name in sorted(pending)
+            if name in last
+        ]
+        raise ComponentFailed(f"not healthy after {READY_TIMEOUT_S:.0f} s:\n" + "\n".join(lines))
+
+
+def _fail_fast_on_fatal(sandbox: Sandbox, pending: dict[str, Program]) -> None:
+    """A program that supervisord gave up on will not get healthy by waiting longer."""
+    for info in sandbox.supervisor.processes():
+        if info.name in pending and info.state == "FATAL":
+            log = sandbox.layout.logs / f"{info.name}.log"
+            raise ComponentFailed(
+                f"{info.name} failed to start ({info.description}); last lines of {log}:\n"
+                + _tail(log)
+            )
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def status_of(sandbox: Sandbox) -> list[ComponentStatus]:
+    supervisor = sandbox.supervisor
+    infos = {info.name: info for info in supervisor.processes()} if supervisor.running() else {}
+    now = time.time()
+    result = []
+    for program in sandbox.programs:
+        info = infos.get(program.name)
+        state = info.state if info else "NOT RUNNING"
+        health = (
+            probe(program.probe, sandbox.secrets)
+            if state == "RUNNING"
+            else Health(False, "not running")
+        )
+        result.append(
+            ComponentStatus(
+                name=program.name,
+                kind=program.kind,
+                state=state,
+                pid=info.pid if info else 0,
+                uptime_seconds=(now - info.start) if info and info.pid else None,
+                port=program.probe.port,
+                healthy=health.ok,
+                detail=health.detail,
+            )
+        )
+    return result
+
+
+def status(settings: Settings) -> list[ComponentStatus]:
+    return status_of(resolve(settings))
+
+
+# --- stopping ------------------------------------------------------------------------------------
+
+
+def _pids_file(sandbox: Sandbox) -> Path:
+    return sandbox.layout.root / "pids.json"
+
+
+def _record_pids(sandbox: Sandbox) -> None:
+    """Remember (pid, start time) of supervisord and each program, for a crashed-sandbox cleanup."""
+    supervisor = sandbox.supervisor
+    recorded = _read_pids(sandbox)
+    daemon = supervisor.daemon_pid()
+    if daemon:
+        recorded["supervisord"] = [daemon, pid_start_ticks(daemon) or 0]
+    for info in supervisor.processes():
+        if info.pid:
+            recorded[info.name] = [info.pid, pid_start_ticks(info.pid) or 0]
+    (_pids_file(sandbox)).write_text(json.dumps(recorded))
+
+
+def _read_pids(sandbox: Sandbox) -> dict[str, list[int]]:
+    try:
+        raw = json.loads(_pids_file(sandbox).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): [int(v[0]), int(v[1])] for k, v in raw.items()}
+
+
+def _clean_leftovers(sandbox: Sandbox, progress: Progress) -> list[str]:
+    """Stop processes this sandbox started earlier whose supervisord is gone (it crashed or was
+    killed). Identity is PID *and* start time, so a reused PID is never signalled."""
+    killed = []
+    for name, (pid, ticks) in _read_pids(sandbox).items():
+        if not pid_alive(pid) or pid_start_ticks(pid) != ticks:
+            continue
+        progress(name, f"stopping leftover process {pid}")
+        _terminate_group(pid)
+        killed.append(name)
+    _pids_file(sandbox).unlink(missing_ok=True)
+    return killed
+
+
+def _terminate_group(pid: int, grace: float = 10.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                return
+            time.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class DownReport:
+    stopped: list[str]
+    leftovers_killed: list[str]
+    ports_still_open: list[int]
+    purged: bool
+    seconds: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -> DownReport:
+    started = time.monotonic()
+    layout = Layout(settings.state_dir)
+    if not layout.secrets_file.exists():
+        if purge and layout.root.exists():
+            shutil.rmtree(layout.root)
+        return DownReport([], [], [], purge, time.monotonic() - started)
+    sandbox = resolve(settings)
+    supervisor = sandbox.supervisor
+    stopped: list[str] = []
+    if supervisor.running():
+        _record_pids(sandbox)
+        names = [info.name for info in supervisor.processes() if info.pid]
+        progress("supervisord", f"stopping {len(names)} programs")
+        supervisor.stop_all()
+        stopped = names
+        daemon = supervisor.daemon_pid()
+        supervisor.shutdown()
+        if daemon:
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while pid_alive(daemon) and time.monotonic() < deadline:
+                time.sleep(0.1)
+    leftovers = _clean_leftovers(sandbox, progress)
+    ports = sandbox.settings.ports
+    still_open = [ports.of(name) for name in PORT_OFFSETS if port_open(ports.of(name), timeout=0.2)]
+    if purge:
+        progress("state", f"removing {layout.root}")
+        pg_root = sandbox.placement.data_dir.parent
+        if not pg_root.is_relative_to(layout.root):
+            shutil.rmtree(pg_root, ignore_errors=True)
+        shutil.rmtree(layout.root, ignore_errors=True)
+    return DownReport(stopped, leftovers, still_open, purge, time.monotonic() - started)

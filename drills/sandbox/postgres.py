@@ -1,0 +1,140 @@
+"""The sandbox's private PostgreSQL: where its data lives, who runs it, and its first boot.
+
+PostgreSQL refuses to run as root. When the harness runs as root (CI, containers) the server runs
+as the unprivileged `postgres` account that Debian's package creates, and its data directory must
+be reachable by that account: the state directory if its path is traversable, otherwise a private
+directory under /var/tmp named after the state directory (recorded in `postgres.location`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from drills.errors import ComponentFailed, MissingDependency
+from drills.sandbox.layout import Layout
+from drills.sandbox.programs import Binaries
+from drills.sandbox.secrets import SandboxSecrets
+
+PG_SERVICE_USER = "postgres"
+
+
+@dataclass(frozen=True)
+class PostgresPlacement:
+    """The data directory and the account the server runs as (None: the calling user)."""
+
+    data_dir: Path
+    user: str | None
+
+    def owner_ids(self) -> tuple[int, int] | None:
+        if self.user is None:
+            return None
+        entry = pwd.getpwnam(self.user)
+        return entry.pw_uid, entry.pw_gid
+
+
+def place(layout: Layout) -> PostgresPlacement:
+    """Decide where PostgreSQL's data lives for this state directory (stable across calls)."""
+    if os.geteuid() != 0:
+        return PostgresPlacement(layout.data_of("postgres") / "pgdata", None)
+    try:
+        pwd.getpwnam(PG_SERVICE_USER)
+    except KeyError:
+        raise MissingDependency(
+            "running as root, PostgreSQL needs the unprivileged 'postgres' account, which the "
+            "Debian package postgresql-15 creates: `sudo apt-get install postgresql-15`"
+        ) from None
+    layout.data.mkdir(parents=True, exist_ok=True)
+    if _reachable_by(PG_SERVICE_USER, layout.data):
+        return PostgresPlacement(layout.data_of("postgres") / "pgdata", PG_SERVICE_USER)
+    digest = hashlib.sha256(str(layout.root).encode()).hexdigest()[:12]
+    # Made by root under the sticky /var/tmp and handed to the postgres account; name is unique.
+    fallback = Path("/var/tmp") / f"genesis-drill-{digest}" / "pgdata"  # noqa: S108
+    return PostgresPlacement(fallback, PG_SERVICE_USER)
+
+
+def _reachable_by(user: str, directory: Path) -> bool:
+    """True when `user` can traverse every parent of `directory` (checked as that user)."""
+    result = subprocess.run(
+        ["runuser", "-u", user, "--", "test", "-x", str(directory)],
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+def initdb_if_needed(
+    placement: PostgresPlacement, binaries: Binaries, secrets: SandboxSecrets
+) -> bool:
+    """Create the cluster on first use; return True when it was created now."""
+    if (placement.data_dir / "PG_VERSION").exists():
+        return False
+    parent = placement.data_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if placement.data_dir.exists():
+        shutil.rmtree(placement.data_dir)  # a half-made cluster from an interrupted first boot
+    ids = placement.owner_ids()
+    if ids:
+        os.chown(parent, *ids)
+    pwfile = parent / ".pwfile"
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.postgres_superuser.reveal() + "\n")
+    if ids:
+        os.chown(pwfile, *ids)
+    argv = [
+        binaries["initdb"],
+        "-D",
+        str(placement.data_dir),
+        "-U",
+        "postgres",
+        f"--pwfile={pwfile}",
+        "--auth-host=scram-sha-256",
+        "--auth-local=peer",
+        "--encoding=UTF8",
+        "--locale=C.UTF-8",
+    ]
+    if placement.user:
+        argv = ["runuser", "-u", placement.user, "--", *argv]
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise ComponentFailed(
+            f"postgres: initdb failed in {placement.data_dir}: {result.stderr.strip()[-400:]}"
+        )
+    return True
+
+
+def bootstrap(port: int, secrets: SandboxSecrets) -> None:
+    """Create the application role and database if absent (idempotent)."""
+    dsn = (
+        f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=3 "
+        f"password={secrets.postgres_superuser.reveal()}"
+    )
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditflow'").fetchone()
+            password = secrets.postgres_app.reveal()
+            if role is None:
+                conn.execute(
+                    sql.SQL("CREATE ROLE auditflow LOGIN PASSWORD {}").format(sql.Literal(password))
+                )
+            else:
+                conn.execute(
+                    sql.SQL("ALTER ROLE auditflow PASSWORD {}").format(sql.Literal(password))
+                )
+            db = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'auditflow'").fetchone()
+            if db is None:
+                conn.execute("CREATE DATABASE auditflow OWNER auditflow")
+    except psycopg.Error as exc:
+        raise ComponentFailed(f"postgres: bootstrap of role/database failed: {exc}") from exc

@@ -1,0 +1,339 @@
+"""The sandbox's program set: every component, the command that runs it, how to tell it is ready.
+
+A "pod" in the local target is one of these supervised programs. The table is data, not code paths:
+the supervisord configuration, the status view, the readiness wait and the port checks all read it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from drills.errors import MissingDependency
+from drills.sandbox.layout import Layout, Ports
+from drills.sandbox.secrets import SandboxSecrets
+
+Kind = Literal["infrastructure", "exporter", "observability", "service"]
+ProbeKind = Literal["tcp", "http", "postgres", "redis"]
+
+RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How readiness is checked: a TCP connect, an HTTP GET answering 200, or a real client call."""
+
+    kind: ProbeKind
+    port: int
+    path: str = "/"
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised component."""
+
+    name: str
+    kind: Kind
+    argv: tuple[str, ...]
+    probe: Probe
+    package: str
+    priority: int
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    directory: Path | None = None
+    stop_wait_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """Absolute paths of the programs the sandbox runs, each with its Debian package."""
+
+    paths: dict[str, Path]
+
+    REQUIRED = {
+        "epmd": ("erlang-base", "epmd"),
+        "rabbitmq-server": ("rabbitmq-server", RABBITMQ_SERVER),
+        "postgres": ("postgresql-15", str(PG_BIN / "postgres")),
+        "initdb": ("postgresql-15", str(PG_BIN / "initdb")),
+        "pg_dump": ("postgresql-client-15", str(PG_BIN / "pg_dump")),
+        "pg_restore": ("postgresql-client-15", str(PG_BIN / "pg_restore")),
+        "redis-server": ("redis-server", "redis-server"),
+        "prometheus": ("prometheus", "prometheus"),
+        "promtool": ("prometheus", "promtool"),
+        "alertmanager": ("prometheus-alertmanager", "prometheus-alertmanager"),
+        "node-exporter": ("prometheus-node-exporter", "prometheus-node-exporter"),
+        "postgres-exporter": ("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
+        "redis-exporter": ("prometheus-redis-exporter", "prometheus-redis-exporter"),
+    }
+
+    @classmethod
+    def locate(cls) -> Binaries:
+        """Find every program or raise naming all missing Debian packages at once."""
+        found: dict[str, Path] = {}
+        missing: list[str] = []
+        for name, (package, where) in cls.REQUIRED.items():
+            path = where if where.startswith("/") else shutil.which(where)
+            if path and Path(path).exists():
+                found[name] = Path(path)
+            else:
+                missing.append(f"{package} (for {name})")
+        if missing:
+            packages = sorted({m.split(" ")[0] for m in missing})
+            raise MissingDependency(
+                "missing Debian packages: "
+                + ", ".join(missing)
+                + ". Install them with `make setup` or "
+                + f"`sudo apt-get install {' '.join(packages)}`."
+            )
+        return cls(found)
+
+    def __getitem__(self, name: str) -> str:
+        return str(self.paths[name])
+
+
+def build_programs(
+    layout: Layout,
+    ports: Ports,
+    secrets: SandboxSecrets,
+    binaries: Binaries,
+    python: str,
+    pg_data: Path,
+    pg_user: str | None,
+) -> list[Program]:
+    """The whole platform as supervised programs, in start order (lowest priority first)."""
+    conf = layout.conf
+    amqp_url = f"amqp://auditflow:{secrets.rabbitmq.reveal()}@127.0.0.1:{ports.of('rabbitmq')}/"
+    app_dsn = (
+        f"postgresql://auditflow:{secrets.postgres_app.reveal()}"
+        f"@127.0.0.1:{ports.of('postgres')}/auditflow?connect_timeout=3"
+    )
+    redis_url = f"redis://127.0.0.1:{ports.of('redis')}/0"
+    rabbit_home = layout.data_of("rabbitmq")
+
+    def service(name: str, module: str, priority: int, env: dict[str, str]) -> Program:
+        return Program(
+            name=name,
+            kind="service",
+            argv=(python, "-m", module),
+            probe=Probe("http", ports.of(name), "/healthz"),
+            package="genesis-drill",
+            priority=priority,
+            env={
+                "AUDITFLOW_HTTP_HOST": "127.0.0.1",
+                "AUDITFLOW_HTTP_PORT": str(ports.of(name)),
+                "PYTHONUNBUFFERED": "1",
+                **env,
+            },
+            directory=layout.root,
+        )
+
+    return [
+        Program(
+            name="epmd",
+            kind="infrastructure",
+            argv=(binaries["epmd"], "-port", str(ports.of("epmd")), "-address", "127.0.0.1"),
+            probe=Probe("tcp", ports.of("epmd")),
+            package="erlang-base",
+            priority=10,
+        ),
+        Program(
+            name="rabbitmq",
+            kind="infrastructure",
+            argv=(binaries["rabbitmq-server"],),
+            probe=Probe("tcp", ports.of("rabbitmq")),
+            package="rabbitmq-server",
+            priority=20,
+            env={
+                "HOME": str(rabbit_home),
+                "RABBITMQ_NODENAME": f"genesis{ports.base}@localhost",
+                "RABBITMQ_MNESIA_BASE": str(rabbit_home / "mnesia"),
+                "RABBITMQ_LOG_BASE": str(layout.logs / "rabbitmq"),
+                "RABBITMQ_CONFIG_FILE": str(conf / "rabbitmq.conf"),
+                "RABBITMQ_ADVANCED_CONFIG_FILE": str(conf / "rabbitmq-advanced.config"),
+                "RABBITMQ_CONF_ENV_FILE": str(conf / "rabbitmq-env.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(conf / "rabbitmq-enabled-plugins"),
+                "RABBITMQ_PID_FILE": str(rabbit_home / "rabbitmq.pid"),
+                "RABBITMQ_DIST_PORT": str(ports.of("rabbitmq-dist")),
+                "ERL_EPMD_PORT": str(ports.of("epmd")),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": (
+                    "-kernel inet_dist_use_interface {127,0,0,1}"
+                ),
+            },
+            directory=rabbit_home,
+            stop_wait_seconds=20,
+        ),
+        Program(
+            name="postgres",
+            kind="infrastructure",
+            argv=(
+                binaries["postgres"],
+                "-D",
+                str(pg_data),
+                "-p",
+                str(ports.of("postgres")),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "max_connections=60",
+                "-c",
+                "shared_buffers=128MB",
+                "-c",
+                "logging_collector=off",
+            ),
+            probe=Probe("postgres", ports.of("postgres")),
+            package="postgresql-15",
+            priority=20,
+            user=pg_user,
+            directory=pg_data.parent,
+            stop_wait_seconds=20,
+        ),
+        Program(
+            name="redis",
+            kind="infrastructure",
+            argv=(
+                binaries["redis-server"],
+                "--port",
+                str(ports.of("redis")),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(layout.data_of("redis")),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ),
+            probe=Probe("redis", ports.of("redis")),
+            package="redis-server",
+            priority=20,
+        ),
+        Program(
+            name="alertmanager",
+            kind="observability",
+            argv=(
+                binaries["alertmanager"],
+                f"--config.file={conf / 'alertmanager.yml'}",
+                f"--storage.path={layout.data_of('alertmanager')}",
+                f"--web.listen-address=127.0.0.1:{ports.of('alertmanager')}",
+                "--cluster.listen-address=",
+            ),
+            probe=Probe("http", ports.of("alertmanager"), "/-/ready"),
+            package="prometheus-alertmanager",
+            priority=30,
+        ),
+        Program(
+            name="prometheus",
+            kind="observability",
+            argv=(
+                binaries["prometheus"],
+                f"--config.file={conf / 'prometheus.yml'}",
+                f"--storage.tsdb.path={layout.data_of('prometheus')}",
+                "--storage.tsdb.retention.time=7d",
+                f"--web.listen-address=127.0.0.1:{ports.of('prometheus')}",
+                "--web.enable-lifecycle",
+            ),
+            probe=Probe("http", ports.of("prometheus"), "/-/ready"),
+            package="prometheus",
+            priority=30,
+        ),
+        Program(
+            name="node-exporter",
+            kind="exporter",
+            argv=(
+                binaries["node-exporter"],
+                f"--web.listen-address=127.0.0.1:{ports.of('node-exporter')}",
+                "--collector.disable-defaults",
+                "--collector.cpu",
+                "--collector.meminfo",
+                "--collector.loadavg",
+                "--collector.filesystem",
+                "--collector.diskstats",
+                "--collector.netdev",
+            ),
+            probe=Probe("http", ports.of("node-exporter"), "/metrics"),
+            package="prometheus-node-exporter",
+            priority=40,
+        ),
+        Program(
+            name="postgres-exporter",
+            kind="exporter",
+            argv=(
+                binaries["postgres-exporter"],
+                f"--web.listen-address=127.0.0.1:{ports.of('postgres-exporter')}",
+            ),
+            probe=Probe("http", ports.of("postgres-exporter"), "/metrics"),
+            package="prometheus-postgres-exporter",
+            priority=40,
+            env={
+                "DATA_SOURCE_NAME": (
+                    f"postgresql://postgres:{secrets.postgres_superuser.reveal()}"
+                    f"@127.0.0.1:{ports.of('postgres')}/postgres?sslmode=disable"
+                )
+            },
+        ),
+        Program(
+            name="redis-exporter",
+            kind="exporter",
+            argv=(
+                binaries["redis-exporter"],
+                f"-redis.addr=redis://127.0.0.1:{ports.of('redis')}",
+                f"-web.listen-address=127.0.0.1:{ports.of('redis-exporter')}",
+            ),
+            probe=Probe("http", ports.of("redis-exporter"), "/metrics"),
+            package="prometheus-redis-exporter",
+            priority=40,
+        ),
+        service(
+            "notification-service",
+            "auditflow.notification",
+            50,
+            {
+                "AUDITFLOW_NOTIFY_DB": str(
+                    layout.data_of("notification-service") / "notifications.sqlite3"
+                ),
+                "AUDITFLOW_NOTIFY_TOKEN": secrets.notify_token.reveal(),
+            },
+        ),
+        service(
+            "audit-log-analysis",
+            "auditflow.analysis",
+            60,
+            {
+                "AUDITFLOW_AMQP_URL": amqp_url,
+                "AUDITFLOW_PG_DSN": app_dsn,
+                "AUDITFLOW_REDIS_URL": redis_url,
+                "AUDITFLOW_NOTIFY_URL": f"http://127.0.0.1:{ports.of('notification-service')}",
+                "AUDITFLOW_NOTIFY_TOKEN": secrets.notify_token.reveal(),
+            },
+        ),
+        service(
+            "audit-event-generator",
+            "auditflow.generator",
+            70,
+            {
+                "AUDITFLOW_AMQP_URL": amqp_url,
+                "AUDITFLOW_ADMIN_TOKEN": secrets.admin_token.reveal(),
+                "AUDITFLOW_RATE": "20",
+            },
+        ),
+        service(
+            "event-audit-dashboard",
+            "auditflow.dashboard",
+            70,
+            {
+                "AUDITFLOW_PG_DSN": app_dsn,
+                "AUDITFLOW_REDIS_URL": redis_url,
+                "AUDITFLOW_PROMETHEUS_URL": f"http://127.0.0.1:{ports.of('prometheus')}",
+            },
+        ),
+    ]

@@ -1,0 +1,75 @@
+"""The sandbox's credentials: generated once per state directory, stored mode 0600, never printed.
+
+`Secret` wraps each value so that `repr()`, `str()`, f-strings and log lines show `***`; code that
+really needs the value (a config file written 0600, a connection string handed to a client) calls
+`reveal()` — a greppable word for the few places that do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from drills.errors import InvalidInput
+
+
+class Secret:
+    """A string that does not print."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class SandboxSecrets:
+    """Every credential of one sandbox."""
+
+    postgres_superuser: Secret
+    postgres_app: Secret
+    rabbitmq: Secret
+    supervisord: Secret
+    notify_token: Secret
+    admin_token: Secret
+
+    @classmethod
+    def generate(cls) -> SandboxSecrets:
+        # Hex only: safe unquoted in supervisord, rabbitmq.conf, URLs and conninfo strings.
+        return cls(**{f.name: Secret(secrets.token_hex(16)) for f in fields(cls)})
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> SandboxSecrets:
+        if path.exists():
+            try:
+                raw = json.loads(path.read_text())
+                return cls(**{f.name: Secret(str(raw[f.name])) for f in fields(cls)})
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidInput(
+                    f"{path}: unreadable sandbox secrets ({type(exc).__name__}: {exc}); "
+                    "remove the state directory with `genesis-drill platform down --purge`"
+                ) from exc
+        created = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({f.name: getattr(created, f.name).reveal() for f in fields(cls)}, handle)
+        return created

@@ -1,0 +1,50 @@
+"""Settings that flow explicitly through the harness: defaults < `GENESIS_*` environment < flags.
+
+No module-level globals: the CLI builds one `Settings` and passes it down.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from drills.errors import InvalidInput
+from drills.sandbox.layout import DEFAULT_PORT_BASE, Ports
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the sandbox lives and what it runs with."""
+
+    state_dir: Path
+    port_base: int = DEFAULT_PORT_BASE
+    manifests_dir: Path = REPO_ROOT / "manifests"
+    python: str = sys.executable
+
+    @property
+    def ports(self) -> Ports:
+        return Ports(self.port_base)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        state = Path(env.get("GENESIS_STATE_DIR") or ".genesis")
+        settings = cls(state_dir=state.resolve())
+        if "GENESIS_PORT_BASE" in env:
+            settings = settings.with_port_base(env["GENESIS_PORT_BASE"], "GENESIS_PORT_BASE")
+        if env.get("GENESIS_MANIFESTS_DIR"):
+            settings = replace(settings, manifests_dir=Path(env["GENESIS_MANIFESTS_DIR"]).resolve())
+        return settings
+
+    def with_port_base(self, raw: str | int, source: str) -> Settings:
+        try:
+            base = int(raw)
+            Ports(base)
+        except ValueError as exc:
+            raise InvalidInput(f"{source}={raw!r}: {exc}") from None
+        return replace(self, port_base=base)

@@ -1,0 +1,34 @@
+"""Shared fixtures. `live` is one real AuditFlow sandbox for the whole session.
+
+It runs in a temporary state directory on its own port block (GENESIS_TEST_PORT_BASE, default
+28300), so a developer's own sandbox on the default block keeps running untouched, and it is
+stopped and purged at the end of the session even when tests fail. Tests that never ask for it
+(unit, promtool) never start anything.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from drills.sandbox.lifecycle import down, resolve, up
+from drills.settings import Settings
+from tests.support import LiveSandbox
+
+TEST_PORT_BASE = int(os.environ.get("GENESIS_TEST_PORT_BASE", "28300"))
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSandbox]:
+    settings = Settings(state_dir=tmp_path_factory.mktemp("sandbox"), port_base=TEST_PORT_BASE)
+    try:
+        report = up(settings)
+    except Exception:
+        down(settings, purge=True)
+        raise
+    try:
+        yield LiveSandbox(resolve(settings), report.seconds)
+    finally:
+        down(settings, purge=True)

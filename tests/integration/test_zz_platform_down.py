@@ -1,0 +1,51 @@
+"""`platform down` stops everything it started. Named zz so it runs after the other integration
+tests, which share the session's sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.sandbox.health import port_open
+from drills.sandbox.layout import PORT_OFFSETS
+from drills.sandbox.supervisor import pid_alive
+
+pytestmark = pytest.mark.integration
+
+
+def test_down_leaves_no_process_and_no_listening_port(live):
+    """After `down`, no PID the sandbox ran is alive and no port of its block is listening."""
+    from drills.sandbox.lifecycle import down
+
+    supervisor = live.sandbox.supervisor
+    pids = {info.name: info.pid for info in supervisor.processes() if info.pid}
+    daemon = supervisor.daemon_pid()
+    assert daemon and len(pids) == len(live.sandbox.programs)
+    # Children of the programs too (the Erlang VM under rabbitmq-server, PostgreSQL's backends).
+    children = _descendants(list(pids.values()))
+    report = down(live.settings)
+    assert sorted(report.stopped) == sorted(pids)
+    assert report.ports_still_open == []
+    ports = live.settings.ports
+    assert [name for name in PORT_OFFSETS if port_open(ports.of(name))] == []
+    alive = [pid for pid in [daemon, *pids.values(), *children] if pid_alive(pid)]
+    assert alive == []
+
+
+def _descendants(roots: list[int]) -> list[int]:
+    from pathlib import Path
+
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(text.rsplit(") ", 1)[1].split()[1])
+    found: list[int] = []
+    frontier = set(roots)
+    while frontier:
+        nxt = {pid for pid, ppid in parents.items() if ppid in frontier}
+        found.extend(nxt)
+        frontier = nxt
+    return found
