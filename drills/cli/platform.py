@@ -6,10 +6,15 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from drills.cli.main import reports_errors
+
+if TYPE_CHECKING:
+    from drills.sandbox.lifecycle import ComponentStatus
+    from drills.settings import Settings
 
 OUTPUT = click.option(
     "--output",
@@ -32,7 +37,7 @@ PORT_BASE = click.option(
 )
 
 
-def _settings(state_dir: Path | None, port_base: int | None) -> object:
+def _settings(state_dir: Path | None, port_base: int | None) -> Settings:
     from dataclasses import replace
 
     from drills.settings import Settings
@@ -81,7 +86,7 @@ def up(state_dir: Path | None, port_base: int | None, output: str) -> None:
                 f"[dim]{time.monotonic() - began:5.1f}s[/dim] [bold]{component}[/bold] {message}"
             )
 
-        report = start(settings, progress)  # type: ignore[arg-type]
+        report = start(settings, progress)
     if output == "json":
         click.echo(json.dumps(asdict(report), indent=2))
         return
@@ -100,11 +105,13 @@ def status(state_dir: Path | None, port_base: int | None, output: str) -> None:
     from drills.errors import TargetError
     from drills.sandbox.lifecycle import status as read_status
 
-    components = read_status(_settings(state_dir, port_base))  # type: ignore[arg-type]
+    components = read_status(_settings(state_dir, port_base))
     if output == "json":
         click.echo(json.dumps([asdict(c) for c in components], indent=2))
     else:
         _print_status(components)
+    if all(c.state == "NOT RUNNING" for c in components):
+        raise TargetError("the sandbox is not running; start it with `genesis-drill platform up`")
     unhealthy = [c.name for c in components if not c.healthy]
     if unhealthy:
         raise TargetError(f"unhealthy: {', '.join(unhealthy)}")
@@ -121,7 +128,7 @@ def down(state_dir: Path | None, port_base: int | None, output: str, purge: bool
     from drills.errors import TargetError
     from drills.sandbox.lifecycle import down as stop
 
-    report = stop(_settings(state_dir, port_base), purge=purge)  # type: ignore[arg-type]
+    report = stop(_settings(state_dir, port_base), purge=purge)
     if output == "json":
         click.echo(json.dumps(report.as_dict(), indent=2))
     else:
@@ -164,7 +171,7 @@ def verify(state_dir: Path | None, port_base: int | None, output: str, count: in
     from drills.sandbox.lifecycle import resolve
     from drills.sandbox.smoke import run_smoke
 
-    sandbox = resolve(_settings(state_dir, port_base))  # type: ignore[arg-type]
+    sandbox = resolve(_settings(state_dir, port_base))
     console = Console(stderr=True)
     result = run_smoke(sandbox, count, progress=lambda m: console.print(f"[dim]·[/dim] {m}"))
     if output == "json":
@@ -189,15 +196,18 @@ def verify(state_dir: Path | None, port_base: int | None, output: str, count: in
         raise SystemExit(1)
 
 
-def _print_status(components: list) -> None:  # type: ignore[type-arg]
+def _print_status(components: list[ComponentStatus]) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="AuditFlow sandbox")
-    for column in ("component", "state", "pid", "port", "uptime", "health"):
+    for column in ("component", "state", "pid", "port", "uptime", "memory", "health"):
         table.add_column(column, no_wrap=column != "health")
     for c in components:
         uptime = f"{c.uptime_seconds:.0f}s" if c.uptime_seconds is not None else "-"
+        memory = f"{c.rss_bytes / 2**20:.0f} MiB" if c.rss_bytes else "-"
         health = f"[green]ok[/green] {c.detail}" if c.healthy else f"[red]no[/red] {c.detail}"
-        table.add_row(c.name, c.state, str(c.pid or "-"), str(c.port), uptime, health)
+        table.add_row(c.name, c.state, str(c.pid or "-"), str(c.port), uptime, memory, health)
+    total = sum(c.rss_bytes for c in components)
+    table.caption = f"resident memory of the whole sandbox: {total / 2**20:.0f} MiB"
     Console().print(table)

@@ -23,9 +23,10 @@ from drills.sandbox import configs
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
 from drills.sandbox.postgres import PostgresPlacement, bootstrap, initdb_if_needed, place
+from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
 from drills.sandbox.programs import Binaries, Program, build_programs
 from drills.sandbox.secrets import SandboxSecrets
-from drills.sandbox.supervisor import Supervisor, pid_alive, pid_start_ticks
+from drills.sandbox.supervisor import Supervisor
 from drills.settings import Settings
 
 Progress = Callable[[str, str], None]
@@ -86,6 +87,7 @@ class ComponentStatus:
     port: int
     healthy: bool
     detail: str
+    rss_bytes: int
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,7 @@ def status_of(sandbox: Sandbox) -> list[ComponentStatus]:
                 port=program.probe.port,
                 healthy=health.ok,
                 detail=health.detail,
+                rss_bytes=tree_rss_bytes(info.pid) if info and info.pid else 0,
             )
         )
     return result

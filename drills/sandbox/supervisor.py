@@ -8,13 +8,11 @@ process group, which supervisord then restarts as a Deployment would.
 from __future__ import annotations
 
 import http.client
-import os
 import subprocess
 import sys
 import time
 import xmlrpc.client
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
 from drills.errors import TargetError
@@ -163,28 +161,3 @@ class Supervisor:
 
     def shutdown(self) -> None:
         self._call("supervisor.shutdown")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie has exited; it only waits for its parent to reap it.
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().split(") ", 1)[1].split(" ", 1)[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def pid_start_ticks(pid: int) -> int | None:
-    """The process start time in clock ticks since boot — with the PID, a process identity that
-    survives PID reuse."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None

@@ -7,7 +7,7 @@ import pytest
 
 from drills.sandbox.health import port_open
 from drills.sandbox.layout import PORT_OFFSETS
-from drills.sandbox.supervisor import pid_alive
+from drills.sandbox.procfs import descendants, pid_alive
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +21,7 @@ def test_down_leaves_no_process_and_no_listening_port(live):
     daemon = supervisor.daemon_pid()
     assert daemon and len(pids) == len(live.sandbox.programs)
     # Children of the programs too (the Erlang VM under rabbitmq-server, PostgreSQL's backends).
-    children = _descendants(list(pids.values()))
+    children = [child for pid in pids.values() for child in descendants(pid)]
     report = down(live.settings)
     assert sorted(report.stopped) == sorted(pids)
     assert report.ports_still_open == []
@@ -29,23 +29,3 @@ def test_down_leaves_no_process_and_no_listening_port(live):
     assert [name for name in PORT_OFFSETS if port_open(ports.of(name))] == []
     alive = [pid for pid in [daemon, *pids.values(), *children] if pid_alive(pid)]
     assert alive == []
-
-
-def _descendants(roots: list[int]) -> list[int]:
-    from pathlib import Path
-
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        pid = int(stat.parent.name)
-        parents[pid] = int(text.rsplit(") ", 1)[1].split()[1])
-    found: list[int] = []
-    frontier = set(roots)
-    while frontier:
-        nxt = {pid for pid, ppid in parents.items() if ppid in frontier}
-        found.extend(nxt)
-        frontier = nxt
-    return found

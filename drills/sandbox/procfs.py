@@ -1,0 +1,71 @@
+"""Process facts from /proc: identity (PID + start time), liveness, process trees and memory.
+
+Linux-only on purpose: the sandbox stops processes by the PIDs it started, and needs to be sure a
+PID still names the process it started (PID reuse) before signalling it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses; split after its last ')'.
+    return text.rsplit(") ", 1)[1].split()
+
+
+def pid_alive(pid: int) -> bool:
+    """True when `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _stat_fields(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def pid_start_ticks(pid: int) -> int | None:
+    """Start time in clock ticks since boot: with the PID, an identity that survives PID reuse."""
+    fields = _stat_fields(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process below `root` (children, grandchildren, ...)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields:
+            parents[int(entry.name)] = int(fields[1])
+    found: list[int] = []
+    frontier = {root}
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier}
+        found.extend(sorted(frontier))
+    return found
+
+
+def tree_rss_bytes(root: int) -> int:
+    """Resident memory of `root` and all its descendants (e.g. the Erlang VM under its wrapper)."""
+    total = 0
+    for pid in (root, *descendants(root)):
+        try:
+            resident_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        total += resident_pages * PAGE_SIZE
+    return total
