@@ -8,6 +8,7 @@ half-way through a batch.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -74,7 +75,7 @@ class Env:
             value = float(raw)
         except ValueError:
             raise ConfigError(name, raw, "must be a number") from None
-        if value != value:  # NaN
+        if math.isnan(value):
             raise ConfigError(name, raw, "must be a number")
         _check_range(name, raw, value, minimum, maximum)
         return value

@@ -105,7 +105,7 @@ def decode(
     return _from_mapping(raw)
 
 
-def _from_mapping(raw: dict[str, Any]) -> AuditEvent:
+def _from_mapping(raw: dict[str, Any]) -> AuditEvent:  # noqa: PLR0912 - a flat list of checks
     if "schema_version" not in raw:
         raise MalformedEvent("missing_field", "schema_version")
     version = raw["schema_version"]
@@ -122,6 +122,11 @@ def _from_mapping(raw: dict[str, Any]) -> AuditEvent:
             raise MalformedEvent("wrong_type", f"{name} must be a non-empty string")
         if "\x00" in value:
             raise MalformedEvent("wrong_type", f"{name} contains NUL")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")  # a JSON-escaped lone surrogate decodes but cannot be stored
+            except UnicodeEncodeError:
+                raise MalformedEvent("wrong_type", f"{name} is not valid Unicode") from None
     seq = raw["seq"]
     if type(seq) is not int or not 0 <= seq < 2**63:
         raise MalformedEvent("wrong_type", "seq must be a non-negative integer")

@@ -1,0 +1,290 @@
+"""Streams buffered events to RabbitMQ with publisher confirms, reconnecting on loss.
+
+Up to `window` publishes are in flight at once, each with its own confirm future, so throughput
+is bounded by the broker rather than by one round trip per event. Waiting events are written in
+batches (`amqp_batch.publish_many`) and settled by done-callbacks — no task per message. A nack,
+timeout, unroutable return or lost connection puts the event back in the buffer (same event id),
+and it is published again once the broker is back. Our own reconnect loop (rather than
+`connect_robust`) makes "the connection is gone → every outstanding confirm is lost" one explicit
+step, tagged with a connection generation so a late callback from an old channel changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.exceptions import DeliveryError, PublishError
+
+from auditflow import topology
+from auditflow.config import redact_url
+from auditflow.events import CONTENT_TYPE, AuditEvent
+from auditflow.generator import SERVICE
+from auditflow.generator.amqp_batch import Outgoing, publish_each, publish_many, supported
+from auditflow.generator.buffer import PendingBuffer
+from auditflow.generator.metrics import BROKER_CONNECTED, MESSAGES_PUBLISHED, PUBLISH_FAILURES
+from auditflow.jsonlog import correlation_id_var, event_id_var
+from auditflow.telemetry import DEPENDENCY_UP
+
+log = logging.getLogger(SERVICE)
+
+WINDOW = 4000  # unconfirmed publishes; measured: 1000 left the broker's fsync batching idle
+SEND_CHUNK = 500  # messages per socket write, so one write never holds the loop for long
+PUBLISH_TIMEOUT_S = 10.0
+RETRY_HOLD_S = 0.5
+BACKOFF_MIN_S = 0.2
+BACKOFF_MAX_S = 5.0
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def message_for(event: AuditEvent, published_at: str) -> Outgoing:
+    """The message for one (re)publication of `event`, stamped with `published_at`."""
+    return Outgoing(
+        body=encode_event(event, published_at),
+        routing_key=topology.routing_key(event.action),
+        message_id=event.event_id,
+        correlation_id=event.correlation_id,
+    )
+
+
+def encode_event(event: AuditEvent, published_at: str) -> bytes:
+    """`event.encode()` with a new `published_at`, without `dataclasses.asdict`'s deep copy."""
+    return _dumps(
+        {
+            "event_id": event.event_id,
+            "run_id": event.run_id,
+            "seq": event.seq,
+            "occurred_at": event.occurred_at,
+            "published_at": published_at,
+            "actor": event.actor,
+            "action": event.action,
+            "resource": event.resource,
+            "outcome": event.outcome,
+            "source_ip": event.source_ip,
+            "correlation_id": event.correlation_id,
+            "schema_version": event.schema_version,
+        }
+    ).encode()
+
+
+class Publisher:
+    """Owns the broker connection and moves events from the buffer to confirmed."""
+
+    def __init__(self, amqp_url: str, buffer: PendingBuffer, window: int = WINDOW) -> None:
+        self.amqp_url = amqp_url
+        self.buffer = buffer
+        self.window = window
+        self.connected = False
+        self.confirmed = 0
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._lost = False
+        self._generation = 0
+        self._hold_until = 0.0
+        self._pending: dict[asyncio.Future[Any], tuple[int, float]] = {}
+        self._connection: Any = None
+        self._connected_gauge = BROKER_CONNECTED.labels(SERVICE)
+        self._published = MESSAGES_PUBLISHED.labels(SERVICE)
+        self._dependency = DEPENDENCY_UP.labels(SERVICE, "rabbitmq")
+        self._set_connected(False)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def wake(self) -> None:
+        """New events are waiting (called by the generation loop)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop publishing (after `drain`); outstanding confirms are abandoned."""
+        self._stop.set()
+        self._wake.set()
+
+    async def drain(self, timeout: float) -> int:
+        """Keep publishing until the buffer is empty or `timeout` passes; return what is left."""
+        deadline = time.monotonic() + timeout
+        while len(self.buffer) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return len(self.buffer)
+
+    async def run(self) -> None:
+        """Connect, pump, and on any loss requeue in-flight events and reconnect with backoff."""
+        backoff = BACKOFF_MIN_S
+        while not self._stop.is_set():
+            try:
+                await self._connect_and_pump()
+                backoff = BACKOFF_MIN_S
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any broker/network failure: reconnect
+                log.warning(
+                    "broker connection failed; retrying",
+                    extra={
+                        "fields": {
+                            "error": f"{type(exc).__name__}: {exc}"[:300],
+                            "retry_in_s": backoff,
+                            "buffered": len(self.buffer),
+                        }
+                    },
+                )
+            finally:
+                await self._teardown()
+            if not self._stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                backoff = min(backoff * 2, BACKOFF_MAX_S)
+
+    async def _connect_and_pump(self) -> None:
+        self._lost = False
+        self._generation += 1
+        generation = self._generation
+        self._connection = await aio_pika.connect(self.amqp_url, timeout=10)
+        self._connection.close_callbacks.add(self._on_close)
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        channel.close_callbacks.add(self._on_close)
+        await topology.declare(channel)
+        raw = await channel.get_underlay_channel()
+        batched = supported(raw)
+        self._set_connected(True)
+        log.info(
+            "connected to broker",
+            extra={"fields": {"url": redact_url(self.amqp_url), "batched_publish": batched}},
+        )
+        while not self._lost and not self._stop.is_set():
+            self._wake.clear()
+            now = time.monotonic()
+            self._expire(now)
+            if now < self._hold_until:
+                await asyncio.sleep(self._hold_until - now)
+                continue
+            room = min(self.window - len(self._pending), SEND_CHUNK)
+            events = self.buffer.take(room) if room > 0 else []
+            if events:
+                await self._send(raw, batched, events, generation)
+                await asyncio.sleep(0)  # let confirms and the generation tick run
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+        if self._lost:
+            raise ConnectionError("broker connection or channel closed")
+
+    async def _send(
+        self, raw: Any, batched: bool, events: list[AuditEvent], generation: int
+    ) -> None:
+        stamp = datetime.now(UTC).isoformat()
+        outgoing = [message_for(event, stamp) for event in events]
+        try:
+            send = publish_many if batched else _publish_each_async
+            futures = await send(
+                raw,
+                topology.EXCHANGE,
+                outgoing,
+                content_type=CONTENT_TYPE,
+                header_name=topology.CORRELATION_HEADER,
+            )
+        except Exception:
+            for event in events:
+                self.buffer.retry(event.seq)
+            self._lost = True
+            raise
+        deadline = time.monotonic() + PUBLISH_TIMEOUT_S
+        for event, future in zip(events, futures, strict=True):
+            self._pending[future] = (event.seq, deadline)
+            future.add_done_callback(self._settler(event, generation))
+
+    def _expire(self, now: float) -> None:
+        """Give up waiting for confirms older than the timeout (they are re-published)."""
+        if not self._pending:
+            return
+        oldest = next(iter(self._pending.values()))[1]
+        if oldest > now:
+            return
+        for future, (_, deadline) in list(self._pending.items()):
+            if deadline > now:
+                break
+            future.cancel()
+
+    def _settler(self, event: AuditEvent, generation: int) -> Callable[[asyncio.Future[Any]], None]:
+        def settle(future: asyncio.Future[Any]) -> None:
+            self._pending.pop(future, None)
+            if generation != self._generation:
+                return  # the connection was torn down; teardown requeued this event
+            if future.cancelled():
+                self._failed(event, "timeout")
+            elif (error := future.exception()) is not None:
+                if isinstance(error, PublishError):
+                    self._failed(event, "returned")  # unroutable: no queue bound
+                elif isinstance(error, DeliveryError):
+                    self._failed(event, "nack")
+                else:
+                    self._lost = True
+                    self._failed(event, "connection")
+            elif self.buffer.confirm(event.seq):
+                self.confirmed += 1
+                self._published.inc()
+            self._wake.set()
+
+        return settle
+
+    def _failed(self, event: AuditEvent, reason: str) -> None:
+        if not self.buffer.retry(event.seq):
+            return
+        PUBLISH_FAILURES.labels(SERVICE, reason).inc()
+        if reason == "connection":
+            return
+        self._hold_until = time.monotonic() + RETRY_HOLD_S
+        cid_token = correlation_id_var.set(event.correlation_id)
+        eid_token = event_id_var.set(event.event_id)
+        try:
+            log.warning(
+                "publish not confirmed; will retry",
+                extra={"fields": {"reason": reason, "seq": event.seq}},
+            )
+        finally:
+            correlation_id_var.reset(cid_token)
+            event_id_var.reset(eid_token)
+
+    def _on_close(self, *_: Any) -> None:
+        self._lost = True
+        self._wake.set()
+
+    def _set_connected(self, value: bool) -> None:
+        self.connected = value
+        self._connected_gauge.set(1 if value else 0)
+        self._dependency.set(1 if value else 0)
+
+    async def _teardown(self) -> None:
+        was_connected = self.connected
+        self._set_connected(False)
+        self._generation += 1  # late callbacks from this connection are ignored from now on
+        pending, self._pending = list(self._pending), {}
+        for future in pending:
+            future.cancel()
+        requeued = self.buffer.retry_all_in_flight()
+        if requeued:
+            PUBLISH_FAILURES.labels(SERVICE, "connection").inc(requeued)
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 5)
+        if was_connected and self._stop.is_set():
+            log.info("closed broker connection", extra={"fields": {"buffered": len(self.buffer)}})
+        elif was_connected:
+            log.warning(
+                "disconnected from broker; buffering",
+                extra={"fields": {"requeued": requeued, "buffered": len(self.buffer)}},
+            )
+
+
+async def _publish_each_async(
+    raw: Any, exchange: str, messages: list[Outgoing], *, content_type: str, header_name: str
+) -> list[asyncio.Future[Any]]:
+    return publish_each(raw, exchange, messages, content_type=content_type, header_name=header_name)
