@@ -45,7 +45,7 @@ def malformed_messages(nonce: str) -> dict[str, tuple[bytes, str]]:
     return {
         "bad_json": (b'{"nonce": "' + nonce.encode() + b'", ', "application/json"),
         "wrong_type": (
-            json.dumps(valid_event(run, 1, seq="one") | {"n": nonce}).encode(),
+            json.dumps((valid_event(run, 1) | {"seq": "one"}) | {"n": nonce}).encode(),
             "application/json",
         ),
         "missing_field": (json.dumps(missing | {"n": nonce}).encode(), "application/json"),
