@@ -69,3 +69,22 @@ def tree_rss_bytes(root: int) -> int:
             continue
         total += resident_pages * PAGE_SIZE
     return total
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+def pid_start_time(pid: int) -> float | None:
+    """When `pid` started, in unix seconds, from the kernel (sub-second, unlike supervisord's
+    integer `start`)."""
+    ticks = pid_start_ticks(pid)
+    if ticks is None:
+        return None
+    try:
+        return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None

@@ -94,19 +94,21 @@ def run_smoke(
             stats = _wait_confirmed(admin, int(before["generated"]) + count, started + timeout)
             progress(f"{stats['confirmed']} events confirmed by the broker")
             run_id, last_seq = str(stats["run_id"]), int(stats["last_seq"])
-            stored, distinct = _wait_stored(sandbox, run_id, last_seq, started + timeout)
+            # Only this burst counts; a generator restarted meanwhile starts a new run at seq 1.
+            first_seq = int(before["last_seq"]) + 1 if before["run_id"] == run_id else 1
+            stored, distinct = _wait_stored(sandbox, run_id, first_seq, last_seq, started + timeout)
             seconds = time.monotonic() - started
         finally:
             admin.set_rate(old_rate)
     finally:
         admin.close()
-    confirmed = int(stats["confirmed"])
+    confirmed = last_seq - first_seq + 1  # the buffer is empty: every generated event confirmed
     return SmokeResult(
         run_id=run_id,
         requested=count,
         confirmed=confirmed,
         stored=distinct,
-        lost=max(0, last_seq - distinct),
+        lost=max(0, confirmed - distinct),
         duplicated=stored - distinct,
         seconds=seconds,
     )
@@ -125,7 +127,9 @@ def _wait_confirmed(admin: GeneratorAdmin, generated: int, deadline: float) -> d
         time.sleep(0.05)
 
 
-def _wait_stored(sandbox: Sandbox, run_id: str, last_seq: int, deadline: float) -> tuple[int, int]:
+def _wait_stored(
+    sandbox: Sandbox, run_id: str, first_seq: int, last_seq: int, deadline: float
+) -> tuple[int, int]:
     dsn = (
         f"host=127.0.0.1 port={sandbox.settings.ports.of('postgres')} user=auditflow "
         f"dbname=auditflow connect_timeout=3 password={sandbox.secrets.postgres_app.reveal()}"
@@ -134,9 +138,9 @@ def _wait_stored(sandbox: Sandbox, run_id: str, last_seq: int, deadline: float) 
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             while True:
-                row = conn.execute(query, (run_id, last_seq)).fetchone()
+                row = conn.execute(query, (run_id, first_seq, last_seq)).fetchone()
                 stored, distinct = (int(row[0]), int(row[1])) if row else (0, 0)
-                if distinct >= last_seq or time.monotonic() > deadline:
+                if distinct >= last_seq - first_seq + 1 or time.monotonic() > deadline:
                     return stored, distinct
                 time.sleep(0.05)
     except psycopg.Error as exc:

@@ -55,11 +55,12 @@ class Supervisor:
         self._url = f"http://genesis:{password}@127.0.0.1:{ports.of('supervisord')}/RPC2"
         self._timeout = timeout
 
-    def _proxy(self) -> Any:
-        return xmlrpc.client.ServerProxy(self._url, transport=_TimeoutTransport(self._timeout))
+    def _proxy(self, timeout: float | None = None) -> Any:
+        transport = _TimeoutTransport(timeout or self._timeout)
+        return xmlrpc.client.ServerProxy(self._url, transport=transport)
 
-    def _call(self, method: str, *args: Any) -> Any:
-        proxy = self._proxy()
+    def _call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        proxy = self._proxy(timeout)
         target = proxy
         for part in method.split("."):
             target = getattr(target, part)
@@ -156,8 +157,9 @@ class Supervisor:
             self._call("supervisor.addProcessGroup", name)
 
     def stop_all(self) -> None:
-        # Stops in reverse priority order: services first, then brokers and databases.
-        self._call("supervisor.stopAllProcesses", True)
+        # Stops in reverse priority order: services first, then brokers and databases; each may
+        # take up to its stopwaitsecs, so the call gets a long timeout.
+        self._call("supervisor.stopAllProcesses", True, timeout=300)
 
     def shutdown(self) -> None:
         self._call("supervisor.shutdown")
