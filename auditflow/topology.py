@@ -5,6 +5,12 @@ queue is bound would be confirmed by the broker and silently dropped. Dead-lette
 the analysis service republishes a malformed message to the dead-letter exchange with a reason
 header, waits for the confirm, then acknowledges the original — and the queue's own
 `x-dead-letter-exchange` catches anything rejected without a reason.
+
+Every event is also kept in the stream `auditflow.archive` (bound like the main queue) for a few
+hours: an event already acknowledged by the analysis service is gone from its queue, so when
+PostgreSQL loses committed rows (a restore from an older backup) the archive is where they are
+re-driven from. A stream is an append-only log read from an offset, so reading it never removes
+anything; its retention is bounded by age and size.
 """
 
 from __future__ import annotations
@@ -20,6 +26,14 @@ DEAD_LETTER_QUEUE = "auditflow.dead-letter"
 REASON_HEADER = "x-auditflow-reason"
 DETAIL_HEADER = "x-auditflow-detail"
 CORRELATION_HEADER = "x-correlation-id"
+ARCHIVE_QUEUE = "auditflow.archive"
+# Identical wherever it is declared: the broker refuses a redeclaration with other arguments.
+ARCHIVE_ARGUMENTS: dict[str, Any] = {
+    "x-queue-type": "stream",
+    "x-max-age": "6h",
+    "x-max-length-bytes": 1_000_000_000,
+    "x-stream-max-segment-size-bytes": 50_000_000,
+}
 
 
 def routing_key(action: str) -> str:
@@ -29,7 +43,7 @@ def routing_key(action: str) -> str:
 
 async def declare(channel: Any) -> Any:
     """Declare exchanges, queues and bindings on an aio-pika channel; return the main queue."""
-    import aio_pika  # imported here so the pure helpers above stay importable without it
+    import aio_pika  # noqa: PLC0415 - imported here so the pure helpers above stay importable without it
 
     events = await channel.declare_exchange(EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     dead = await channel.declare_exchange(
@@ -41,4 +55,8 @@ async def declare(channel: Any) -> Any:
     await queue.bind(events, BINDING_KEY)
     dlq = await channel.declare_queue(DEAD_LETTER_QUEUE, durable=True)
     await dlq.bind(dead, "")
+    archive = await channel.declare_queue(
+        ARCHIVE_QUEUE, durable=True, auto_delete=False, arguments=ARCHIVE_ARGUMENTS
+    )
+    await archive.bind(events, BINDING_KEY)
     return queue
