@@ -1,0 +1,174 @@
+"""Event accounting: every event the generator produced during the drill, and what became of it.
+
+The generator numbers its events per run (`run_id`, `seq`), so the events of a drill are the
+*canary range* `(seq_before, seq_after]` of one run id. Once the generator's buffer is empty all of
+them are confirmed by the broker; the database then must hold exactly one row per sequence number.
+`lost` = confirmed - distinct stored; `duplicated` = rows - distinct stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import psycopg
+
+from drills.errors import TargetError
+
+
+@dataclass(frozen=True)
+class GeneratorMark:
+    """The generator's counters at one moment."""
+
+    run_id: str
+    last_seq: int
+    confirmed: int
+    buffered: int
+    rate: float
+
+    @classmethod
+    def from_stats(cls, stats: dict[str, Any]) -> GeneratorMark:
+        return cls(
+            run_id=str(stats["run_id"]),
+            last_seq=int(stats["last_seq"]),
+            confirmed=int(stats["confirmed"]),
+            buffered=int(stats["buffered"]),
+            rate=float(stats["rate"]),
+        )
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where every canary event of the drill ended up."""
+
+    run_id: str
+    first_seq: int
+    last_seq: int
+    confirmed: int
+    stored: int
+    dead_lettered: int
+    lost: int
+    duplicated: int
+    missing_sample: tuple[int, ...] = ()
+    note: str = ""
+
+
+def compute(
+    run_id: str, first_seq: int, last_seq: int, rows: int, distinct: int, dead_lettered: int
+) -> Ledger:
+    """Ledger arithmetic for the canary range [first_seq, last_seq] (pure, unit-tested)."""
+    confirmed = max(0, last_seq - first_seq + 1)
+    return Ledger(
+        run_id=run_id,
+        first_seq=first_seq,
+        last_seq=last_seq,
+        confirmed=confirmed,
+        stored=distinct,
+        dead_lettered=dead_lettered,
+        lost=max(0, confirmed - distinct),
+        duplicated=max(0, rows - distinct),
+    )
+
+
+class GeneratorClient:
+    """The generator's admin API, used for load control and ledger marks."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self._http = httpx.Client(
+            base_url=base_url, timeout=5.0, headers={"Authorization": f"Bearer {token}"}
+        )
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=body)
+            response.raise_for_status()
+            return response.json()
+        except httpx.HTTPError as exc:
+            raise TargetError(f"generator admin API {path}: {type(exc).__name__}: {exc}") from exc
+
+    def mark(self) -> GeneratorMark:
+        return GeneratorMark.from_stats(self._call("GET", "/admin/stats"))
+
+    def set_rate(self, rate: float) -> None:
+        self._call("POST", "/admin/rate", {"rate": rate})
+
+    def wait_drained(self, timeout: float) -> GeneratorMark:
+        """Wait until every generated event is confirmed by the broker (buffer empty)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            mark = self.mark()
+            if mark.buffered == 0 or time.monotonic() > deadline:
+                return mark
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def count_stored(dsn: str, run_id: str, first_seq: int, last_seq: int) -> tuple[int, int]:
+    """(rows, distinct seqs) of the canary range in PostgreSQL."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT seq) FROM audit_events "
+                "WHERE run_id = %s AND seq BETWEEN %s AND %s",
+                (run_id, first_seq, last_seq),
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise TargetError(f"cannot count stored events in PostgreSQL: {exc}") from exc
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def missing_seqs(
+    dsn: str, run_id: str, first_seq: int, last_seq: int, limit: int = 20
+) -> list[int]:
+    """A few sequence numbers of the range that are not stored (evidence for a loss)."""
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT s FROM generate_series(%s::bigint, %s::bigint) AS s "
+                "WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.run_id = %s AND e.seq = s) "
+                "ORDER BY s LIMIT %s",
+                (first_seq, last_seq, run_id, limit),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise TargetError(f"cannot list missing events: {exc}") from exc
+    return [int(r[0]) for r in rows]
+
+
+def reconcile(
+    dsn: str,
+    before: GeneratorMark,
+    after: GeneratorMark,
+    dead_lettered: int,
+    settle_timeout: float = 60.0,
+) -> Ledger:
+    """Wait (bounded) until the canary range is fully stored, then account for it."""
+    if before.run_id != after.run_id:
+        return Ledger(
+            run_id=after.run_id,
+            first_seq=0,
+            last_seq=0,
+            confirmed=0,
+            stored=0,
+            dead_lettered=dead_lettered,
+            lost=0,
+            duplicated=0,
+            note=(
+                f"the generator restarted during the drill (run {before.run_id} → "
+                f"{after.run_id}); the canary range cannot be reconstructed"
+            ),
+        )
+    first, last = before.last_seq + 1, after.last_seq
+    deadline = time.monotonic() + settle_timeout
+    rows, distinct = count_stored(dsn, after.run_id, first, last)
+    while distinct < last - first + 1 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        rows, distinct = count_stored(dsn, after.run_id, first, last)
+    ledger = compute(after.run_id, first, last, rows, distinct, dead_lettered)
+    if ledger.lost:
+        sample = tuple(missing_seqs(dsn, after.run_id, first, last))
+        return Ledger(**{**ledger.__dict__, "missing_sample": sample})
+    return ledger

@@ -1,0 +1,183 @@
+"""Time to detect, time to recover and the recovery phases, computed from Prometheus samples.
+
+Pure functions over recorded series (DESIGN.md §4), so the maths is unit-tested against recorded
+responses, including the awkward cases: an alert that never fires, one already firing before the
+fault, an SLI that never recovers, gaps in the data. A figure that cannot be computed is `None`
+with a reason — never a guess.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from drills.spec import Tolerance
+
+Sample = tuple[float, float]  # (unix seconds, value), as Prometheus returns them
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A measured duration in seconds, or None with the reason it could not be measured."""
+
+    seconds: float | None
+    source: str
+    reason: str = ""
+
+    @classmethod
+    def missing(cls, source: str, reason: str) -> Figure:
+        return cls(None, source, reason)
+
+
+@dataclass(frozen=True)
+class AlertTimes:
+    """When an alert was first pending and first firing after the injection."""
+
+    name: str
+    first_pending_at: float | None
+    first_firing_at: float | None
+    firing_before_inject: bool
+
+
+def alert_times(
+    name: str, pending: Sequence[Sample], firing: Sequence[Sample], t_inject: float
+) -> AlertTimes:
+    """First `ALERTS{alertstate=pending|firing}` samples at or after `t_inject`.
+
+    An alert whose firing series has a sample just before the injection was already firing: its
+    "detection" says nothing about this fault.
+    """
+    before = [t for t, v in firing if t < t_inject and v == 1]
+    # Firing *continuously* into the injection: the last pre-inject sample is within 2 steps.
+    step = _step(firing)
+    firing_before = (
+        bool(before)
+        and _first_at_or_after(firing, t_inject) is not None
+        and (t_inject - max(before) <= 2 * step)
+    )
+    return AlertTimes(
+        name=name,
+        first_pending_at=_first_at_or_after(pending, t_inject),
+        first_firing_at=None if firing_before else _first_at_or_after(firing, t_inject),
+        firing_before_inject=firing_before,
+    )
+
+
+def _first_at_or_after(samples: Sequence[Sample], t0: float) -> float | None:
+    for t, value in samples:
+        if t >= t0 and value == 1:
+            return t
+    return None
+
+
+def _step(samples: Sequence[Sample]) -> float:
+    if len(samples) < 2:
+        return 1.0
+    gaps = sorted(b[0] - a[0] for a, b in itertools.pairwise(samples))
+    return gaps[len(gaps) // 2] or 1.0
+
+
+def time_to_detect(times: Sequence[AlertTimes], t_inject: float) -> Figure:
+    """TTD: the earliest firing of any expected alert, minus t_inject."""
+    source = 'prometheus: ALERTS{alertstate="firing"}'
+    if not times:
+        return Figure.missing(source, "the drill expects no alert")
+    fired = [a.first_firing_at for a in times if a.first_firing_at is not None]
+    if not fired:
+        if any(a.firing_before_inject for a in times):
+            return Figure.missing(source, "the expected alert was already firing before the fault")
+        return Figure.missing(source, "no expected alert fired during the observation window")
+    return Figure(round(min(fired) - t_inject, 3), source)
+
+
+def in_tolerance_timeline(
+    series: Mapping[str, Sequence[Sample]],
+    tolerances: Mapping[str, Tolerance],
+    start: float,
+    end: float,
+    step: float,
+) -> list[tuple[float, bool]]:
+    """For each step in [start, end]: True when every SLI has a sample there within tolerance.
+
+    A missing sample (a gap: the exporter was down, the query returned nothing) counts as *not*
+    within tolerance — silence is not health.
+    """
+    grids = {name: _on_grid(samples, start, step) for name, samples in series.items()}
+    timeline = []
+    count = math.floor((end - start) / step) + 1
+    for index in range(count):
+        t = start + index * step
+        ok = all(
+            (value := grids[name].get(index)) is not None and tolerances[name].holds(value)
+            for name in tolerances
+        )
+        timeline.append((t, ok))
+    return timeline
+
+
+def _on_grid(samples: Sequence[Sample], start: float, step: float) -> dict[int, float]:
+    grid: dict[int, float] = {}
+    for t, value in samples:
+        index = round((t - start) / step)
+        if abs(start + index * step - t) <= step / 2:
+            grid[index] = value
+    return grid
+
+
+def first_breach(timeline: Sequence[tuple[float, bool]], t_inject: float) -> float | None:
+    for t, ok in timeline:
+        if t >= t_inject and not ok:
+            return t
+    return None
+
+
+def time_to_recover(
+    timeline: Sequence[tuple[float, bool]],
+    t_inject: float,
+    samples_needed: int,
+    drained_at: float | None,
+    backlog_required: bool,
+) -> tuple[Figure, float | None]:
+    """TTR: the start of the in-tolerance run after `t_inject` that lasts at least
+    `samples_needed` samples and holds to the end of the window, or the moment the backlog
+    drained if that is later. Returns the figure and the absolute recovery time."""
+    source = "prometheus: steady-state probes (K consecutive samples) + backlog"
+    run_start: float | None = None
+    run_length = 0
+    for t, ok in timeline:
+        if t < t_inject:
+            continue
+        if ok:
+            if run_start is None:
+                run_start, run_length = t, 0
+            run_length += 1
+        else:
+            run_start, run_length = None, 0
+    if run_start is None or run_length < samples_needed:
+        return Figure.missing(
+            source,
+            f"the steady state did not hold for {samples_needed} consecutive samples "
+            "before the observation window ended",
+        ), None
+    recovered = run_start
+    if backlog_required:
+        if drained_at is None:
+            return Figure.missing(source, "the backlog never drained"), None
+        recovered = max(recovered, drained_at)
+    return Figure(round(recovered - t_inject, 3), source), recovered
+
+
+def drained_at(backlog: Sequence[Sample], after: float, threshold: float) -> float | None:
+    """First sample at or after `after` from which the backlog stays at or under `threshold`."""
+    candidate: float | None = None
+    for t, value in backlog:
+        if t < after:
+            continue
+        if value <= threshold:
+            if candidate is None:
+                candidate = t
+        else:
+            candidate = None
+    return candidate

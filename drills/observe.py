@@ -1,0 +1,139 @@
+"""The only code that talks to Prometheus (through `prometheus-api-client`).
+
+Everything a drill measures comes from here as plain samples `(unix seconds, value)` with the
+PromQL that produced them, so the result file can show its sources and the measurement maths in
+`drills.measure` stays pure. Client and HTTP errors become `ObservationError` (exit 4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+import yaml
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+
+from drills.errors import ObservationError
+from drills.measure import Sample
+
+TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Series:
+    """One range-query result series."""
+
+    query: str
+    labels: dict[str, str]
+    samples: list[Sample] = field(default_factory=list)
+
+
+class Observer:
+    """Reads one Prometheus server."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client = PrometheusConnect(url=url, disable_ssl=True)
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, params={"timeout": f"{TIMEOUT_S:g}s"}, **kwargs)
+        except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
+            raise ObservationError(
+                f"Prometheus at {self.url} could not answer {what}: {type(exc).__name__}: "
+                f"{str(exc)[:200]}"
+            ) from exc
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/-/ready", timeout=TIMEOUT_S).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def value(self, query: str) -> float | None:
+        """An instant query expected to give one number; None when it returns nothing."""
+        result = self._call(query, self._client.custom_query, query=query)
+        if not result:
+            return None
+        raw = result[0].get("value", [None, None])[1]
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isnan(value) else value
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        result = self._call(
+            query,
+            self._client.custom_query_range,
+            query=query,
+            start_time=datetime.fromtimestamp(start, UTC),
+            end_time=datetime.fromtimestamp(end, UTC),
+            step=f"{step:g}s",
+        )
+        series = []
+        for item in result or []:
+            samples = [(float(t), float(v)) for t, v in item.get("values", [])]
+            series.append(Series(query, dict(item.get("metric", {})), samples))
+        return series
+
+    def single_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
+        """A range query expected to give at most one series (e.g. a `sum(...)`)."""
+        series = self.range(query, start, end, step)
+        return series[0].samples if series else []
+
+    def alert_series(
+        self, start: float, end: float, step: float
+    ) -> dict[tuple[str, str], list[Sample]]:
+        """Every ALERTS series in the window, keyed by (alertname, alertstate)."""
+        merged: dict[tuple[str, str], list[Sample]] = {}
+        for item in self.range("ALERTS", start, end, step):
+            key = (item.labels.get("alertname", "?"), item.labels.get("alertstate", "?"))
+            merged.setdefault(key, []).extend(item.samples)
+        return {key: sorted(samples) for key, samples in merged.items()}
+
+    def rules_for(self) -> dict[str, float]:
+        """`for:` duration (seconds) of every alerting rule Prometheus has loaded."""
+        try:
+            response = requests.get(f"{self.url}/api/v1/rules", timeout=TIMEOUT_S)
+            response.raise_for_status()
+            groups = response.json()["data"]["groups"]
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            raise ObservationError(f"Prometheus at {self.url}: cannot list rules: {exc}") from exc
+        durations: dict[str, float] = {}
+        for group in groups:
+            for rule in group.get("rules", []):
+                if rule.get("type") == "alerting":
+                    durations[rule["name"]] = float(rule.get("duration", 0))
+        return durations
+
+    def evaluation_interval(self) -> float:
+        try:
+            response = requests.get(f"{self.url}/api/v1/status/config", timeout=TIMEOUT_S)
+            response.raise_for_status()
+            text = response.json()["data"]["yaml"]
+        except (requests.RequestException, KeyError, ValueError) as exc:
+            raise ObservationError(f"Prometheus at {self.url}: cannot read config: {exc}") from exc
+        interval = str(yaml.safe_load(text).get("global", {}).get("evaluation_interval", "1m"))
+        return _duration_seconds(interval)
+
+
+def _duration_seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    total, number = 0.0, ""
+    index = 0
+    while index < len(text):
+        ch = text[index]
+        if ch.isdigit() or ch == ".":
+            number += ch
+            index += 1
+            continue
+        unit = text[index : index + 2] if text[index : index + 2] == "ms" else ch
+        total += float(number or 0) * units.get(unit, 1)
+        number = ""
+        index += len(unit)
+    return total

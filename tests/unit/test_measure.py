@@ -1,0 +1,137 @@
+"""TTD, TTR and phase maths over recorded Prometheus samples (drills.measure)."""
+
+from __future__ import annotations
+
+from drills import measure
+from drills.spec import Tolerance
+
+T0 = 1_000_000.0  # t_inject
+
+
+def ones(start: float, end: float) -> list[tuple[float, float]]:
+    return [(float(t), 1.0) for t in range(int(start), int(end) + 1)]
+
+
+def test_ttd_is_first_firing_sample_after_inject():
+    """TTD = first firing sample at or after t_inject minus t_inject; pending is recorded too."""
+    times = measure.alert_times("A", ones(T0 + 2, T0 + 6), ones(T0 + 7, T0 + 30), T0)
+    assert times.first_pending_at == T0 + 2
+    assert times.first_firing_at == T0 + 7
+    figure = measure.time_to_detect([times], T0)
+    assert figure.seconds == 7.0
+    assert "ALERTS" in figure.source
+
+
+def test_ttd_takes_the_earliest_of_several_expected_alerts():
+    """With two expected alerts, detection is the first of them to fire."""
+    a = measure.alert_times("A", [], ones(T0 + 12, T0 + 20), T0)
+    b = measure.alert_times("B", [], ones(T0 + 5, T0 + 20), T0)
+    assert measure.time_to_detect([a, b], T0).seconds == 5.0
+
+
+def test_ttd_missing_when_alert_never_fires():
+    """An alert that never fires gives no TTD, with a reason instead of a number."""
+    times = measure.alert_times("A", ones(T0 + 2, T0 + 4), [], T0)
+    figure = measure.time_to_detect([times], T0)
+    assert figure.seconds is None
+    assert "no expected alert fired" in figure.reason
+
+
+def test_alert_already_firing_before_inject_is_not_a_detection():
+    """An alert firing continuously across the injection says nothing about this fault."""
+    times = measure.alert_times("A", [], ones(T0 - 10, T0 + 20), T0)
+    assert times.firing_before_inject
+    figure = measure.time_to_detect([times], T0)
+    assert figure.seconds is None
+    assert "already firing" in figure.reason
+
+
+def test_alert_that_resolved_before_inject_and_fires_again_counts():
+    """A firing that ended well before the injection does not hide a new firing after it."""
+    firing = [*ones(T0 - 60, T0 - 50), *ones(T0 + 8, T0 + 20)]
+    times = measure.alert_times("A", [], firing, T0)
+    assert not times.firing_before_inject
+    assert measure.time_to_detect([times], T0).seconds == 8.0
+
+
+def test_ttr_is_start_of_final_stable_in_tolerance_run():
+    """TTR is where the last in-tolerance run of at least K samples starts."""
+    values = [(T0 + t, 100.0) for t in range(-5, 0)]
+    values += [(T0 + t, 0.0) for t in range(0, 10)]  # breach for 10 s
+    values += [(T0 + t, 100.0) for t in range(10, 13)]  # a short blip of health
+    values += [(T0 + t, 0.0) for t in range(13, 15)]
+    values += [(T0 + t, 100.0) for t in range(15, 40)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0 - 5, T0 + 39, 1.0
+    )
+    assert measure.first_breach(timeline, T0) == T0
+    figure, recovered = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    assert figure.seconds == 15.0
+    assert recovered == T0 + 15
+
+
+def test_ttr_missing_when_sli_never_recovers():
+    """An SLI still out of tolerance at the end of the window gives no TTR, with a reason."""
+    values = [(T0 + t, 0.0) for t in range(0, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
+    )
+    figure, recovered = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    assert figure.seconds is None and recovered is None
+    assert "did not hold" in figure.reason
+
+
+def test_gaps_in_data_count_as_out_of_tolerance():
+    """Missing samples (a scrape gap) are not health: a run across a gap is broken by it."""
+    values = [(T0 + t, 100.0) for t in range(0, 30) if not 10 <= t < 14]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
+    )
+    assert [ok for t, ok in timeline if T0 + 10 <= t < T0 + 14] == [False] * 4
+    figure, _ = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    assert figure.seconds == 14.0
+
+
+def test_every_sli_must_hold_at_once():
+    """TTR waits for the slowest of several SLIs."""
+    fast = [(T0 + t, 1.0 if t >= 3 else 0.0) for t in range(0, 30)]
+    slow = [(T0 + t, 0.1 if t >= 9 else 0.9) for t in range(0, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"up": fast, "errors": slow},
+        {"up": Tolerance(min=1), "errors": Tolerance(max=0.5)},
+        T0,
+        T0 + 29,
+        1.0,
+    )
+    figure, _ = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    assert figure.seconds == 9.0
+
+
+def test_backlog_drain_delays_recovery_and_is_required_when_configured():
+    """Recovery is not declared before the backlog is drained; a never-drained backlog means
+    no TTR."""
+    healthy = [(T0 + t, 100.0) for t in range(0, 60)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": healthy}, {"rate": Tolerance(min=50)}, T0, T0 + 59, 1.0
+    )
+    backlog = [(T0 + t, max(0.0, 5000.0 - 200.0 * t)) for t in range(0, 60)]
+    drained = measure.drained_at(backlog, T0, threshold=50)
+    assert drained == T0 + 25
+    figure, _ = measure.time_to_recover(timeline, T0, 5, drained, backlog_required=True)
+    assert figure.seconds == 25.0
+    never = measure.drained_at([(T0 + t, 5000.0) for t in range(60)], T0, threshold=50)
+    figure, _ = measure.time_to_recover(timeline, T0, 5, never, backlog_required=True)
+    assert figure.seconds is None and "backlog" in figure.reason
+
+
+def test_drained_at_ignores_a_dip_that_rises_again():
+    """Drained means it stays under the threshold, not that it touched it once."""
+    backlog = [(T0, 900.0), (T0 + 1, 10.0), (T0 + 2, 800.0), (T0 + 3, 20.0), (T0 + 4, 0.0)]
+    assert measure.drained_at(backlog, T0, threshold=50) == T0 + 3
+
+
+def test_tolerance_rejects_nan():
+    """NaN (no data) is never within tolerance."""
+    assert not Tolerance(min=0).holds(float("nan"))
+    assert Tolerance(min=1, max=2).holds(1.5)
+    assert not Tolerance(max=2).holds(3)
