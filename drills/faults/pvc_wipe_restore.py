@@ -1,0 +1,729 @@
+"""pvc-wipe-restore: lose PostgreSQL's volume, restore the latest verified backup, re-drive the gap.
+
+Why this drill exists: a backup nobody has restored is a hope, not a backup. The drill proves three
+things with numbers: that the backup restores to exactly what it held (row count and an md5 over
+the sorted event ids, computed inside the dump's own snapshot), how long the platform cannot write
+(RTO: wipe → first event stored after the restore), and how much committed data the backup misses
+(RPO: events committed before the wipe and absent after the restore) — and that the broker's
+archive stream closes that gap so that, in the end, nothing is lost.
+
+Steps (DESIGN §4, §5):
+
+* inject — take and verify a `pg_dump -Fc` backup into `<run_dir>/backup/`, let load run
+  `events_after_backup_s` so that events are committed after it, then fence writers for a moment
+  (`LOCK TABLE ... IN SHARE MODE`) to capture exactly which events were committed after the
+  backup, halt PostgreSQL abruptly while the fence holds (nothing can commit after the capture),
+  and delete the data directory's contents. `t_inject` is when the wipe completed.
+* hold — keep PostgreSQL down for `DOWNTIME_FLOOR_S` (the time a volume takes to be re-provisioned;
+  it also lets `PostgresDown`, `for: 5s`, fire), initialise an empty cluster, restore the dump while
+  the application role cannot log in (so the analysis service cannot create an empty table under
+  the restore), compare with the backup's fingerprint, let the application in, measure the first
+  write, and re-drive the missing events from the `auditflow.archive` stream.
+* rollback — idempotent, driven by the journal so it also works after a harness crash: a missing
+  cluster is initialised, a stopped server started, an unfinished restore redone from the backup
+  file (which is never deleted), and the application role let in again.
+
+The steps a target must offer are the `PgVolume` protocol; `LocalVolume` implements them on the
+supervisord sandbox. The Kubernetes target (delete/recreate the PVC, scale the StatefulSet) is a
+separate issue and is refused here with a `TargetError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from drills import backup as backups
+from drills.backup import APP_ROLE, DATABASE, Backup, PgServer
+from drills.errors import GenesisError, Interrupted, RollbackFailed, TargetError
+from drills.faults.base import Check, FaultContext, FaultReport, Injection
+from drills.faults.redrive import RedriveResult, missing_ids, redrive
+from drills.journal import Journal
+from drills.targets.local import LocalTarget
+
+COMPONENT = "postgres"
+# Simulated volume re-provisioning time; also long enough for PostgresDown (`for: 5s`) to fire.
+DOWNTIME_FLOOR_S = 10.0
+READY_TIMEOUT_S = 60.0
+HALT_TIMEOUT_S = 30.0
+FIRST_WRITE_TIMEOUT_S = 90.0
+STORED_TIMEOUT_S = 120.0
+FENCE_LOCK_TIMEOUT = "5s"
+# Rows stored this long before the backup started are captured too: a batch's stored_at is taken
+# before its commit, so a row committed just after the dump's snapshot may carry an earlier time.
+CAPTURE_MARGIN_S = 60.0
+# The archive is read from this long before the backup (a stream timestamp offset is per chunk).
+STREAM_SAFETY_S = 30.0
+BACKUP_DIR = "backup"
+DUMP_NAME = "auditflow.dump"
+CAPTURED_NAME = "committed-before-wipe.txt"
+
+# Journal records written by this fault.
+J_BACKUP = "backup"
+J_WIPE_INTENT = "wipe-intent"
+J_WIPE_DONE = "wipe-done"
+J_RESTORE_INTENT = "restore-intent"
+J_RESTORE_DONE = "restore-done"
+J_REDRIVE = "redrive"
+
+
+class PgVolume(Protocol):
+    """What a target must do for this fault: the database server and the volume under it."""
+
+    pg_dump: str
+    pg_restore: str
+
+    def describe(self) -> str: ...
+
+    def contains(self, path: Path) -> bool:
+        """True when `path` lives on the volume (a wipe would delete it)."""
+        ...
+
+    def initialised(self) -> bool:
+        """True when the volume holds a cluster (its PG_VERSION marker exists)."""
+        ...
+
+    def running(self) -> bool: ...
+
+    def halt(self) -> None:
+        """Stop the server abruptly (no checkpoint, sessions cut) and keep it stopped."""
+        ...
+
+    def wipe(self) -> int:
+        """Delete everything on the volume (the server is halted); return entries removed."""
+        ...
+
+    def reprovision(self) -> bool:
+        """Create an empty cluster on an empty volume; True when one was created now."""
+        ...
+
+    def start(self) -> None: ...
+
+    def wait_accepting(self, timeout: float) -> float:
+        """Block until the server accepts superuser connections; return when (unix seconds)."""
+        ...
+
+    def bootstrap(self) -> None:
+        """Set the application role's password and create its database (idempotent)."""
+        ...
+
+
+class LocalVolume:
+    """`PgVolume` on the local sandbox: supervisord runs the server, the volume is a directory."""
+
+    def __init__(self, target: LocalTarget) -> None:
+        from drills.sandbox.postgres import place  # noqa: PLC0415
+        from drills.sandbox.programs import Binaries  # noqa: PLC0415
+
+        self.target = target
+        self.sandbox = target.sandbox
+        self.placement = place(self.sandbox.layout)
+        self.binaries = Binaries.locate()
+        self.pg_dump = self.binaries["pg_dump"]
+        self.pg_restore = self.binaries["pg_restore"]
+        self.program = self.sandbox.program(COMPONENT).name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.placement.data_dir
+
+    def describe(self) -> str:
+        return f"PostgreSQL data directory {self.data_dir} of {self.target.describe()}"
+
+    def contains(self, path: Path) -> bool:
+        return path.resolve().is_relative_to(self.data_dir.resolve())
+
+    def initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def running(self) -> bool:
+        return self.target.state(COMPONENT).running
+
+    def halt(self) -> None:
+        supervisor = self.sandbox.supervisor
+        info = supervisor.process(self.program)
+        if info.state not in ("RUNNING", "STARTING", "BACKOFF") or not info.pid:
+            return
+        # Ask supervisord to stop first so it does not restart the server, then make the stop
+        # immediate (SIGQUIT: no checkpoint, every session cut) instead of waiting for clients.
+        supervisor.stop(self.program, wait=False)
+        try:
+            os.kill(info.pid, signal.SIGQUIT)
+        except ProcessLookupError:
+            pass
+        except OSError as exc:
+            raise TargetError(f"cannot signal postgres (pid {info.pid}): {exc}") from exc
+        deadline = time.monotonic() + HALT_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if supervisor.process(self.program).state in ("STOPPED", "EXITED", "FATAL"):
+                return
+            time.sleep(0.05)
+        raise TargetError(f"postgres did not stop within {HALT_TIMEOUT_S:.0f} s")
+
+    def wipe(self) -> int:
+        data_dir = _checked_data_dir(self.data_dir, self.sandbox.layout.root)
+        if self.running():
+            raise TargetError("refusing to wipe the data directory of a running postgres")
+        if not data_dir.exists():
+            return 0
+        removed = 0
+        marker = data_dir / "PG_VERSION"
+        if marker.exists():  # first, so a half-finished wipe is recognisable as one
+            marker.unlink()
+            removed += 1
+        for entry in list(data_dir.iterdir()):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed += 1
+        return removed
+
+    def reprovision(self) -> bool:
+        from drills.sandbox.postgres import initdb_if_needed  # noqa: PLC0415
+
+        return initdb_if_needed(self.placement, self.binaries, self.sandbox.secrets)
+
+    def start(self) -> None:
+        self.target.start(COMPONENT)
+
+    def wait_accepting(self, timeout: float) -> float:
+        return self.target.wait_ready(COMPONENT, timeout)
+
+    def bootstrap(self) -> None:
+        from drills.sandbox.postgres import bootstrap  # noqa: PLC0415
+
+        bootstrap(self.sandbox.settings.ports.of(COMPONENT), self.sandbox.secrets)
+
+
+def _checked_data_dir(data_dir: Path, state_root: Path) -> Path:
+    """The data directory, refused unless it is the sandbox's own (never anything outside it)."""
+    resolved = data_dir.resolve()
+    inside_state = resolved.is_relative_to(state_root.resolve())
+    private_fallback = resolved.parent.name.startswith(
+        "genesis-drill-"
+    ) and resolved.parent.parent == Path(
+        "/var/tmp"  # noqa: S108 - the sandbox's documented private fallback location
+    )
+    if resolved.name != "pgdata" or not (inside_state or private_fallback):
+        raise TargetError(
+            f"refusing to wipe {resolved}: not the sandbox's PostgreSQL data directory"
+        )
+    return resolved
+
+
+def volume_for(ctx: FaultContext) -> PgVolume:
+    if isinstance(ctx.target, LocalTarget):
+        return LocalVolume(ctx.target)
+    raise TargetError(
+        f"pvc-wipe-restore is implemented for the local target only, not {ctx.target.name!r}; "
+        "the Kubernetes path (delete and recreate the PVC) is tracked in a separate issue"
+    )
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What rollback must do, decided from the journal and what it finds (pure, unit-tested)."""
+
+    reprovision: bool
+    start: bool
+    restore: bool
+    let_app_in: bool
+    redrive: bool
+
+
+def plan_rollback(
+    *,
+    wiped: bool,
+    restored: bool,
+    redriven: bool,
+    redrive_enabled: bool,
+    initialised: bool,
+    running: bool,
+) -> RollbackPlan:
+    """Undo whatever part of the fault is still in effect, and nothing more.
+
+    A data directory without its PG_VERSION marker counts as wiped even when the journal has no
+    `wipe-done` (the harness died mid-wipe: the wipe removes the marker first).
+    """
+    wiped = wiped or not initialised
+    return RollbackPlan(
+        reprovision=not initialised,
+        start=not running or not initialised,
+        restore=wiped and not restored,
+        let_app_in=wiped,
+        redrive=wiped and redrive_enabled and not redriven,
+    )
+
+
+@dataclass
+class Outcome:
+    """What the fault measured, filled in as it goes (so verify can report partial runs)."""
+
+    backup: Backup | None = None
+    captured: frozenset[str] = frozenset()
+    accepting_at: float | None = None
+    restore_seconds: float | None = None
+    restored_at: float | None = None  # the application could log in again
+    integrity_ok: bool | None = None
+    integrity_detail: str = "no restore happened"
+    missing: frozenset[str] = frozenset()
+    first_write_at: float | None = None
+    redrive: RedriveResult | None = None
+    rpo_after: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class PvcWipeRestore:
+    kind = "pvc-wipe-restore"
+
+    def __init__(self, events_after_backup_s: float, redrive: bool) -> None:
+        self.events_after_backup_s = events_after_backup_s
+        self.redrive = redrive
+        self.outcome = Outcome()
+
+    # --- plan / preflight -------------------------------------------------------------------
+
+    def plan(self, ctx: FaultContext) -> list[str]:
+        dump = ctx.run_dir / BACKUP_DIR / DUMP_NAME
+        return [
+            f"back up database {DATABASE} with pg_dump -Fc to {dump} and verify it "
+            "(pg_restore --list, row count and md5 of event ids in the dump's snapshot)",
+            f"let load run {self.events_after_backup_s:g} s "
+            "so that events are committed after the backup",
+            "fence writers briefly, record the events committed after the backup, halt PostgreSQL "
+            "(immediate shutdown) and delete its data directory contents on "
+            f"{ctx.target.describe()}",
+            f"keep PostgreSQL down {DOWNTIME_FLOOR_S:g} s (simulated volume re-provisioning), "
+            "initdb, start, restore the dump with the application role locked out, compare",
+            "let the application in; measure RTO (wipe → first stored event) and RPO",
+            (
+                "re-drive the missing events from the RabbitMQ stream auditflow.archive"
+                if self.redrive
+                else "no re-drive (redrive: false): missing events stay missing"
+            ),
+            "rollback: initdb/start/restore from the backup file if the restore did not finish",
+        ]
+
+    def preflight(self, ctx: FaultContext) -> list[str]:
+        reasons: list[str] = []
+        try:
+            volume = volume_for(ctx)
+        except GenesisError as exc:
+            return [str(exc)]
+        for name in ("pg_dump", "pg_restore"):
+            path = getattr(volume, name)
+            if not Path(path).exists():
+                reasons.append(f"{name} is missing ({path}); install postgresql-client-15")
+        if not ctx.target.state(COMPONENT).ready:
+            reasons.append("postgres is not running and ready")
+            return reasons
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        try:
+            with psycopg.connect(server.conninfo(DATABASE), autocommit=True) as conn:
+                if conn.execute("SELECT to_regclass('public.audit_events')").fetchone() == (None,):
+                    reasons.append("database auditflow has no audit_events table yet")
+        except psycopg.Error as exc:
+            reasons.append(f"cannot read database {DATABASE}: {str(exc).strip()[:200]}")
+        if volume.contains(ctx.run_dir):
+            reasons.append("the run directory is inside the data directory that would be wiped")
+        return reasons
+
+    # --- inject ----------------------------------------------------------------------------
+
+    def inject(self, ctx: FaultContext) -> Injection:
+        volume = volume_for(ctx)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        dump = ctx.run_dir / BACKUP_DIR / DUMP_NAME
+        ctx.emit("fault", {"step": "backup", "path": str(dump)})
+        taken = backups.take(volume.pg_dump, volume.pg_restore, server, dump)
+        self.outcome.backup = taken
+        ctx.journal.write(J_BACKUP, **taken.as_record())
+
+        if ctx.stop.wait(self.events_after_backup_s):
+            raise Interrupted("stopped after the backup, before the wipe: nothing was wiped")
+
+        ctx.journal.write(
+            J_WIPE_INTENT, data=volume.describe(), backup=taken.path, component=COMPONENT
+        )
+        since = taken.started_at - CAPTURE_MARGIN_S
+        captured = self._fence_capture_and_halt(volume, server, since)
+        self.outcome.captured = captured
+        captured_file = ctx.run_dir / BACKUP_DIR / CAPTURED_NAME
+        captured_file.write_text("".join(f"{i}\n" for i in sorted(captured)))
+        removed = volume.wipe()
+        at = time.time()
+        ctx.journal.write(J_WIPE_DONE, at=at, removed_entries=removed, captured=len(captured))
+        ctx.emit("fault", {"step": "wiped", "removed_entries": removed})
+        return Injection(
+            at,
+            "harness clock: data directory wipe completed",
+            {
+                "backup": taken.path,
+                "backup_rows": taken.fingerprint.rows,
+                "captured_since": datetime.fromtimestamp(since, UTC).isoformat(),
+                "captured_events": len(captured),
+                "removed_entries": removed,
+                "downtime_floor_s": DOWNTIME_FLOOR_S,
+            },
+        )
+
+    def _fence_capture_and_halt(
+        self, volume: PgVolume, server: PgServer, since: float
+    ) -> frozenset[str]:
+        """Capture the event ids stored since `since` while no writer can commit, then halt.
+
+        The SHARE lock waits for in-flight inserts to commit and blocks new ones; the server is
+        halted while the lock is still held, so the captured set is exactly what was committed.
+        """
+        try:
+            conn = psycopg.connect(server.conninfo(DATABASE), autocommit=True)
+        except psycopg.Error as exc:
+            raise TargetError(f"cannot connect to {DATABASE} before the wipe: {exc}") from exc
+        try:
+            conn.execute("BEGIN")
+            conn.execute(f"SET LOCAL lock_timeout = '{FENCE_LOCK_TIMEOUT}'")
+            conn.execute("LOCK TABLE audit_events IN SHARE MODE")
+            rows = conn.execute(
+                "SELECT event_id::text FROM audit_events WHERE stored_at > to_timestamp(%s)",
+                (since,),
+            ).fetchall()
+            captured = frozenset(str(row[0]) for row in rows)
+            volume.halt()
+        except psycopg.Error as exc:
+            raise TargetError(f"fencing writers before the wipe failed: {exc}") from exc
+        finally:
+            with contextlib.suppress(psycopg.Error):  # the server is gone, as intended
+                conn.close()
+        return captured
+
+    # --- hold: downtime, restore, first write, re-drive ----------------------------------------
+
+    def hold(self, ctx: FaultContext, injection: Injection) -> None:
+        if ctx.stop.wait(max(0.0, injection.at + DOWNTIME_FLOOR_S - time.time())):
+            return
+        volume = volume_for(ctx)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        backup = self.outcome.backup or _journaled_backup(ctx.journal)
+        if backup is None:
+            raise TargetError("no backup recorded in the journal; cannot restore")
+        self._restore(ctx, volume, server, backup, source="hold")
+        if ctx.stop.is_set():
+            return
+        self.outcome.first_write_at = self._first_write_after(
+            server, self.outcome.restored_at or time.time(), ctx
+        )
+        if self.redrive and not ctx.stop.is_set():
+            self._redrive_missing(ctx, server, source="hold")
+
+    def _restore(
+        self,
+        ctx: FaultContext,
+        volume: PgVolume,
+        server: PgServer,
+        backup: Backup,
+        source: str,
+        recreate_database: bool = False,
+    ) -> None:
+        ctx.journal.write(J_RESTORE_INTENT, backup=backup.path, source=source)
+        dump = Path(backup.path)
+        if not dump.is_file():
+            raise TargetError(f"the backup file {dump} is missing; cannot restore")
+        if volume.reprovision():
+            ctx.emit("fault", {"step": "initdb"})
+        volume.start()
+        self.outcome.accepting_at = volume.wait_accepting(READY_TIMEOUT_S)
+        _lock_out_app(server, recreate_database)
+        volume.bootstrap()  # password and database; the role stays NOLOGIN until verified
+        self.outcome.restore_seconds = backups.restore(volume.pg_restore, server, dump)
+        after = backups.fingerprint_of(server)
+        expected = backup.fingerprint
+        self.outcome.integrity_ok = (after.rows, after.ids_md5) == (expected.rows, expected.ids_md5)
+        self.outcome.integrity_detail = (
+            f"restored {after.rows} rows, md5 {after.ids_md5[:12]}…; "
+            f"backup {expected.rows} rows, md5 {expected.ids_md5[:12]}…"
+        )
+        captured = self.outcome.captured or _read_captured(dump.parent / CAPTURED_NAME)
+        self.outcome.captured = captured
+        self.outcome.missing = missing_ids(captured, _present(server, captured))
+        _let_app_in(server)
+        self.outcome.restored_at = time.time()
+        ctx.journal.write(
+            J_RESTORE_DONE,
+            at=self.outcome.restored_at,
+            source=source,
+            restore_seconds=round(self.outcome.restore_seconds, 3),
+            integrity_ok=self.outcome.integrity_ok,
+            rows=after.rows,
+            missing=len(self.outcome.missing),
+        )
+        if not self.outcome.integrity_ok:
+            raise TargetError(
+                f"restored database differs from the backup: {self.outcome.integrity_detail}"
+            )
+
+    def _first_write_after(self, server: PgServer, after: float, ctx: FaultContext) -> float | None:
+        """When the analysis service stored its first event after the restore (server clock)."""
+        deadline = time.monotonic() + FIRST_WRITE_TIMEOUT_S
+        while time.monotonic() < deadline and not ctx.stop.is_set():
+            try:
+                with psycopg.connect(server.conninfo(DATABASE), autocommit=True) as conn:
+                    row = conn.execute(
+                        "SELECT extract(epoch FROM min(stored_at)) FROM audit_events "
+                        "WHERE stored_at > to_timestamp(%s)",
+                        (after,),
+                    ).fetchone()
+            except psycopg.Error as exc:
+                raise TargetError(f"polling for the first write after restore: {exc}") from exc
+            if row and row[0] is not None:
+                return float(row[0])
+            ctx.stop.wait(0.2)
+        self.outcome.notes.append(
+            f"no event was stored within {FIRST_WRITE_TIMEOUT_S:.0f} s of the restore"
+        )
+        return None
+
+    # --- rollback ------------------------------------------------------------------------------
+
+    def rollback(self, ctx: FaultContext) -> None:
+        try:
+            volume = volume_for(ctx)
+        except TargetError:
+            return  # nothing can have been injected on a target this fault refuses
+        names = [str(r.get("event")) for r in ctx.journal.records()]
+        last_wipe = _last(names, J_WIPE_DONE)
+        last_restore = _last(names, J_RESTORE_DONE)
+        try:
+            plan = plan_rollback(
+                wiped=last_wipe >= 0,
+                restored=last_restore > last_wipe,
+                redriven=_last(names, J_REDRIVE) > max(last_restore, last_wipe),
+                redrive_enabled=self.redrive,
+                initialised=volume.initialised(),
+                running=volume.running(),
+            )
+            server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+            if plan.restore:
+                self._restore_in_rollback(ctx, volume, server)
+            elif plan.reprovision or plan.start or plan.let_app_in:
+                if plan.reprovision:
+                    volume.reprovision()
+                if plan.start:
+                    volume.start()
+                volume.wait_accepting(READY_TIMEOUT_S)
+                if plan.let_app_in:
+                    volume.bootstrap()
+                    _let_app_in(server)
+        except RollbackFailed:
+            raise
+        except GenesisError as exc:
+            raise RollbackFailed(f"pvc-wipe-restore rollback failed: {exc}") from exc
+        if plan.redrive:
+            try:
+                self._redrive_missing(ctx, server, source="rollback")
+            except GenesisError as exc:  # the platform runs; the ledger will show what is lost
+                self.outcome.notes.append(f"re-drive during rollback failed: {exc}")
+                ctx.journal.write("redrive-error", error=str(exc)[:300], source="rollback")
+
+    def _restore_in_rollback(self, ctx: FaultContext, volume: PgVolume, server: PgServer) -> None:
+        backup = self.outcome.backup or _journaled_backup(ctx.journal)
+        if backup is None or not Path(backup.path).is_file():
+            volume.reprovision()
+            volume.start()
+            volume.wait_accepting(READY_TIMEOUT_S)
+            volume.bootstrap()
+            raise RollbackFailed(
+                "PostgreSQL was wiped and no backup file is recorded or present: "
+                "it runs again, empty"
+            )
+        try:
+            self._restore(ctx, volume, server, backup, "rollback", recreate_database=True)
+        except GenesisError as exc:
+            _let_app_in_quietly(server)
+            raise RollbackFailed(
+                f"PostgreSQL was wiped and restoring {backup.path} failed: {exc}"
+            ) from exc
+
+    def _redrive_missing(self, ctx: FaultContext, server: PgServer, source: str) -> None:
+        """Re-drive the events committed before the wipe that the restore did not bring back."""
+        backup = self.outcome.backup or _journaled_backup(ctx.journal)
+        if backup is None:
+            raise TargetError("no backup recorded in the journal: the re-drive offset is unknown")
+        captured = self.outcome.captured or _read_captured(Path(backup.path).parent / CAPTURED_NAME)
+        missing = missing_ids(captured, _present(server, captured))
+        if not missing:
+            return
+        wipe_at = _journaled_wipe_at(ctx.journal) or time.time()
+        offset = datetime.fromtimestamp(backup.started_at - STREAM_SAFETY_S, UTC)
+        ctx.emit("fault", {"step": "redrive", "missing": len(missing), "source": source})
+        result = redrive(ctx.endpoints.amqp_url, missing, offset, wipe_at)
+        self.outcome.redrive = result
+        ctx.journal.write(
+            J_REDRIVE,
+            source=source,
+            offset=result.offset,
+            scanned=result.scanned,
+            redriven=result.redriven,
+            not_found=result.not_found,
+            stopped_because=result.stopped_because,
+        )
+
+    # --- verify --------------------------------------------------------------------------------
+
+    def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        outcome = self.outcome
+        still = outcome.missing
+        if outcome.restored_at is not None and still:
+            deadline = time.monotonic() + STORED_TIMEOUT_S
+            while still and time.monotonic() < deadline and not ctx.stop.is_set():
+                still = missing_ids(still, _present(server, still))
+                if still:
+                    ctx.stop.wait(0.5)
+        outcome.rpo_after = len(still) if outcome.restored_at is not None else None
+        backup = outcome.backup
+        rto = (
+            round(outcome.first_write_at - injection.at, 3)
+            if outcome.first_write_at is not None
+            else None
+        )
+        redriven = outcome.redrive
+        figures: dict[str, float | int | str | None] = {
+            "backup_rows": backup.fingerprint.rows if backup else None,
+            "backup_bytes": backup.bytes if backup else None,
+            "backup_seconds": round(backup.completed_at - backup.started_at, 3) if backup else None,
+            "backup_age_at_wipe_s": round(injection.at - backup.completed_at, 3)
+            if backup
+            else None,
+            "downtime_floor_s": DOWNTIME_FLOOR_S,
+            "accepting_seconds": round(outcome.accepting_at - injection.at, 3)
+            if outcome.accepting_at
+            else None,
+            "restore_seconds": round(outcome.restore_seconds, 3)
+            if outcome.restore_seconds is not None
+            else None,
+            "rto_seconds": rto,
+            "rto_source": "wipe (harness clock) → min(stored_at) after restore (PostgreSQL clock)",
+            "integrity_ok": outcome.integrity_ok,
+            "captured_before_wipe": len(outcome.captured),  # stored since backup - margin
+            "rpo_before_redrive": len(outcome.missing) if outcome.restored_at else None,
+            "rpo_after_redrive": outcome.rpo_after,
+            "redriven": redriven.redriven if redriven else 0,
+            "redrive_scanned": redriven.scanned if redriven else 0,
+            "redrive_seconds": redriven.seconds if redriven else None,
+            "redrive_source": (
+                f"rabbitmq stream auditflow.archive from offset {redriven.offset} "
+                f"(stopped: {redriven.stopped_because})"
+                if redriven
+                else ("disabled" if not self.redrive else "nothing to re-drive")
+            ),
+            "notes": "; ".join(outcome.notes) or None,
+        }
+        checks = (
+            Check(
+                "backup verified",
+                backup is not None and backup.entries > 0,
+                f"pg_restore --list read {backup.entries} entries; {backup.fingerprint.rows} rows"
+                if backup
+                else "no backup was taken",
+            ),
+            Check(
+                "restore matches the backup", bool(outcome.integrity_ok), outcome.integrity_detail
+            ),
+            Check(
+                "no committed event lost after re-drive",
+                outcome.rpo_after == 0,
+                f"{len(outcome.missing)} missing after restore, {outcome.rpo_after} after re-drive",
+            ),
+        )
+        return FaultReport(figures=figures, checks=checks, ready_at=outcome.restored_at)
+
+
+# --- SQL helpers -------------------------------------------------------------------------------
+
+
+def _admin(server: PgServer, dbname: str) -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(server.conninfo(dbname), autocommit=True)
+    except psycopg.Error as exc:
+        raise TargetError(f"cannot connect to {dbname} as {server.user}: {exc}") from exc
+
+
+def _lock_out_app(server: PgServer, recreate_database: bool) -> None:
+    """Make sure the application role exists but cannot log in, and (optionally) an empty db."""
+    try:
+        with _admin(server, "postgres") as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)
+            ).fetchone()
+            if exists is None:
+                conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
+            else:
+                conn.execute(f"ALTER ROLE {APP_ROLE} NOLOGIN")
+            if recreate_database:
+                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+    except psycopg.Error as exc:
+        raise TargetError(f"locking the application out before the restore failed: {exc}") from exc
+
+
+def _let_app_in(server: PgServer) -> None:
+    try:
+        with _admin(server, "postgres") as conn:
+            conn.execute(f"ALTER ROLE {APP_ROLE} LOGIN")
+    except psycopg.Error as exc:
+        raise TargetError(f"letting the application role log in failed: {exc}") from exc
+
+
+def _let_app_in_quietly(server: PgServer) -> None:
+    """Best effort, on a failed rollback: an empty database that works beats a locked one."""
+    with contextlib.suppress(TargetError):
+        _let_app_in(server)
+
+
+def _present(server: PgServer, ids: frozenset[str]) -> set[str]:
+    if not ids:
+        return set()
+    try:
+        with _admin(server, DATABASE) as conn:
+            rows = conn.execute(
+                "SELECT event_id::text FROM audit_events WHERE event_id = ANY(%s::uuid[])",
+                (sorted(ids),),
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise TargetError(f"checking which events are present failed: {exc}") from exc
+    return {str(row[0]) for row in rows}
+
+
+def _last(names: list[str], event: str) -> int:
+    """Index of the last journal record named `event`, -1 when there is none."""
+    return max((i for i, name in enumerate(names) if name == event), default=-1)
+
+
+def _journaled_wipe_at(journal: Journal) -> float | None:
+    for record in reversed(journal.records()):
+        if record.get("event") == J_WIPE_DONE and record.get("at") is not None:
+            return float(record["at"])
+    return None
+
+
+def _journaled_backup(journal: Journal) -> Backup | None:
+    for record in reversed(journal.records()):
+        if record.get("event") == J_BACKUP:
+            return Backup.from_record(record)
+    return None
+
+
+def _read_captured(path: Path) -> frozenset[str]:
+    try:
+        return frozenset(line.strip() for line in path.read_text().splitlines() if line.strip())
+    except OSError:
+        return frozenset()

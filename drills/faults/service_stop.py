@@ -1,0 +1,73 @@
+"""service-stop: take a component down for a set time (a broker outage), then start it again.
+
+`mode: kill` is a hard stop — SIGKILL first, so the component gets no chance to close cleanly —
+after which the supervisor is told to keep it stopped; `mode: term` is a graceful stop. Rollback
+starts it again and is idempotent (starting a running component does nothing).
+"""
+
+from __future__ import annotations
+
+import time
+
+from drills.faults.base import Check, FaultContext, FaultReport, Injection
+
+READY_TIMEOUT_S = 90.0
+
+
+class ServiceStop:
+    kind = "service-stop"
+
+    def __init__(self, duration_s: float, mode: str) -> None:
+        self.duration_s = duration_s
+        self.mode = mode
+        self.started_again_at: float | None = None
+
+    def plan(self, ctx: FaultContext) -> list[str]:
+        how = "SIGKILL then keep stopped" if self.mode == "kill" else "graceful stop"
+        return [
+            f"stop {ctx.spec.target} ({how}) on {ctx.target.describe()}",
+            f"hold it down for {self.duration_s:g} s",
+            f"rollback: start {ctx.spec.target} and wait until it is ready",
+        ]
+
+    def preflight(self, ctx: FaultContext) -> list[str]:
+        state = ctx.target.state(ctx.spec.target)
+        return [] if state.ready else [f"{ctx.spec.target} is not running and ready"]
+
+    def inject(self, ctx: FaultContext) -> Injection:
+        component = ctx.spec.target
+        if self.mode == "kill":
+            ctx.target.kill(component, "KILL")
+            at = time.time()
+        ctx.target.stop(component)
+        if self.mode != "kill":
+            at = time.time()
+        return Injection(at, "journal", {"mode": self.mode, "duration_s": self.duration_s})
+
+    def hold(self, ctx: FaultContext, injection: Injection) -> None:
+        ctx.stop.wait(max(0.0, injection.at + self.duration_s - time.time()))
+
+    def rollback(self, ctx: FaultContext) -> None:
+        ctx.target.start(ctx.spec.target)
+        if self.started_again_at is None:
+            self.started_again_at = time.time()
+
+    def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
+        ready_at = ctx.target.wait_ready(ctx.spec.target, READY_TIMEOUT_S)
+        downtime = (self.started_again_at or ready_at) - injection.at
+        return FaultReport(
+            figures={
+                "held_down_seconds": round(downtime, 3),
+                "ready_seconds_after_start": round(
+                    ready_at - (self.started_again_at or ready_at), 3
+                ),
+            },
+            checks=(
+                Check(
+                    f"{ctx.spec.target} ready again after the outage",
+                    True,
+                    f"ready {ready_at - injection.at:.1f} s after the stop",
+                ),
+            ),
+            ready_at=ready_at,
+        )

@@ -1,0 +1,692 @@
+"""The drill lifecycle (DESIGN.md §5): preflight → baseline → inject → observe → rollback →
+recover → verify → report.
+
+The runner never prints: it emits `(kind, data)` events to listeners (the console reporter, the
+pytest plugin). Rollback runs in a `finally` — on success, failure, abort, Ctrl-C and SIGTERM (the
+CLI turns SIGTERM into KeyboardInterrupt) — and is journaled, so a run whose harness died can be
+finished by `recover`. Measurements are computed afterwards from Prometheus range data, never from
+what the runner happened to see while polling.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from drills import measure
+from drills.errors import (
+    GenesisError,
+    InvalidInput,
+    ObservationError,
+    RollbackFailed,
+    TargetError,
+)
+from drills.faults.base import Fault, FaultContext, FaultReport, Injection
+from drills.faults.registry import build as build_fault
+from drills.journal import Journal
+from drills.ledger import GeneratorClient, GeneratorMark, Ledger, reconcile
+from drills.observe import Observer
+from drills.recovery import recover, unfinished_runs
+from drills.results import AlertSummary, DrillResult, Objective, Phase, iso
+from drills.spec import DrillSpec
+from drills.targets.base import Target
+
+Listener = Callable[[str, Mapping[str, Any]], None]
+STEP_S = 1.0
+PRE_INJECT_WINDOW_S = 30.0
+LATENCY_SLO_S = 0.5
+LATENCY_SLO_TARGET = 0.99
+LATENCY_SLO_WINDOW_S = 3600.0
+DEAD_LETTERED_TOTAL = 'sum(events_processed_total{result="dead_lettered"})'
+PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-event-generator")
+
+
+class PreflightRefused(TargetError):
+    """The steady state does not hold (or a precondition failed): the fault is not injected."""
+
+
+class Aborted(GenesisError):
+    """An abort condition (max duration) ended the run early; rollback ran."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    runs_dir: Path
+    load_rate: float | None = None
+    max_duration_s: float | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class _State:
+    """Mutable bookkeeping of one run (kept off the result until the end)."""
+
+    started: float
+    injection: Injection | None = None
+    rolled_back_at: float | None = None
+    before: GeneratorMark | None = None
+    dead_lettered_before: float | None = None
+    original_rate: float | None = None
+    fault_report: FaultReport | None = None
+    phase: str = "preflight"
+    notes: list[str] = field(default_factory=list)
+
+
+def new_run_id(drill: str, now: float | None = None) -> str:
+    stamp = datetime.fromtimestamp(now or time.time(), UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{drill}"
+
+
+def plan(spec: DrillSpec, target: Target) -> list[str]:
+    """The resolved plan, for --dry-run: touches nothing."""
+    fault = build_fault(spec.fault)
+    ctx = _context(spec, target, Journal.__new__(Journal), Path("."), _quiet)
+    lines = [
+        f"drill {spec.name}: {spec.description}",
+        f"target: {target.describe()}",
+        f"component: {spec.target}",
+        f"load: {spec.load.rate:g} events/s, baseline {spec.load.baseline_s:g} s",
+        "steady state: "
+        + "; ".join(f"{p.name} {p.tolerance.describe()}" for p in spec.steady_state),
+        f"expected alerts: {', '.join(spec.expected_alerts) or 'none'}",
+        *fault.plan(ctx),
+        f"abort after {spec.abort.max_duration_s:g} s in total; rollback always runs",
+    ]
+    return lines
+
+
+def _quiet(_kind: str, _data: Mapping[str, Any]) -> None:
+    return None
+
+
+def _context(
+    spec: DrillSpec, target: Target, journal: Journal, run_dir: Path, emit: Listener
+) -> FaultContext:
+    return FaultContext(spec, target, target.endpoints(), journal, run_dir, emit)
+
+
+def run(
+    spec: DrillSpec,
+    target: Target,
+    options: RunOptions,
+    listener: Listener = _quiet,
+    *,
+    fault: Fault | None = None,
+    observer: Observer | None = None,
+    generator: GeneratorClient | None = None,
+) -> DrillResult:
+    """Run one drill end to end and write its run directory.
+
+    Every outcome, including an internal error, ends as a result with an outcome and a reason;
+    rollback has run by the time this returns. `fault`, `observer` and `generator` are seams for
+    tests; by default they are built from the spec and the target's endpoints.
+    """
+    started = time.time()
+    run_id = new_run_id(spec.name, started)
+    run_dir = options.runs_dir / run_id
+    journal = Journal(run_dir)
+    ctx = _context(spec, target, journal, run_dir, listener)
+    fault = fault or build_fault(spec.fault)
+    state = _State(started=started)
+    endpoints = ctx.endpoints
+    observer = observer or Observer(endpoints.prometheus_url)
+    generator = generator or GeneratorClient(endpoints.generator_url, endpoints.generator_token)
+    result = DrillResult(
+        run_id=run_id,
+        drill=spec.name,
+        target=target.name,
+        outcome="error",
+        reason="",
+        started_at=iso(started) or "",
+        run_dir=str(run_dir),
+    )
+    journal.write("run-start", drill=spec.name, target=target.name, spec=str(spec.path))
+    (run_dir / "drill.yaml").write_text(spec.path.read_text())
+
+    def phase(name: str) -> None:
+        state.phase = name
+        journal.write("phase", phase=name)
+        listener("phase", {"phase": name, "elapsed": time.time() - started})
+
+    try:
+        _lifecycle(spec, target, fault, ctx, state, observer, generator, options, result, phase)
+    except PreflightRefused as exc:
+        result.outcome, result.reason = "preflight-refused", str(exc)
+    except Aborted as exc:
+        result.outcome, result.reason = "aborted", str(exc)
+        _measure_safely(spec, observer, state, result, endpoints.notification_url)
+    except RollbackFailed as exc:
+        result.outcome, result.reason = "rollback-failed", str(exc)
+    except KeyboardInterrupt:
+        result.outcome, result.reason = "interrupted", f"interrupted during {state.phase}"
+    except ObservationError as exc:
+        result.outcome, result.reason = "observation-error", str(exc)
+    except TargetError as exc:
+        result.outcome, result.reason = "target-error", str(exc)
+    except Exception as exc:  # a bug must still end as a result, after rollback
+        journal.write("internal-error", error=f"{type(exc).__name__}: {exc}")
+        result.outcome = "error"
+        result.reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
+    finally:
+        _finish(spec, state, generator, journal, result, run_dir, listener)
+    return result
+
+
+def _lifecycle(
+    spec: DrillSpec,
+    target: Target,
+    fault: Fault,
+    ctx: FaultContext,
+    state: _State,
+    observer: Observer,
+    generator: GeneratorClient,
+    options: RunOptions,
+    result: DrillResult,
+    phase: Callable[[str], None],
+) -> None:
+    journal, listener, started = ctx.journal, ctx.emit, state.started
+    deadline = started + (options.max_duration_s or spec.abort.max_duration_s)
+    try:
+        phase("preflight")
+        _preflight(spec, target, fault, ctx, observer, options)
+        phase("baseline")
+        state.original_rate = generator.mark().rate
+        rate = options.load_rate if options.load_rate is not None else spec.load.rate
+        journal.write("load", rate=rate, previous_rate=state.original_rate)
+        generator.set_rate(rate)
+        _baseline(spec, observer, listener, started, deadline)
+        state.before = generator.mark()
+        state.dead_lettered_before = observer.value(DEAD_LETTERED_TOTAL)
+        phase("inject")
+        journal.write(
+            "inject-intent", kind=spec.fault.kind, component=spec.target, params=spec.fault.params
+        )
+        injection = fault.inject(ctx)
+        state.injection = injection
+        journal.write(
+            "injected", at=injection.at, source=injection.source, details=injection.details
+        )
+        listener("injected", {"at": injection.at})
+        phase("observe")
+        _watch_while(
+            lambda: fault.hold(ctx, injection), spec, observer, listener, started, deadline, ctx
+        )
+    finally:
+        if state.injection is not None or state.phase == "inject":
+            phase("rollback")
+            _rollback(fault, ctx, journal, state)
+    phase("recover")
+    state.fault_report = fault.verify(ctx, injection)
+    journal.write("fault-verified", figures=state.fault_report.figures)
+    _await_recovery(spec, observer, listener, started, deadline, injection.at)
+    phase("verify")
+    ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn, observer)
+    phase("report")
+    _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url)
+    _judge(spec, result, state)
+
+
+def _finish(
+    spec: DrillSpec,
+    state: _State,
+    generator: GeneratorClient,
+    journal: Journal,
+    result: DrillResult,
+    run_dir: Path,
+    listener: Listener,
+) -> None:
+    """Always: restore the load, write result.json and close the journal."""
+    if state.original_rate is not None:
+        try:
+            generator.set_rate(state.original_rate)
+            journal.write("load-restored", rate=state.original_rate)
+        except TargetError as exc:
+            state.notes.append(f"could not restore the generator rate: {exc}")
+    generator.close()
+    finished = time.time()
+    result.finished_at = iso(finished)
+    result.wall_seconds = round(finished - state.started, 3)
+    if state.fault_report is not None:
+        result.fault = {
+            "kind": spec.fault.kind,
+            "params": spec.fault.params,
+            "figures": state.fault_report.figures,
+            "checks": [c.__dict__ for c in state.fault_report.checks],
+        }
+    if state.notes:
+        result.reason = "; ".join(filter(None, [result.reason, *state.notes]))
+    result.write(run_dir)
+    journal.write("run-end", outcome=result.outcome)
+    listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+
+def _preflight(
+    spec: DrillSpec,
+    target: Target,
+    fault: Fault,
+    ctx: FaultContext,
+    observer: Observer,
+    options: RunOptions,
+) -> None:
+    if unfinished_runs(options.runs_dir, exclude=ctx.run_dir):
+        # A harness died mid-drill earlier: finish its rollback before disturbing anything else.
+        for item in recover(
+            options.runs_dir,
+            target,
+            lambda message: ctx.emit("recover", {"message": message}),
+            exclude=ctx.run_dir,
+        ):
+            ctx.journal.write("recovered-earlier-run", run=item.run_dir.name, kind=item.kind)
+    problems = []
+    for component in dict.fromkeys((*PIPELINE_COMPONENTS, spec.target)):
+        # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
+        if not target.state(component).ready:
+            problems.append(f"{component} is not ready")
+    if not observer.ready():
+        raise ObservationError(f"Prometheus at {observer.url} is not ready")
+    problems += fault.preflight(ctx)
+    firing = _firing_now(observer) & set(spec.expected_alerts)
+    if firing:
+        problems.append(
+            f"expected alert(s) already firing before the fault: {', '.join(sorted(firing))}"
+        )
+    if problems:
+        raise PreflightRefused("preflight failed: " + "; ".join(problems))
+
+
+def _firing_now(observer: Observer) -> set[str]:
+    firing = set()
+    for series in observer.range('ALERTS{alertstate="firing"}', time.time() - 2, time.time(), 1):
+        if series.samples:
+            firing.add(series.labels.get("alertname", "?"))
+    return firing
+
+
+def _probe_values(spec: DrillSpec, observer: Observer) -> dict[str, float | None]:
+    return {probe.name: observer.value(probe.query) for probe in spec.steady_state}
+
+
+def _holds(spec: DrillSpec, values: Mapping[str, float | None]) -> bool:
+    return all(
+        (value := values[probe.name]) is not None and probe.tolerance.holds(value)
+        for probe in spec.steady_state
+    )
+
+
+def _baseline(
+    spec: DrillSpec, observer: Observer, listener: Listener, started: float, deadline: float
+) -> None:
+    """Run load for the baseline period; the steady state must then hold K samples in a row."""
+    baseline_end = time.time() + spec.load.baseline_s
+    give_up = baseline_end + max(20.0, spec.load.baseline_s)
+    streak = 0
+    while True:
+        values = _probe_values(spec, observer)
+        listener("tick", {"elapsed": time.time() - started, "slis": values})
+        streak = streak + 1 if _holds(spec, values) else 0
+        now = time.time()
+        if now >= baseline_end and streak >= spec.recovery_samples:
+            return
+        if now > give_up or now > deadline:
+            broken = [
+                f"{p.name}={values[p.name]} (wanted {p.tolerance.describe()})"
+                for p in spec.steady_state
+                if values[p.name] is None or not p.tolerance.holds(values[p.name] or math.nan)
+            ]
+            raise PreflightRefused(
+                "the steady-state hypothesis does not hold under baseline load: "
+                + "; ".join(broken or ["it did not hold for long enough"])
+            )
+        time.sleep(STEP_S)
+
+
+def _watch_while(
+    action: Callable[[], None],
+    spec: DrillSpec,
+    observer: Observer,
+    listener: Listener,
+    started: float,
+    deadline: float,
+    ctx: FaultContext,
+) -> None:
+    """Run the fault's hold in a thread while ticking the live view; enforce max duration."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            action()
+        except BaseException as exc:  # re-raised in the runner's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=target, name="fault-hold", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            _tick(spec, observer, listener, started)
+            if time.time() > deadline:
+                ctx.stop.set()
+                worker.join(10)
+                raise Aborted(f"max duration {deadline - started:.0f} s reached while holding")
+            worker.join(STEP_S)
+    except KeyboardInterrupt:
+        ctx.stop.set()
+        worker.join(10)
+        raise
+    if errors:
+        raise errors[0]
+
+
+def _tick(spec: DrillSpec, observer: Observer, listener: Listener, started: float) -> None:
+    try:
+        values = _probe_values(spec, observer)
+        firing = sorted(_firing_now(observer))
+    except ObservationError:
+        values, firing = {}, ["(Prometheus unreachable)"]
+    listener("tick", {"elapsed": time.time() - started, "slis": values, "firing": firing})
+
+
+def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) -> None:
+    journal.write("rollback-intent", kind=ctx.spec.fault.kind)
+    last: Exception | None = None
+    for attempt in range(3):
+        try:
+            fault.rollback(ctx)
+        except (TargetError, OSError) as exc:
+            last = exc
+            journal.write("rollback-error", attempt=attempt, error=str(exc))
+            time.sleep(1 + attempt)
+            continue
+        state.rolled_back_at = time.time()
+        journal.write("rollback-done", at=state.rolled_back_at)
+        return
+    raise RollbackFailed(
+        f"rollback of {ctx.spec.fault.kind} on {ctx.spec.target} failed 3 times: {last}. "
+        "The platform may be broken: run `genesis-drill recover` and check "
+        "`genesis-drill platform status`."
+    ) from last
+
+
+def _await_recovery(
+    spec: DrillSpec,
+    observer: Observer,
+    listener: Listener,
+    started: float,
+    deadline: float,
+    t_inject: float,
+) -> None:
+    """Wait (live, bounded) until the steady state holds K samples and the backlog is drained;
+    the figure itself is computed afterwards from range data."""
+    limit = min(deadline, t_inject + (spec.objectives.max_ttr_s or 120.0) * 2 + 30)
+    streak = 0
+    while time.time() < limit:
+        values = _probe_values(spec, observer)
+        backlog = observer.value(spec.backlog_query) if spec.backlog_query else 0.0
+        drained = backlog is not None and backlog <= spec.backlog_max
+        listener(
+            "tick",
+            {"elapsed": time.time() - started, "slis": values, "backlog": backlog},
+        )
+        streak = streak + 1 if _holds(spec, values) and drained else 0
+        if streak >= spec.recovery_samples:
+            time.sleep(2 * STEP_S)  # let Prometheus record the last samples of the streak
+            return
+        time.sleep(STEP_S)
+
+
+def _settle_ledger(
+    spec: DrillSpec, generator: GeneratorClient, state: _State, dsn: str, observer: Observer
+) -> Ledger | None:
+    if state.before is None:
+        return None
+    after = generator.wait_drained(timeout=60)
+    assert state.injection is not None
+    dead = observer.value(
+        'sum(increase(events_processed_total{result="dead_lettered"}'
+        f"[{max(5, int(time.time() - state.injection.at) + 30)}s]))"
+    )
+    return reconcile(dsn, state.before, after, round(dead or 0))
+
+
+# --- measurement -----------------------------------------------------------------------------
+
+
+def _measure_safely(
+    spec: DrillSpec, observer: Observer, state: _State, result: DrillResult, notify_url: str
+) -> None:
+    try:
+        _measure(spec, observer, state, result, None, notify_url)
+    except GenesisError as exc:
+        state.notes.append(f"measurement after abort failed: {exc}")
+
+
+def _measure(
+    spec: DrillSpec,
+    observer: Observer,
+    state: _State,
+    result: DrillResult,
+    ledger: Ledger | None,
+    notify_url: str,
+) -> None:
+    injection = state.injection
+    if injection is None:
+        return
+    t_inject = injection.at
+    start = t_inject - PRE_INJECT_WINDOW_S
+    end = time.time()
+    result.injected_at = iso(t_inject)
+    result.ledger = ledger
+    series_dump: dict[str, Any] = {"window": [start, end], "step": STEP_S, "queries": {}}
+
+    # Detection.
+    alert_series = observer.alert_series(start, end, STEP_S)
+    for_durations = observer.rules_for()
+    eval_interval = observer.evaluation_interval()
+    times = [
+        measure.alert_times(
+            name,
+            alert_series.get((name, "pending"), []),
+            alert_series.get((name, "firing"), []),
+            t_inject,
+        )
+        for name in spec.expected_alerts
+    ]
+    ttd = measure.time_to_detect(times, t_inject)
+    result.ttd_seconds, result.ttd_source, result.ttd_reason = ttd.seconds, ttd.source, ttd.reason
+    fired_after = {
+        name
+        for (name, alertstate), samples in alert_series.items()
+        if alertstate == "firing" and any(t >= t_inject and v == 1 for t, v in samples)
+    }
+    firing_before = {
+        name
+        for (name, alertstate), samples in alert_series.items()
+        if alertstate == "firing" and any(t < t_inject for t, _ in samples)
+    }
+    expected = list(spec.expected_alerts)
+    result.alerts = AlertSummary(
+        expected=expected,
+        fired=sorted(n for n in expected if n in fired_after),
+        missed=sorted(n for n in expected if n not in fired_after),
+        unexpected=sorted(fired_after - set(expected) - firing_before),
+        first_pending_at={a.name: iso(a.first_pending_at) for a in times},
+        first_firing_at={a.name: iso(a.first_firing_at) for a in times},
+        for_seconds={name: for_durations.get(name, 0.0) for name in expected},
+        evaluation_interval_s=eval_interval,
+    )
+    if ttd.seconds is not None:
+        result.detected_at = iso(t_inject + ttd.seconds)
+    series_dump["queries"]["ALERTS"] = {f"{k[0]}/{k[1]}": v for k, v in alert_series.items()}
+
+    # Notification.
+    result.ttn_seconds, result.ttn_source, result.ttn_reason = _time_to_notify(
+        notify_url, spec.expected_alerts, t_inject
+    )
+
+    # Recovery.
+    sli_series = {
+        p.name: observer.single_range(p.query, start, end, STEP_S) for p in spec.steady_state
+    }
+    for probe in spec.steady_state:
+        series_dump["queries"][probe.query] = sli_series[probe.name]
+    timeline = measure.in_tolerance_timeline(
+        sli_series, {p.name: p.tolerance for p in spec.steady_state}, start, end, STEP_S
+    )
+    backlog: list[measure.Sample] = []
+    if spec.backlog_query:
+        backlog = observer.single_range(spec.backlog_query, start, end, STEP_S)
+        series_dump["queries"][spec.backlog_query] = backlog
+    breach = measure.first_breach(timeline, t_inject)
+    drained = measure.drained_at(backlog, breach or t_inject, spec.backlog_max) if backlog else None
+    ttr, recovered_at = measure.time_to_recover(
+        timeline, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
+    )
+    result.ttr_seconds, result.ttr_source, result.ttr_reason = ttr.seconds, ttr.source, ttr.reason
+    result.recovered_at = iso(recovered_at)
+    ready_at = state.fault_report.ready_at if state.fault_report else None
+    firing_at = min((a.first_firing_at for a in times if a.first_firing_at), default=None)
+    result.phases = [
+        _phase("inject", t_inject, t_inject, "journal"),
+        _phase("first SLO breach", breach, t_inject, "prometheus: steady-state probes"),
+        _phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
+        _phase("component ready", ready_at, t_inject, f"target: {result.target}"),
+        _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
+        _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+    ]
+
+    # Error budget of the latency SLO (99 % under 500 ms over 1 h).
+    window = max(5, int(end - t_inject))
+    bad = observer.value(
+        f"sum(increase(event_processing_duration_seconds_count[{window}s])) - "
+        f'sum(increase(event_processing_duration_seconds_bucket{{le="{LATENCY_SLO_S:g}"}}'
+        f"[{window}s]))"
+    )
+    rate = spec.load.rate
+    if bad is None or rate <= 0:
+        result.error_budget_reason = "no latency data in the window"
+    else:
+        budget_events = (1 - LATENCY_SLO_TARGET) * rate * LATENCY_SLO_WINDOW_S
+        result.error_budget_consumed = round(max(0.0, bad) / budget_events, 4)
+        result.error_budget_reason = (
+            f"{max(0.0, bad):.0f} events slower than {LATENCY_SLO_S:g} s / budget of "
+            f"{budget_events:.0f} (1 % of {rate:g} events/s over 1 h)"
+        )
+    run_dir = Path(result.run_dir)
+    (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:
+    return Phase(name, iso(at), None if at is None else round(at - t_inject, 3), source)
+
+
+def _time_to_notify(
+    notify_url: str, alerts: tuple[str, ...], t_inject: float
+) -> tuple[float | None, str, str]:
+    source = "notification-service: first_received_at of the Alertmanager webhook"
+    if not alerts:
+        return None, source, "the drill expects no alert"
+    best: float | None = None
+    try:
+        for name in alerts:
+            response = httpx.get(
+                f"{notify_url}/api/v1/alerts",
+                params={"name": name, "source": "alertmanager"},
+                timeout=5,
+            )
+            response.raise_for_status()
+            for alert in response.json().get("alerts", []):
+                received = datetime.fromisoformat(alert["first_received_at"]).timestamp()
+                if received >= t_inject and (best is None or received < best):
+                    best = received
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        return None, source, f"notification service could not be read: {exc}"
+    if best is None:
+        return None, source, "no expected alert reached the notification service"
+    return round(best - t_inject, 3), source, ""
+
+
+def _judge(spec: DrillSpec, result: DrillResult, state: _State) -> None:
+    objectives: list[Objective] = []
+    o = spec.objectives
+
+    def add(name: str, target: str, measured: float | None, ok: bool, unit: str = "") -> None:
+        shown = "n/a" if measured is None else f"{measured:g}{unit}"
+        objectives.append(Objective(name, target, shown, ok))
+
+    if o.max_ttd_s is not None:
+        add(
+            "time to detect",
+            f"<= {o.max_ttd_s:g}s",
+            result.ttd_seconds,
+            result.ttd_seconds is not None and result.ttd_seconds <= o.max_ttd_s,
+            "s",
+        )
+    if o.max_ttr_s is not None:
+        add(
+            "time to recover",
+            f"<= {o.max_ttr_s:g}s",
+            result.ttr_seconds,
+            result.ttr_seconds is not None and result.ttr_seconds <= o.max_ttr_s,
+            "s",
+        )
+    ledger = result.ledger
+    if ledger is not None and not ledger.note:
+        add("events lost", f"<= {o.max_lost}", ledger.lost, ledger.lost <= o.max_lost)
+        add(
+            "events duplicated",
+            f"<= {o.max_duplicated}",
+            ledger.duplicated,
+            ledger.duplicated <= o.max_duplicated,
+        )
+    else:
+        add("events lost", f"<= {o.max_lost}", None, False)
+    if o.max_error_budget is not None:
+        consumed = result.error_budget_consumed
+        add(
+            "error budget consumed",
+            f"<= {o.max_error_budget:g}",
+            consumed,
+            consumed is not None and consumed <= o.max_error_budget,
+        )
+    if result.alerts is not None:
+        objectives.append(
+            Objective(
+                "expected alerts fired",
+                ", ".join(result.alerts.expected) or "none",
+                ", ".join(result.alerts.fired) or "none",
+                not result.alerts.missed,
+            )
+        )
+    if state.fault_report is not None:
+        for check in state.fault_report.checks:
+            objectives.append(Objective(check.name, "yes", check.detail, check.passed))
+    result.objectives = objectives
+    passed = all(obj.passed for obj in objectives)
+    result.outcome = "passed" if passed else "failed"
+    missed = [obj.name for obj in objectives if not obj.passed]
+    result.reason = "all objectives met" if passed else "missed: " + ", ".join(missed)
+
+
+def load_spec_or_name(value: str, catalog: Path) -> Path:
+    """A drill argument is a path to a YAML file or the name of a catalog drill."""
+    path = Path(value)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.exists():
+            raise InvalidInput(f"{value}: no such drill file")
+        return path
+    candidate = catalog / f"{value}.yaml"
+    if not candidate.exists():
+        known = ", ".join(sorted(p.stem for p in catalog.glob("*.yaml")))
+        raise InvalidInput(f"unknown drill {value!r} (catalog: {known})")
+    return candidate

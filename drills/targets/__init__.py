@@ -1,0 +1,1 @@
+"""Targets: where AuditFlow runs (the local sandbox, Kubernetes), behind one protocol."""

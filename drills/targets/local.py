@@ -1,0 +1,135 @@
+"""The local target: the supervisord sandbox. A "pod" is a supervised program.
+
+Kill is supervisord's `signalProcess` on the program's process group (supervisord then restarts
+it, like a Deployment's controller); stop/start are supervisord's, so a stopped broker stays
+stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+
+from drills.errors import TargetError
+from drills.sandbox.health import probe
+from drills.sandbox.lifecycle import Sandbox, resolve
+from drills.sandbox.procfs import pid_start_time
+from drills.settings import Settings
+from drills.targets.base import ComponentState, Endpoints
+
+STATE_TIMEOUT_S = 60.0
+
+
+class LocalTarget:
+    """A `Target` backed by the local sandbox."""
+
+    name = "local"
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.supervisor = sandbox.supervisor
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalTarget:
+        return cls(resolve(settings))
+
+    def describe(self) -> str:
+        return (
+            f"local sandbox in {self.sandbox.layout.root} "
+            f"(ports {self.sandbox.settings.ports.base}+)"
+        )
+
+    def endpoints(self) -> Endpoints:
+        ports, secrets = self.sandbox.settings.ports, self.sandbox.secrets
+        pg = f"host=127.0.0.1 port={ports.of('postgres')} connect_timeout=3"
+        return Endpoints(
+            prometheus_url=f"http://127.0.0.1:{ports.of('prometheus')}",
+            alertmanager_url=f"http://127.0.0.1:{ports.of('alertmanager')}",
+            generator_url=f"http://127.0.0.1:{ports.of('audit-event-generator')}",
+            generator_token=secrets.admin_token.reveal(),
+            notification_url=f"http://127.0.0.1:{ports.of('notification-service')}",
+            amqp_url=(
+                f"amqp://auditflow:{secrets.rabbitmq.reveal()}@127.0.0.1:{ports.of('rabbitmq')}/%2F"
+            ),
+            pg_dsn=f"{pg} user=auditflow dbname=auditflow password={secrets.postgres_app.reveal()}",
+            pg_admin_dsn=(
+                f"{pg} user=postgres dbname=postgres password={secrets.postgres_superuser.reveal()}"
+            ),
+        )
+
+    def _program(self, component: str) -> str:
+        return self.sandbox.program(component).name
+
+    def state(self, component: str) -> ComponentState:
+        program = self.sandbox.program(component)
+        info = self.supervisor.process(program.name)
+        running = info.state == "RUNNING"
+        ready = running and probe(program.probe, self.sandbox.secrets).ok
+        return ComponentState(
+            name=component,
+            running=running,
+            pid_or_uid=str(info.pid),
+            # The kernel's start time of the PID (10 ms resolution); supervisord's is whole seconds.
+            started_at=(pid_start_time(info.pid) or float(info.start)) if info.pid else None,
+            ready=ready,
+        )
+
+    def kill(self, component: str, signal_name: str) -> None:
+        """Signal the program's whole process group, by the PID supervisord started.
+
+        supervisord's own `signalProcess` signals only the program's PID: for rabbitmq-server, a
+        shell wrapper around the Erlang VM, that would kill the wrapper and orphan a broker that
+        keeps serving. supervisord makes every program a process-group leader, so the group id
+        is the PID it reports.
+        """
+        info = self.supervisor.process(self._program(component))
+        if info.state != "RUNNING" or not info.pid:
+            raise TargetError(f"{component} is not running ({info.state}); nothing to kill")
+        try:
+            os.killpg(info.pid, getattr(signal, f"SIG{signal_name}"))
+        except ProcessLookupError as exc:
+            raise TargetError(f"{component} (pid {info.pid}) vanished before the kill") from exc
+
+    def stop(self, component: str) -> None:
+        """Stop the program and keep it stopped, whatever state the kill left it in.
+
+        After a kill supervisord moves the program through EXITED → BACKOFF → STARTING on its own;
+        a stop request is only accepted in RUNNING, STARTING or BACKOFF, so this keeps asking
+        (without blocking supervisord's API on a long stop) until the state is STOPPED.
+        """
+        name = self._program(component)
+        deadline = time.monotonic() + STATE_TIMEOUT_S
+        while True:
+            state = self.supervisor.process(name).state
+            if state in ("STOPPED", "FATAL"):
+                return
+            if state in ("RUNNING", "STARTING", "BACKOFF"):
+                with contextlib.suppress(TargetError):  # raced a state change: look again
+                    self.supervisor.stop(name, wait=False)
+            if time.monotonic() > deadline:
+                raise TargetError(f"{component} did not stop within {STATE_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+
+    def start(self, component: str) -> None:
+        name = self._program(component)
+        deadline = time.monotonic() + STATE_TIMEOUT_S
+        while True:
+            state = self.supervisor.process(name).state
+            if state in ("RUNNING", "STARTING", "BACKOFF"):
+                return
+            if state in ("STOPPED", "EXITED", "FATAL"):
+                with contextlib.suppress(TargetError):
+                    self.supervisor.start(name, wait=False)
+            if time.monotonic() > deadline:
+                raise TargetError(f"{component} did not start within {STATE_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+
+    def wait_ready(self, component: str, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state(component).ready:
+                return time.time()
+            time.sleep(0.1)
+        raise TargetError(f"{component} did not become ready within {timeout:.0f} s")

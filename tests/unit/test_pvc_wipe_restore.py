@@ -1,0 +1,209 @@
+"""Pure parts of pvc-wipe-restore: RPO sets, archive selection, commands, rollback plan."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from drills.backup import (
+    Backup,
+    Fingerprint,
+    PgServer,
+    count_toc_entries,
+    dump_argv,
+    restore_argv,
+    run_client,
+)
+from drills.errors import TargetError
+from drills.faults.base import FaultContext
+from drills.faults.pvc_wipe_restore import _checked_data_dir, plan_rollback, volume_for
+from drills.faults.redrive import (
+    Selection,
+    event_id_of,
+    missing_ids,
+    published_at_of,
+    republish_headers,
+)
+from drills.journal import Journal
+
+SECRET = "s3cr3t-pa55"
+SERVER = PgServer("127.0.0.1", 28510, "postgres", SECRET)
+A, B, C = (
+    "00000000-0000-4000-8000-00000000000a",
+    "00000000-0000-4000-8000-00000000000b",
+    "00000000-0000-4000-8000-00000000000c",
+)
+
+
+def body(event_id: str, published_at: str = "2030-01-01T00:00:00+00:00") -> bytes:
+    return json.dumps({"event_id": event_id, "published_at": published_at}).encode()
+
+
+def test_missing_ids_is_committed_minus_restored() -> None:
+    """RPO is the committed-before-wipe ids absent after restore, compared case-insensitively."""
+    assert missing_ids({A, B, C}, {A.upper()}) == {B, C}
+    assert missing_ids({A}, {A, B}) == frozenset()
+    assert missing_ids([], [A]) == frozenset()
+
+
+def test_selection_redrives_each_missing_event_once() -> None:
+    """Only missing ids are selected, each once, and reading is done when all were found."""
+    sel = Selection(frozenset({A, B}), wipe_at=2e9)
+    assert sel.take(C, body(C)) is False
+    assert sel.take(A, body(A)) is True
+    assert sel.take(A, body(A)) is False  # a second copy in the stream is not re-driven
+    assert not sel.done
+    assert sel.take(None, body(B)) is True  # no message_id: the JSON body's event_id
+    assert sel.complete and sel.done and sel.scanned == 4 and not sel.not_found
+
+
+def test_selection_stops_after_a_message_published_past_the_wipe() -> None:
+    """A message published after the wipe (plus margin) ends the scan even if ids are missing."""
+    wipe = published_at_of(body(A, "2030-01-01T00:00:00+00:00"))
+    assert wipe is not None
+    sel = Selection(frozenset({A}), wipe_at=wipe, margin_s=5)
+    sel.take(B, body(B, "2030-01-01T00:00:04+00:00"))
+    assert not sel.done
+    sel.take(C, body(C, "2030-01-01T00:00:06+00:00"))
+    assert sel.done and not sel.complete and sel.not_found == {A}
+
+
+def test_event_id_from_properties_or_body_or_none() -> None:
+    """The message_id wins; else the body's event_id; garbage yields None instead of raising."""
+    assert event_id_of(A.upper(), b"not json") == A
+    assert event_id_of(None, body(B)) == B
+    assert event_id_of(None, b"\xff\xfe") is None
+    assert event_id_of("", b"[1, 2]") is None
+
+
+def test_republished_headers_drop_the_stream_offset() -> None:
+    """Re-driven messages keep their headers except the offset the stream stamped on them."""
+    assert republish_headers({"x-correlation-id": "c1", "x-stream-offset": 42}) == {
+        "x-correlation-id": "c1"
+    }
+    assert republish_headers(None) is None
+
+
+def test_client_commands_keep_the_password_off_argv() -> None:
+    """pg_dump/pg_restore argv never carry the password; only the child's PGPASSWORD does."""
+    dump = dump_argv("/bin/pg_dump", SERVER, Path("/r/backup/a.dump"), "00000003-1")
+    restore = restore_argv("/bin/pg_restore", SERVER, Path("/r/backup/a.dump"))
+    for argv in (dump, restore):
+        assert all(SECRET not in arg for arg in argv)
+        assert "--no-password" in argv
+    assert "--format=custom" in dump and "--snapshot=00000003-1" in dump
+    assert {"--no-owner", "--role=auditflow", "--single-transaction"} <= set(restore)
+    env = SERVER.child_env({"PATH": "/bin", "PGPASSFILE": "/x"})
+    assert env["PGPASSWORD"] == SECRET and "PGPASSFILE" not in env
+    assert SECRET not in repr(SERVER)
+
+
+def test_admin_dsn_is_parsed_into_a_server() -> None:
+    """The target's admin conninfo gives host, port, user and password for the client programs."""
+    server = PgServer.from_dsn(
+        f"host=127.0.0.1 port=28510 connect_timeout=3 user=postgres dbname=postgres "
+        f"password={SECRET}"
+    )
+    assert (server.host, server.port, server.user, server.password) == (
+        "127.0.0.1",
+        28510,
+        "postgres",
+        SECRET,
+    )
+
+
+def test_client_failure_is_a_target_error_without_the_password() -> None:
+    """A failing client program becomes TargetError with its stderr, the password scrubbed."""
+    argv = ["/bin/sh", "-c", 'echo "auth failed for $PGPASSWORD" >&2; exit 3']
+    with pytest.raises(TargetError) as caught:
+        run_client(argv, SERVER, "backup", timeout=10)
+    message = str(caught.value)
+    assert "exited 3" in message and "auth failed for ***" in message
+    assert SECRET not in message
+
+
+def test_toc_entries_ignore_comment_lines() -> None:
+    """`pg_restore --list` comment lines (';') are not counted as entries."""
+    listing = ";\n; Archive created at ...\n;\n215; 1259 16389 TABLE public audit_events a\n"
+    assert count_toc_entries(listing + "3350; 0 16389 TABLE DATA public audit_events a\n") == 2
+
+
+def test_backup_record_round_trips_and_holds_no_secret() -> None:
+    """The journaled backup record rebuilds the same Backup and contains no password."""
+    backup = Backup("/r/backup/a.dump", 10, 1.0, 2.0, 5, Fingerprint(3, "2030-01-01", "ab"))
+    record = backup.as_record()
+    assert Backup.from_record(json.loads(json.dumps(record))) == backup
+    assert SECRET not in json.dumps(record)
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        # never wiped, all fine: nothing to do
+        (dict(wiped=False, restored=False, initialised=True, running=True), (0, 0, 0, 0, 0)),
+        # halted but not wiped (crash between halt and wipe): just start it
+        (dict(wiped=False, restored=False, initialised=True, running=False), (0, 1, 0, 0, 0)),
+        # wiped, crash before re-initialising: everything
+        (dict(wiped=True, restored=False, initialised=False, running=False), (1, 1, 1, 1, 1)),
+        # died mid-wipe (marker gone, no wipe-done): treated as wiped
+        (dict(wiped=False, restored=False, initialised=False, running=False), (1, 1, 1, 1, 1)),
+        # re-initialised and running but the restore never finished: restore again
+        (dict(wiped=True, restored=False, initialised=True, running=True), (0, 0, 1, 1, 1)),
+        # restored and re-driven: only make sure the app can log in
+        (dict(wiped=True, restored=True, initialised=True, running=True), (0, 0, 0, 1, 0)),
+    ],
+)
+def test_rollback_plan_undoes_only_what_is_still_in_effect(
+    state: dict[str, bool], expected: tuple[int, ...]
+) -> None:
+    """Rollback re-initialises, starts, restores and re-drives only what the journal says is due."""
+    redriven = state["restored"]
+    plan = plan_rollback(redriven=redriven, redrive_enabled=True, **state)
+    got = (plan.reprovision, plan.start, plan.restore, plan.let_app_in, plan.redrive)
+    assert tuple(int(x) for x in got) == expected
+
+
+def test_rollback_plan_without_redrive_never_redrives() -> None:
+    """With `redrive: false` a rollback restores but does not replay the archive."""
+    plan = plan_rollback(
+        wiped=True,
+        restored=False,
+        redriven=False,
+        redrive_enabled=False,
+        initialised=False,
+        running=False,
+    )
+    assert plan.restore and not plan.redrive
+
+
+def test_wipe_refuses_directories_that_are_not_the_sandboxs(tmp_path: Path) -> None:
+    """Only a `pgdata` inside the state directory (or the private /var/tmp fallback) is wiped."""
+    state = tmp_path / "state"
+    ok = state / "data" / "postgres" / "pgdata"
+    assert _checked_data_dir(ok, state) == ok.resolve()
+    for bad in (tmp_path / "elsewhere" / "pgdata", state / "data", Path("/")):
+        with pytest.raises(TargetError):
+            _checked_data_dir(bad, state)
+
+
+def test_non_local_targets_are_refused(tmp_path: Path) -> None:
+    """The fault names the Kubernetes path as separate work instead of half-doing it."""
+
+    class OtherTarget:
+        name = "kubernetes"
+
+    ctx: Any = FaultContext(
+        spec=None,  # type: ignore[arg-type]
+        target=OtherTarget(),  # type: ignore[arg-type]
+        endpoints=None,  # type: ignore[arg-type]
+        journal=Journal(tmp_path),
+        run_dir=tmp_path,
+        emit=lambda _k, _d: None,
+        stop=threading.Event(),
+    )
+    with pytest.raises(TargetError, match="Kubernetes"):
+        volume_for(ctx)

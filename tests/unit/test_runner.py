@@ -1,0 +1,202 @@
+"""The runner's lifecycle guarantees, with a fake target, observer, generator and fault:
+rollback always runs (failure, interrupt), a refused preflight never injects, and a failed
+rollback is loud."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from drills.faults.base import FaultContext, FaultReport, Injection
+from drills.journal import read
+from drills.ledger import GeneratorMark
+from drills.observe import Series
+from drills.recovery import unfinished_runs
+from drills.runner import RunOptions, run
+from drills.settings import REPO_ROOT
+from drills.spec import load
+from drills.targets.fake import FakeTarget
+
+SPEC = load(REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml")
+
+
+class FakeObserver:
+    url = "http://127.0.0.1:9"
+
+    def __init__(self, healthy: bool = True) -> None:
+        self.healthy = healthy
+
+    def ready(self) -> bool:
+        return True
+
+    def value(self, query: str) -> float | None:
+        if not self.healthy:
+            return 0.0
+        return 1000.0 if "rate(" in query else 1.0
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return []
+
+    def single_range(self, query, start, end, step):
+        return []
+
+    def alert_series(self, start, end, step):
+        return {}
+
+    def rules_for(self):
+        return {}
+
+    def evaluation_interval(self):
+        return 1.0
+
+
+@dataclass
+class FakeGenerator:
+    rates: list[float] = field(default_factory=list)
+
+    def mark(self) -> GeneratorMark:
+        return GeneratorMark("run", 100, 100, 0, self.rates[-1] if self.rates else 20.0)
+
+    def set_rate(self, rate: float) -> None:
+        self.rates.append(rate)
+
+    def wait_drained(self, timeout: float) -> GeneratorMark:
+        return self.mark()
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class ScriptedFault:
+    """A fault whose hold does what the test says, and which counts its calls."""
+
+    hold_action: object = None
+    rollback_failures: int = 0
+    kind: str = "service-stop"
+    calls: list[str] = field(default_factory=list)
+
+    def plan(self, ctx: FaultContext) -> list[str]:
+        return ["scripted"]
+
+    def preflight(self, ctx: FaultContext) -> list[str]:
+        self.calls.append("preflight")
+        return []
+
+    def inject(self, ctx: FaultContext) -> Injection:
+        self.calls.append("inject")
+        ctx.target.stop(ctx.spec.target)
+        return Injection(time.time(), "test")
+
+    def hold(self, ctx: FaultContext, injection: Injection) -> None:
+        self.calls.append("hold")
+        if isinstance(self.hold_action, BaseException):
+            raise self.hold_action
+
+    def rollback(self, ctx: FaultContext) -> None:
+        self.calls.append("rollback")
+        if self.rollback_failures > 0:
+            self.rollback_failures -= 1
+            from drills.errors import TargetError
+
+            raise TargetError("simulated rollback failure")
+        ctx.target.start(ctx.spec.target)
+
+    def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
+        return FaultReport()
+
+
+def go(tmp_path: Path, fault: ScriptedFault, observer: FakeObserver | None = None):
+    spec = SPEC.__class__(**{**SPEC.__dict__, "load": SPEC.load.__class__(300.0, 0.0)})
+    spec = spec.__class__(**{**spec.__dict__, "recovery_samples": 1})
+    target = FakeTarget()
+    generator = FakeGenerator()
+    result = run(
+        spec,
+        target,
+        RunOptions(runs_dir=tmp_path),
+        fault=fault,  # type: ignore[arg-type]
+        observer=observer or FakeObserver(),  # type: ignore[arg-type]
+        generator=generator,  # type: ignore[arg-type]
+    )
+    return result, target, generator
+
+
+def events(result) -> list[str]:
+    return [r["event"] for r in read(Path(result.run_dir) / "journal.jsonl")]
+
+
+def test_rollback_runs_when_the_hold_raises(tmp_path):
+    """A failure while the fault is held still rolls back, and the run ends as an error
+    result (no exception escapes), with the load restored."""
+    fault = ScriptedFault(hold_action=RuntimeError("boom"))
+    result, target, generator = go(tmp_path, fault)
+    assert fault.calls.count("rollback") == 1
+    assert target.state("rabbitmq").running
+    assert result.outcome == "error" and "boom" in result.reason
+    assert generator.rates[-1] == 20.0  # restored to what it was before the drill
+    journal = events(result)
+    assert (
+        journal.index("inject-intent") < journal.index("injected") < journal.index("rollback-done")
+    )
+    assert json.loads((Path(result.run_dir) / "result.json").read_text())["outcome"] == "error"
+
+
+def test_rollback_runs_on_ctrl_c_and_outcome_is_interrupted(tmp_path):
+    """Ctrl-C (KeyboardInterrupt, also what SIGTERM becomes) during observe rolls back and
+    ends with exit code 130."""
+    fault = ScriptedFault(hold_action=KeyboardInterrupt())
+    result, target, _ = go(tmp_path, fault)
+    assert fault.calls.count("rollback") == 1
+    assert target.state("rabbitmq").running
+    assert result.outcome == "interrupted"
+    assert result.exit_code == 130
+    assert unfinished_runs(tmp_path) == []
+
+
+def test_preflight_refusal_never_injects(tmp_path):
+    """When the steady state does not hold under baseline load, the fault is not injected and
+    the run ends with the distinct preflight exit code."""
+    fault = ScriptedFault()
+    result, target, _ = go(tmp_path, fault, FakeObserver(healthy=False))
+    assert "inject" not in fault.calls
+    assert ("stop", "rabbitmq") not in target.calls
+    assert result.outcome == "preflight-refused"
+    assert result.exit_code == 3
+    assert "steady-state hypothesis does not hold" in result.reason
+
+
+def test_rollback_is_retried_then_fails_loudly(tmp_path):
+    """A rollback that keeps failing is retried, then ends the run with exit code 5 and
+    leaves the run unfinished so `recover` can finish it."""
+    fault = ScriptedFault(rollback_failures=10)
+    result, _, _ = go(tmp_path, fault)
+    assert fault.calls.count("rollback") == 3
+    assert result.outcome == "rollback-failed"
+    assert result.exit_code == 5
+    assert unfinished_runs(tmp_path) == [Path(result.run_dir)]
+
+
+def test_rollback_that_recovers_on_retry_counts_as_done(tmp_path):
+    """A transient rollback failure is retried and the run is not left unfinished."""
+    fault = ScriptedFault(rollback_failures=1, hold_action=KeyboardInterrupt())
+    result, target, _ = go(tmp_path, fault)
+    assert fault.calls.count("rollback") == 2
+    assert target.state("rabbitmq").running
+    assert "rollback-done" in events(result)
+
+
+@pytest.mark.parametrize("name", ["pod-kill", "rabbitmq-outage", "malformed-events"])
+def test_dry_run_plan_touches_nothing(name):
+    """The plan names the target, component and rollback without calling the target."""
+    from drills.runner import plan
+
+    target = FakeTarget()
+    spec = load(REPO_ROOT / "drills" / "catalog" / f"{name}.yaml")
+    lines = plan(spec, target)
+    assert any("rollback" in line for line in lines)
+    assert target.calls == []
