@@ -46,6 +46,11 @@ def cli() -> None:
 
     \b
     Start here:
+      genesis-drill list               the drills in the catalog
+      genesis-drill run rabbitmq-outage
+                                       run one drill against the local sandbox
+      genesis-drill validate FILE...   check drill files
+      genesis-drill recover            roll back faults left by a harness that died
       genesis-drill platform up        bring the local sandbox up (RabbitMQ, PostgreSQL, Redis,
                                        Prometheus, Alertmanager, exporters, the four services)
       genesis-drill platform verify    push events through it and prove they all arrived
@@ -57,9 +62,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from drills.cli.drill import list_command, recover_command, run_command, validate_command
     from drills.cli.platform import platform
 
     cli.add_command(platform)
+    cli.add_command(run_command)
+    cli.add_command(validate_command)
+    cli.add_command(list_command)
+    cli.add_command(recover_command)
 
 
 _register()

@@ -50,3 +50,22 @@ def test_bad_port_base_is_invalid_input(tmp_path):
     )
     assert result.exit_code == 2
     assert "--port-base" in result.output
+
+
+def test_run_against_a_stopped_sandbox_is_a_target_error(tmp_path):
+    """`run` when the sandbox is not running exits 3 with advice, and injects nothing."""
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "pod-kill",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--port-base",
+            "28400",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+    )
+    assert result.exit_code == 3, result.output
+    assert "platform up" in result.output

@@ -1,0 +1,187 @@
+"""`genesis-drill run | validate | list | recover` — drills from the command line."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import click
+
+from drills.cli.main import reports_errors
+from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
+from drills.settings import REPO_ROOT
+
+if TYPE_CHECKING:
+    from drills.results import DrillResult
+    from drills.targets.base import Target
+
+CATALOG = REPO_ROOT / "drills" / "catalog"
+
+
+def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
+    from drills.errors import InvalidInput
+
+    if kind == "kubernetes":
+        raise InvalidInput(
+            "--target kubernetes is not available yet in this version; use --target local"
+        )
+    from drills.targets.local import LocalTarget
+
+    return LocalTarget.from_settings(_settings(state_dir, port_base))
+
+
+def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
+    # Rollback lives in `finally` blocks; KeyboardInterrupt unwinds through them like Ctrl-C.
+    raise KeyboardInterrupt
+
+
+@click.command("run")
+@click.argument("drill")
+@click.option(
+    "--target",
+    "target_kind",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="Where AuditFlow runs.",
+)
+@click.option(
+    "--load",
+    "load_rate",
+    type=click.FloatRange(0, 100_000),
+    default=None,
+    help="Events/s during the drill [default: the drill's load.rate].",
+)
+@click.option("--dry-run", is_flag=True, help="Print the resolved plan; touch nothing.")
+@click.option(
+    "--max-duration",
+    type=click.FloatRange(1, 24 * 3600),
+    default=None,
+    help="Abort (and roll back) after this many seconds [default: the drill's].",
+)
+@click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where run directories are written.",
+)
+@STATE_DIR
+@PORT_BASE
+@reports_errors
+def run_command(
+    drill: str,
+    target_kind: str,
+    load_rate: float | None,
+    dry_run: bool,
+    max_duration: float | None,
+    output: str,
+    runs_dir: Path,
+    state_dir: Path | None,
+    port_base: int | None,
+) -> None:
+    """Run DRILL (a catalog name such as rabbitmq-outage, or a YAML file) against the platform.
+
+    Injects a real fault, measures time to detect and time to recover through Prometheus,
+    accounts for every event, always rolls back, and writes runs/<UTC time>-<drill>/result.json.
+
+    Exit codes: 0 passed, 1 an objective was missed, 2 invalid input, 3 target error or preflight
+    refused (the fault was not injected), 4 Prometheus unreadable, 5 rollback failed, 130
+    interrupted.
+    """
+    from drills import runner
+    from drills.spec import load
+
+    spec = load(runner.load_spec_or_name(drill, CATALOG))
+    target = _target(target_kind, state_dir, port_base)
+    if dry_run:
+        for line in runner.plan(spec, target):
+            click.echo(line)
+        return
+    from drills.cli.reporter import ConsoleReporter, print_summary
+
+    previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    try:
+        options = runner.RunOptions(
+            runs_dir=runs_dir.resolve(), load_rate=load_rate, max_duration_s=max_duration
+        )
+        if output == "json":
+            result = runner.run(spec, target, options)
+        else:
+            with ConsoleReporter(spec) as reporter:
+                result = runner.run(spec, target, options, reporter)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if output == "json":
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        print_summary(result)
+    sys.exit(result.exit_code)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate_command(paths: tuple[Path, ...]) -> None:
+    """Check drill files; every error names the file, line and field (exit 2 on any error)."""
+    from drills.spec import SpecError, load
+
+    failed = 0
+    for path in paths:
+        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        for file in files:
+            try:
+                spec = load(file)
+            except SpecError as error:
+                failed += 1
+                click.secho(f"error: {error}", fg="red", err=True)
+                continue
+            click.echo(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})")
+    if failed:
+        sys.exit(2)
+
+
+@click.command("list")
+def list_command() -> None:
+    """List the catalog's drills with one-line descriptions."""
+    from drills.spec import SpecError, load
+
+    for path in sorted(CATALOG.glob("*.yaml")):
+        try:
+            spec = load(path)
+        except SpecError as error:
+            click.secho(f"{path.stem:<20} (invalid: {error.why})", fg="red")
+            continue
+        click.echo(f"{spec.name:<20} {spec.description}")
+
+
+@click.command("recover")
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+)
+@STATE_DIR
+@PORT_BASE
+@reports_errors
+def recover_command(runs_dir: Path, state_dir: Path | None, port_base: int | None) -> None:
+    """Roll back the faults of runs whose harness died mid-drill (found from their journals)."""
+    from drills.recovery import recover
+
+    target = _target("local", state_dir, port_base)
+    done = recover(runs_dir.resolve(), target, progress=click.echo)
+    if not done:
+        click.echo("nothing to recover: every run's fault was rolled back")
+    for item in done:
+        click.echo(f"recovered {item.run_dir.name}: {item.kind} on {item.component} rolled back")
+
+
+def summary_rows(result: DrillResult) -> list[tuple[str, str, str, str]]:
+    return [
+        (o.name, o.target, o.measured, "pass" if o.passed else "MISS") for o in result.objectives
+    ]

@@ -1,0 +1,133 @@
+"""The console reporter: a live view of a running drill (rich), then a summary of objectives.
+
+It only listens to the runner's events; the runner never prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from drills.results import DrillResult
+from drills.spec import DrillSpec
+
+
+class ConsoleReporter:
+    """A `Listener` that renders phase, elapsed time, SLIs and firing alerts live."""
+
+    def __init__(self, spec: DrillSpec, console: Console | None = None) -> None:
+        self.spec = spec
+        self.console = console or Console(stderr=True)
+        self.phase = "starting"
+        self.elapsed = 0.0
+        self.slis: Mapping[str, float | None] = {}
+        self.firing: list[str] = []
+        self.backlog: float | None = None
+        self.notes: list[str] = []
+        self._live = Live(
+            self._render(), console=self.console, refresh_per_second=4, transient=False
+        )
+
+    def __enter__(self) -> ConsoleReporter:
+        self._live.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._live.update(self._render())
+        self._live.__exit__(exc_type, exc, tb)
+
+    def __call__(self, kind: str, data: Mapping[str, Any]) -> None:
+        if "elapsed" in data:
+            self.elapsed = float(data["elapsed"])
+        if kind == "phase":
+            self.phase = str(data["phase"])
+            self.notes.append(f"{self.elapsed:6.1f}s  {self.phase}")
+        elif kind == "tick":
+            self.slis = data.get("slis", self.slis)
+            self.firing = list(data.get("firing", self.firing))
+            if "backlog" in data:
+                self.backlog = data["backlog"]
+        elif kind == "injected":
+            self.notes.append(f"{self.elapsed:6.1f}s  fault injected ({self.spec.fault.kind})")
+        elif kind == "fault":
+            self.notes.append(f"{self.elapsed:6.1f}s  {dict(data)}")
+        self._live.update(self._render())
+
+    def _render(self) -> Group:
+        head = Text.assemble(
+            (f"{self.spec.name}", "bold"),
+            f"  phase: {self.phase}  elapsed: {self.elapsed:5.1f}s",
+        )
+        table = Table(show_header=True, box=None, pad_edge=False)
+        table.add_column("steady state")
+        table.add_column("value", justify="right")
+        table.add_column("wanted")
+        for probe in self.spec.steady_state:
+            value = self.slis.get(probe.name)
+            ok = value is not None and probe.tolerance.holds(value)
+            shown = "no data" if value is None else f"{value:.3g}"
+            table.add_row(
+                probe.name, Text(shown, style="green" if ok else "red"), probe.tolerance.describe()
+            )
+        if self.backlog is not None:
+            table.add_row("backlog", f"{self.backlog:.0f}", f"<= {self.spec.backlog_max:g}")
+        alerts = Text(
+            "firing: " + (", ".join(self.firing) if self.firing else "none"),
+            style="yellow" if self.firing else "dim",
+        )
+        return Group(head, table, alerts, Text("\n".join(self.notes[-8:]), style="dim"))
+
+
+def print_summary(result: DrillResult, console: Console | None = None) -> None:
+    console = console or Console()
+    style = "green" if result.outcome == "passed" else "red"
+    console.print(
+        Text(f"{result.drill}: {result.outcome.upper()}", style=f"bold {style}"),
+        f"— {result.reason}",
+    )
+    figures = Table(show_header=False, box=None)
+    figures.add_column()
+    figures.add_column()
+
+    def figure(name: str, value: float | None, reason: str, unit: str = "s") -> None:
+        figures.add_row(name, f"{value:g}{unit}" if value is not None else f"n/a ({reason})")
+
+    figure("time to detect", result.ttd_seconds, result.ttd_reason)
+    figure("time to notify", result.ttn_seconds, result.ttn_reason)
+    figure("time to recover", result.ttr_seconds, result.ttr_reason)
+    if result.ledger is not None:
+        ledger = result.ledger
+        figures.add_row(
+            "ledger",
+            f"{ledger.confirmed} confirmed, {ledger.stored} stored, {ledger.dead_lettered} "
+            f"dead-lettered, {ledger.lost} lost, {ledger.duplicated} duplicated",
+        )
+    if result.error_budget_consumed is not None:
+        figures.add_row("error budget consumed", f"{result.error_budget_consumed:.2%}")
+    if result.wall_seconds is not None:
+        figures.add_row("wall time", f"{result.wall_seconds:.1f}s")
+    console.print(figures)
+    if result.objectives:
+        table = Table(title="objectives")
+        for column in ("objective", "wanted", "measured", ""):
+            table.add_column(column)
+        for o in result.objectives:
+            table.add_row(
+                o.name,
+                o.target,
+                o.measured,
+                Text("pass", style="green") if o.passed else Text("MISS", style="red"),
+            )
+        console.print(table)
+    console.print(f"run directory: {result.run_dir}")

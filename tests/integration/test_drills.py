@@ -1,0 +1,154 @@
+"""Every catalog drill runs end to end against the real sandbox, and its figures are asserted.
+
+Order matters on a shared sandbox: pod-kill runs first, because its expected alert
+(AuditAnalysisRestarted) keeps firing for two minutes after any restart of the analysis service.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drills import runner
+from drills.sandbox.lifecycle import status_of
+from drills.settings import REPO_ROOT
+from drills.spec import load
+from drills.targets.local import LocalTarget
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+CATALOG = REPO_ROOT / "drills" / "catalog"
+
+
+def run_drill(live, tmp_path: Path, name: str):
+    spec = load(CATALOG / f"{name}.yaml")
+    result = runner.run(spec, LocalTarget(live.sandbox), runner.RunOptions(runs_dir=tmp_path))
+    print(
+        f"\n{name}: {result.outcome} TTD={result.ttd_seconds} TTN={result.ttn_seconds} "
+        f"TTR={result.ttr_seconds} ledger={result.ledger} wall={result.wall_seconds}s "
+        f"fault={result.fault.get('figures')}"
+    )
+    return spec, result
+
+
+def assert_drill_passed(live, spec, result) -> None:
+    assert result.outcome == "passed", (result.reason, result.objectives)
+    assert result.ttd_seconds is not None and 0 < result.ttd_seconds <= spec.objectives.max_ttd_s
+    assert result.ttr_seconds is not None and 0 < result.ttr_seconds <= spec.objectives.max_ttr_s
+    assert result.alerts is not None
+    assert set(spec.expected_alerts) <= set(result.alerts.fired)
+    assert result.ledger is not None
+    assert result.ledger.confirmed > 0
+    assert result.ledger.lost == 0
+    assert result.ledger.duplicated == 0
+    saved = json.loads((Path(result.run_dir) / "result.json").read_text())
+    for key in (
+        "drill",
+        "target",
+        "outcome",
+        "started_at",
+        "injected_at",
+        "detected_at",
+        "recovered_at",
+        "ttd_seconds",
+        "ttn_seconds",
+        "ttr_seconds",
+        "phases",
+        "alerts",
+        "ledger",
+        "error_budget_consumed",
+        "objectives",
+    ):
+        assert key in saved, key
+    assert (Path(result.run_dir) / "journal.jsonl").exists()
+    assert (Path(result.run_dir) / "series.json").exists()
+    wait_for(
+        lambda: all(c.healthy for c in status_of(live.sandbox)),
+        60,
+        "every component healthy after the drill",
+    )
+
+
+def test_a_pod_kill(live, tmp_path):
+    """pod-kill: the analysis process is SIGKILLed, restarted with a new PID, nothing lost."""
+    spec, result = run_drill(live, tmp_path, "pod-kill")
+    assert_drill_passed(live, spec, result)
+    checks = {c["name"]: c for c in result.fault["checks"]}
+    assert checks["component restarted by its supervisor"]["passed"]
+
+
+def test_b_rabbitmq_outage(live, tmp_path):
+    """rabbitmq-outage: the broker is down 20 s, the generator buffers, the backlog drains."""
+    spec, result = run_drill(live, tmp_path, "rabbitmq-outage")
+    assert_drill_passed(live, spec, result)
+    assert result.fault["figures"]["held_down_seconds"] >= 19
+    phases = {p.name: p for p in result.phases}
+    assert phases["backlog drained"].offset_s is not None
+    assert phases["backlog drained"].offset_s >= phases["alert firing"].offset_s
+
+
+def test_c_malformed_events(live, tmp_path):
+    """malformed-events: every malformed message dead-lettered with its reason, no restart."""
+    spec, result = run_drill(live, tmp_path, "malformed-events")
+    assert_drill_passed(live, spec, result)
+    figures = result.fault["figures"]
+    assert figures["malformed_dead_lettered"] == figures["malformed_published"] == 300
+    assert figures["wrong_reason"] == 0
+    assert figures["consumer_restarts"] == 0
+    assert result.ledger.dead_lettered >= 300
+
+
+def test_drill_with_prometheus_down_is_an_observation_error(live, tmp_path):
+    """With Prometheus stopped the drill cannot measure: exit 4, and nothing was injected."""
+    from click.testing import CliRunner
+
+    from drills.cli.main import cli
+
+    supervisor = live.sandbox.supervisor
+    supervisor.stop("prometheus")
+    try:
+        result = CliRunner().invoke(
+            cli,
+            [
+                "run",
+                "pod-kill",
+                "--runs-dir",
+                str(tmp_path),
+                "--output",
+                "json",
+                "--state-dir",
+                str(live.settings.state_dir),
+                "--port-base",
+                str(live.settings.port_base),
+            ],
+        )
+    finally:
+        supervisor.start("prometheus")
+    assert result.exit_code == 4, result.output
+    saved = json.loads(next(tmp_path.glob("*/result.json")).read_text())
+    assert saved["outcome"] == "observation-error"
+    assert saved["injected_at"] is None
+    wait_for(lambda: _ready(live), 30, "Prometheus back")
+
+
+def _ready(live) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{live.url('prometheus')}/-/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_d_pvc_wipe_restore(live, tmp_path):
+    """pvc-wipe-restore: RTO and RPO measured, restored data matches the backup, and the events
+    committed after the backup are re-driven so that in the end none is lost."""
+    spec, result = run_drill(live, tmp_path, "pvc-wipe-restore")
+    assert_drill_passed(live, spec, result)
+    figures = result.fault["figures"]
+    assert figures["rto_seconds"] is not None and figures["rto_seconds"] > 0
+    assert figures["rpo_before_redrive"] > 0
+    assert figures["rpo_after_redrive"] == 0
+    assert figures["integrity_ok"] in (True, "True", 1)
