@@ -77,7 +77,3 @@ _register()
 
 def main() -> None:
     cli(prog_name="genesis-drill")
-
-
-if __name__ == "__main__":
-    main()

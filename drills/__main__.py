@@ -1,0 +1,5 @@
+"""`python -m drills` is `genesis-drill`."""
+
+from drills.cli.main import main
+
+main()

@@ -1,0 +1,122 @@
+"""A harness that dies mid-drill leaves a fault in effect; `recover` (or the next run) undoes it.
+SIGTERM to a running drill rolls back like Ctrl-C and exits 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drills.cli.main import cli
+from drills.journal import read
+from drills.sandbox.lifecycle import status_of
+from tests.support import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def start_drill(live, runs: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "drills",
+            "run",
+            "rabbitmq-outage",
+            "--output",
+            "json",
+            "--runs-dir",
+            str(runs),
+            "--state-dir",
+            str(live.settings.state_dir),
+            "--port-base",
+            str(live.settings.port_base),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_injected(runs: Path, proc: subprocess.Popen[bytes]) -> Path:
+    def injected() -> Path | None:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        for journal in runs.glob("*/journal.jsonl"):
+            if any(r.get("event") == "injected" for r in read(journal)):
+                return journal.parent
+        return None
+
+    return wait_for(injected, 90, "the drill to inject its fault")
+
+
+def test_killed_harness_is_recovered_by_recover(live, tmp_path):
+    """kill -9 of the harness while the broker is held down leaves it stopped; `recover` finds
+    the unfinished run from its journal and starts the broker again."""
+    proc = start_drill(live, tmp_path)
+    try:
+        run_dir = wait_injected(tmp_path, proc)
+        time.sleep(1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert live.sandbox.supervisor.process("rabbitmq").state == "STOPPED"
+    events = [r["event"] for r in read(run_dir / "journal.jsonl")]
+    assert "rollback-done" not in events
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "recover",
+            "--runs-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(live.settings.state_dir),
+            "--port-base",
+            str(live.settings.port_base),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"recovered {run_dir.name}" in result.output
+    assert "rollback-done" in [r["event"] for r in read(run_dir / "journal.jsonl")]
+    wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
+    again = CliRunner().invoke(
+        cli,
+        [
+            "recover",
+            "--runs-dir",
+            str(tmp_path),
+            "--state-dir",
+            str(live.settings.state_dir),
+            "--port-base",
+            str(live.settings.port_base),
+        ],
+    )
+    assert "nothing to recover" in again.output
+
+
+def test_sigterm_rolls_back_and_exits_130(live, tmp_path):
+    """SIGTERM during the outage rolls back (broker started again) and exits 130 with an
+    'interrupted' result."""
+    proc = start_drill(live, tmp_path)
+    try:
+        run_dir = wait_injected(tmp_path, proc)
+        time.sleep(1)
+        os.kill(proc.pid, signal.SIGTERM)
+        code = proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert code == 130
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["outcome"] == "interrupted"
+    assert "rollback-done" in [r["event"] for r in read(run_dir / "journal.jsonl")]
+    assert live.sandbox.supervisor.process("rabbitmq").state in ("RUNNING", "STARTING")
+    wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
