@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drills.spec import Tolerance
@@ -135,33 +135,27 @@ def first_breach(timeline: Sequence[tuple[float, bool]], t_inject: float) -> flo
 
 def time_to_recover(
     timeline: Sequence[tuple[float, bool]],
+    after: float,
     t_inject: float,
     samples_needed: int,
     drained_at: float | None,
     backlog_required: bool,
 ) -> tuple[Figure, float | None]:
-    """TTR: the start of the in-tolerance run after `t_inject` that lasts at least
-    `samples_needed` samples and holds to the end of the window, or the moment the backlog
-    drained if that is later. Returns the figure and the absolute recovery time."""
+    """TTR: the first moment at or after `after` (the first SLO breach, or t_inject when nothing
+    breached) from which every SLI holds for `samples_needed` consecutive samples — or the moment
+    the backlog drained, if that is later. Returns the figure and the absolute recovery time.
+
+    "First K-sample run", not "final run": a single failed scrape minutes later (a busy broker's
+    metrics endpoint timing out) must not move the recovery of an outage that is long over.
+    """
     source = "prometheus: steady-state probes (K consecutive samples) + backlog"
-    run_start: float | None = None
-    run_length = 0
-    for t, ok in timeline:
-        if t < t_inject:
-            continue
-        if ok:
-            if run_start is None:
-                run_start, run_length = t, 0
-            run_length += 1
-        else:
-            run_start, run_length = None, 0
-    if run_start is None or run_length < samples_needed:
+    recovered = _first_run(((t, ok) for t, ok in timeline if t >= after), samples_needed)
+    if recovered is None:
         return Figure.missing(
             source,
             f"the steady state did not hold for {samples_needed} consecutive samples "
             "before the observation window ended",
         ), None
-    recovered = run_start
     if backlog_required:
         if drained_at is None:
             return Figure.missing(source, "the backlog never drained"), None
@@ -169,15 +163,24 @@ def time_to_recover(
     return Figure(round(recovered - t_inject, 3), source), recovered
 
 
-def drained_at(backlog: Sequence[Sample], after: float, threshold: float) -> float | None:
-    """First sample at or after `after` from which the backlog stays at or under `threshold`."""
-    candidate: float | None = None
-    for t, value in backlog:
-        if t < after:
+def _first_run(points: Iterable[tuple[float, bool]], length: int) -> float | None:
+    run_start: float | None = None
+    run_length = 0
+    for t, ok in points:
+        if not ok:
+            run_start, run_length = None, 0
             continue
-        if value <= threshold:
-            if candidate is None:
-                candidate = t
-        else:
-            candidate = None
-    return candidate
+        if run_start is None:
+            run_start = t
+        run_length += 1
+        if run_length >= length:
+            return run_start
+    return None
+
+
+def drained_at(
+    backlog: Sequence[Sample], after: float, threshold: float, samples_needed: int = 1
+) -> float | None:
+    """First sample at or after `after` from which the backlog stays at or under `threshold` for
+    `samples_needed` consecutive samples."""
+    return _first_run(((t, v <= threshold) for t, v in backlog if t >= after), samples_needed)

@@ -10,6 +10,7 @@ what the runner happened to see while polling.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -48,6 +49,17 @@ LATENCY_SLO_TARGET = 0.99
 LATENCY_SLO_WINDOW_S = 3600.0
 DEAD_LETTERED_TOTAL = 'sum(events_processed_total{result="dead_lettered"})'
 PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-event-generator")
+# Range queries saved into series.json for the post-mortem chart (drills.postmortem.chart reads
+# them by these exact strings): throughput, p99 latency, queue depth, error rate, dashboard 5xx.
+CHART_QUERIES = (
+    'sum(rate(events_processed_total{result="stored"}[5s]))',
+    "histogram_quantile(0.99, sum by (le) (rate(event_processing_duration_seconds_bucket[10s])))",
+    'sum(rabbitmq_queue_messages{queue="auditflow.analysis"})',
+    '(sum(rate(events_processed_total{result="dead_lettered"}[5s])) or vector(0))'
+    " / sum(rate(events_processed_total[5s]))",
+    'sum(rate(api_request_duration_seconds_count{service="event-audit-dashboard",'
+    'route!~"/metrics|/healthz",status=~"5.."}[5s])) or vector(0)',
+)
 
 
 class PreflightRefused(TargetError):
@@ -548,9 +560,14 @@ def _measure(
         backlog = observer.single_range(spec.backlog_query, start, end, STEP_S)
         series_dump["queries"][spec.backlog_query] = backlog
     breach = measure.first_breach(timeline, t_inject)
-    drained = measure.drained_at(backlog, breach or t_inject, spec.backlog_max) if backlog else None
+    after = breach or t_inject
+    drained = (
+        measure.drained_at(backlog, after, spec.backlog_max, spec.recovery_samples)
+        if backlog
+        else None
+    )
     ttr, recovered_at = measure.time_to_recover(
-        timeline, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
+        timeline, after, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
     )
     result.ttr_seconds, result.ttr_source, result.ttr_reason = ttr.seconds, ttr.source, ttr.reason
     result.recovered_at = iso(recovered_at)
@@ -582,8 +599,20 @@ def _measure(
             f"{max(0.0, bad):.0f} events slower than {LATENCY_SLO_S:g} s / budget of "
             f"{budget_events:.0f} (1 % of {rate:g} events/s over 1 h)"
         )
+    _save_chart_series(observer, series_dump["queries"], start, end)
     run_dir = Path(result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+def _save_chart_series(
+    observer: Observer, queries: dict[str, Any], start: float, end: float
+) -> None:
+    """The post-mortem chart's SLIs, saved whatever the drill's own probes are (best effort)."""
+    for query in CHART_QUERIES:
+        if query not in queries:
+            # A missing chart line must not fail the run; the chart says "no data" instead.
+            with contextlib.suppress(ObservationError):
+                queries[query] = observer.single_range(query, start, end, STEP_S)
 
 
 def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:

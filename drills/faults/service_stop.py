@@ -1,7 +1,7 @@
 """service-stop: take a component down for a set time (a broker outage), then start it again.
 
-`mode: kill` is a hard stop — SIGKILL first, so the component gets no chance to close cleanly —
-after which the supervisor is told to keep it stopped; `mode: term` is a graceful stop. Rollback
+`mode: kill` is a hard stop — SIGKILL, so the component gets no chance to close cleanly, and its
+supervisor keeps it down; `mode: term` is a graceful stop. Rollback
 starts it again and is idempotent (starting a running component does nothing).
 """
 
@@ -35,13 +35,8 @@ class ServiceStop:
         return [] if state.ready else [f"{ctx.spec.target} is not running and ready"]
 
     def inject(self, ctx: FaultContext) -> Injection:
-        component = ctx.spec.target
-        if self.mode == "kill":
-            ctx.target.kill(component, "KILL")
-            at = time.time()
-        ctx.target.stop(component)
-        if self.mode != "kill":
-            at = time.time()
+        ctx.target.stop(ctx.spec.target, graceful=self.mode != "kill")
+        at = time.time()
         return Injection(at, "journal", {"mode": self.mode, "duration_s": self.duration_s})
 
     def hold(self, ctx: FaultContext, injection: Injection) -> None:

@@ -21,6 +21,11 @@ from drills.sandbox.secrets import SandboxSecrets
 SCRAPE_INTERVAL = "1s"
 EVALUATION_INTERVAL = "1s"
 
+# Jobs whose endpoint is slow to render under load get a longer interval (and timeout): the broker's
+# per-queue metrics took over a second while it drained a backlog on two busy cores, and a timed-out
+# scrape reads as `up == 0` — a false outage.
+SLOW_JOBS = {"rabbitmq": "2s"}
+
 # Prometheus job name → component whose port it scrapes, and the metrics path.
 SCRAPE_JOBS: dict[str, tuple[str, str]] = {
     "audit-event-generator": ("audit-event-generator", "/metrics"),
@@ -95,6 +100,11 @@ def prometheus_yml(ports: Ports, manifests: Path) -> str:
                 "job_name": job,
                 "metrics_path": path,
                 "static_configs": [{"targets": [f"127.0.0.1:{ports.of(component)}"]}],
+                **(
+                    {"scrape_interval": SLOW_JOBS[job], "scrape_timeout": SLOW_JOBS[job]}
+                    if job in SLOW_JOBS
+                    else {}
+                ),
             }
             for job, (component, path) in SCRAPE_JOBS.items()
         ],

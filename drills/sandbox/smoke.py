@@ -134,7 +134,10 @@ def _wait_stored(
         f"host=127.0.0.1 port={sandbox.settings.ports.of('postgres')} user=auditflow "
         f"dbname=auditflow connect_timeout=3 password={sandbox.secrets.postgres_app.reveal()}"
     )
-    query = "SELECT count(*), count(DISTINCT seq) FROM audit_events WHERE run_id = %s AND seq <= %s"
+    query = (
+        "SELECT count(*), count(DISTINCT seq) FROM audit_events "
+        "WHERE run_id = %s AND seq BETWEEN %s AND %s"
+    )
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             while True:

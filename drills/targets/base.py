@@ -53,8 +53,12 @@ class Target(Protocol):
         """Kill the component's process(es) abruptly; the supervisor/controller restarts it."""
         ...
 
-    def stop(self, component: str) -> None:
-        """Stop the component and keep it stopped until `start`."""
+    def stop(self, component: str, graceful: bool = True) -> None:
+        """Stop the component and keep it stopped until `start`.
+
+        `graceful=False` is a hard stop: the component is killed without a chance to shut down
+        cleanly, and is not restarted by its supervisor/controller in between.
+        """
         ...
 
     def start(self, component: str) -> None:

@@ -63,8 +63,8 @@ class FakeTarget:
         self.calls.append(("kill", f"{component}:{signal_name}"))
         self.components[component] = self._fresh(component)  # restarted by its "supervisor"
 
-    def stop(self, component: str) -> None:
-        self.calls.append(("stop", component))
+    def stop(self, component: str, graceful: bool = True) -> None:
+        self.calls.append(("stop", component if graceful else f"{component}:hard"))
         old = self.components[component]
         self.components[component] = ComponentState(component, False, "0", None, False)
         del old

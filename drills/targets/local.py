@@ -92,25 +92,35 @@ class LocalTarget:
         except ProcessLookupError as exc:
             raise TargetError(f"{component} (pid {info.pid}) vanished before the kill") from exc
 
-    def stop(self, component: str) -> None:
-        """Stop the program and keep it stopped, whatever state the kill left it in.
+    def stop(self, component: str, graceful: bool = True) -> None:
+        """Stop the program and keep it stopped.
 
-        After a kill supervisord moves the program through EXITED → BACKOFF → STARTING on its own;
-        a stop request is only accepted in RUNNING, STARTING or BACKOFF, so this keeps asking
+        A hard stop asks supervisord to stop first (state STOPPING, so the death that follows is
+        not answered with a restart) and then SIGKILLs the process group at once — killing first
+        and stopping after would race supervisord's immediate restart, and the fresh broker would
+        then take its whole stop timeout to shut down gracefully.
+
+        A stop request is only accepted in RUNNING, STARTING or BACKOFF, so this keeps asking
         (without blocking supervisord's API on a long stop) until the state is STOPPED.
         """
         name = self._program(component)
         deadline = time.monotonic() + STATE_TIMEOUT_S
+        killed: set[int] = set()
         while True:
-            state = self.supervisor.process(name).state
-            if state in ("STOPPED", "FATAL"):
+            info = self.supervisor.process(name)
+            if info.state in ("STOPPED", "FATAL"):
                 return
-            if state in ("RUNNING", "STARTING", "BACKOFF"):
+            if info.state in ("RUNNING", "STARTING", "BACKOFF"):
                 with contextlib.suppress(TargetError):  # raced a state change: look again
                     self.supervisor.stop(name, wait=False)
+                continue
+            if not graceful and info.state == "STOPPING" and info.pid and info.pid not in killed:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(info.pid, signal.SIGKILL)
+                killed.add(info.pid)
             if time.monotonic() > deadline:
                 raise TargetError(f"{component} did not stop within {STATE_TIMEOUT_S:.0f} s")
-            time.sleep(0.05)
+            time.sleep(0.02)
 
     def start(self, component: str) -> None:
         name = self._program(component)

@@ -54,18 +54,21 @@ def test_alert_that_resolved_before_inject_and_fires_again_counts():
     assert measure.time_to_detect([times], T0).seconds == 8.0
 
 
-def test_ttr_is_start_of_final_stable_in_tolerance_run():
-    """TTR is where the last in-tolerance run of at least K samples starts."""
+def test_ttr_is_start_of_first_k_sample_run_after_the_breach():
+    """TTR starts at the first in-tolerance run of K samples after the breach; a shorter blip
+    of health does not count, and a single bad sample much later does not move it."""
     values = [(T0 + t, 100.0) for t in range(-5, 0)]
     values += [(T0 + t, 0.0) for t in range(0, 10)]  # breach for 10 s
     values += [(T0 + t, 100.0) for t in range(10, 13)]  # a short blip of health
     values += [(T0 + t, 0.0) for t in range(13, 15)]
     values += [(T0 + t, 100.0) for t in range(15, 40)]
+    values[-5] = (values[-5][0], 0.0)  # one failed scrape long after recovery
     timeline = measure.in_tolerance_timeline(
         {"rate": values}, {"rate": Tolerance(min=50)}, T0 - 5, T0 + 39, 1.0
     )
-    assert measure.first_breach(timeline, T0) == T0
-    figure, recovered = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    breach = measure.first_breach(timeline, T0)
+    assert breach == T0
+    figure, recovered = measure.time_to_recover(timeline, breach, T0, 5, None, False)
     assert figure.seconds == 15.0
     assert recovered == T0 + 15
 
@@ -76,7 +79,7 @@ def test_ttr_missing_when_sli_never_recovers():
     timeline = measure.in_tolerance_timeline(
         {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
     )
-    figure, recovered = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    figure, recovered = measure.time_to_recover(timeline, T0, T0, 5, None, False)
     assert figure.seconds is None and recovered is None
     assert "did not hold" in figure.reason
 
@@ -88,7 +91,9 @@ def test_gaps_in_data_count_as_out_of_tolerance():
         {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
     )
     assert [ok for t, ok in timeline if T0 + 10 <= t < T0 + 14] == [False] * 4
-    figure, _ = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    breach = measure.first_breach(timeline, T0)
+    assert breach == T0 + 10
+    figure, _ = measure.time_to_recover(timeline, breach, T0, 5, None, False)
     assert figure.seconds == 14.0
 
 
@@ -103,7 +108,7 @@ def test_every_sli_must_hold_at_once():
         T0 + 29,
         1.0,
     )
-    figure, _ = measure.time_to_recover(timeline, T0, 5, None, backlog_required=False)
+    figure, _ = measure.time_to_recover(timeline, T0, T0, 5, None, False)
     assert figure.seconds == 9.0
 
 
@@ -117,17 +122,18 @@ def test_backlog_drain_delays_recovery_and_is_required_when_configured():
     backlog = [(T0 + t, max(0.0, 5000.0 - 200.0 * t)) for t in range(0, 60)]
     drained = measure.drained_at(backlog, T0, threshold=50)
     assert drained == T0 + 25
-    figure, _ = measure.time_to_recover(timeline, T0, 5, drained, backlog_required=True)
+    figure, _ = measure.time_to_recover(timeline, T0, T0, 5, drained, True)
     assert figure.seconds == 25.0
     never = measure.drained_at([(T0 + t, 5000.0) for t in range(60)], T0, threshold=50)
-    figure, _ = measure.time_to_recover(timeline, T0, 5, never, backlog_required=True)
+    figure, _ = measure.time_to_recover(timeline, T0, T0, 5, never, True)
     assert figure.seconds is None and "backlog" in figure.reason
 
 
 def test_drained_at_ignores_a_dip_that_rises_again():
-    """Drained means it stays under the threshold, not that it touched it once."""
+    """Drained means under the threshold for K samples in a row, not touching it once."""
     backlog = [(T0, 900.0), (T0 + 1, 10.0), (T0 + 2, 800.0), (T0 + 3, 20.0), (T0 + 4, 0.0)]
-    assert measure.drained_at(backlog, T0, threshold=50) == T0 + 3
+    assert measure.drained_at(backlog, T0, threshold=50, samples_needed=2) == T0 + 3
+    assert measure.drained_at(backlog, T0, threshold=50, samples_needed=3) is None
 
 
 def test_tolerance_rejects_nan():
