@@ -7,6 +7,7 @@ Order matters on a shared sandbox: pod-kill runs first, because its expected ale
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,12 @@ def test_b_rabbitmq_outage(live, tmp_path):
     spec, result = run_drill(live, tmp_path, "rabbitmq-outage")
     assert_drill_passed(live, spec, result)
     assert result.fault["figures"]["held_down_seconds"] >= 19
+    # The broker really stayed down for the whole hold (it once came back: restart race).
+    series = json.loads((Path(result.run_dir) / "series.json").read_text())["queries"]
+    broker_up = next(v for q, v in series.items() if 'up{job="rabbitmq"}' in q)
+    t0 = datetime.fromisoformat(result.injected_at).timestamp()
+    during = [value for t, value in broker_up if t0 + 4 <= t <= t0 + 19]
+    assert during and all(value == 0 for value in during), during
     phases = {p.name: p for p in result.phases}
     assert phases["backlog drained"].offset_s is not None
     assert phases["backlog drained"].offset_s >= phases["alert firing"].offset_s
