@@ -5,7 +5,8 @@
     ├── TargetError               exit 3  the platform cannot be reached, started or trusted
     │   ├── MissingDependency     a Debian package / binary the sandbox needs is absent
     │   ├── PortBusy              a port of the sandbox's block is taken by someone else
-    │   └── ComponentFailed       a component did not become healthy
+    │   ├── ComponentFailed       a component did not become healthy
+    │   └── GitHubError           GitHub refused or could not answer (issue export)
     ├── ObservationError          exit 4  Prometheus (or another observer) cannot be read
     ├── RollbackFailed            exit 5  the harness could not undo what it did (loud)
     └── Interrupted               exit 130 Ctrl-C / SIGTERM
@@ -46,6 +47,10 @@ class PortBusy(TargetError):
 
 class ComponentFailed(TargetError):
     """A component did not become healthy in time; the message names it and its log file."""
+
+
+class GitHubError(TargetError):
+    """GitHub refused or could not answer a request (an external system failed)."""
 
 
 class ObservationError(GenesisError):

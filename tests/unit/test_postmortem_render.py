@@ -1,0 +1,144 @@
+"""Post-mortem drafting from recorded run directories: golden files, escaping, strict templates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from drills.errors import InvalidInput
+from drills.postmortem import context
+from drills.postmortem.render import draft, md
+from drills.postmortem.review import review_file
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+RUNS = sorted(p.name for p in (GOLDEN / "runs").iterdir())
+
+
+def copy_run(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(GOLDEN / "runs" / name, target)
+    return target
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_golden_postmortem(name, tmp_path):
+    """A recorded run renders exactly the golden post-mortem (GENESIS_UPDATE_GOLDEN=1 rewrites)."""
+    run_dir = copy_run(name, tmp_path)
+    text = draft(run_dir, link_template=None).read_text().replace(str(run_dir), "RUN_DIR")
+    golden = GOLDEN / f"{name}.postmortem.md"
+    if os.environ.get("GENESIS_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_recorded_drafts_pass_review_as_drafts(name, tmp_path):
+    """Every recorded outcome (passed, failed, target-error) gives a draft that passes review."""
+    path = draft(copy_run(name, tmp_path))
+    review = review_file(path, allow_draft=True)
+    assert review.findings == ()
+    assert review_file(path, allow_draft=False).errors > 0  # a draft is not a final version
+
+
+def test_chart_is_written_and_marks_the_drill(tmp_path):
+    """The chart is an SVG in the run directory, embedded in the post-mortem, with inject marked."""
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    text = draft(run_dir).read_text()
+    svg = (run_dir / "chart.svg").read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "](chart.svg)" in text
+    assert "inject" in svg and "recover" in svg
+
+
+def test_no_chart_without_series(tmp_path):
+    """A run that never reached measurement (no series.json) renders without a chart link."""
+    run_dir = copy_run("20261127T062824Z-rabbitmq-outage", tmp_path)
+    text = draft(run_dir).read_text()
+    assert not (run_dir / "chart.svg").exists()
+    assert "chart.svg" not in text
+    assert "No fault was injected" in text
+
+
+def test_hostile_journal_text_cannot_break_markdown(tmp_path):
+    """Pipes, headings, backticks and newlines from events land escaped inside one table row."""
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    hostile = "x | y\n# Injected heading `code` *bold* [link](http://e)"
+    with (run_dir / "journal.jsonl").open("a") as handle:
+        handle.write(json.dumps({"t": 1795760755.0, "event": "internal-error", "error": hostile}))
+        handle.write("\n")
+    text = draft(run_dir).read_text()
+    row = next(line for line in text.splitlines() if "harness internal error" in line)
+    assert row.count(" | ") == 3  # still four cells
+    assert "x \\| y \\# Injected heading \\`code\\` \\*bold\\* \\[link\\](http://e)" in row
+    assert "\n# Injected heading" not in text
+
+
+def test_md_escapes_line_start_markers():
+    """List, ordered-list and heading markers at the start of a value are neutralised."""
+    assert md("- item") == "\\- item"
+    assert md("1. item") == "1\\. item"
+    assert md("# title") == "\\# title"
+    assert md("11.1 s") == "11.1 s"
+    assert md(None) == "n/a"
+
+
+def test_user_template_overrides_one_file(tmp_path):
+    """A template in --templates replaces the built-in one of the same name; others stay."""
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    overrides = tmp_path / "mine"
+    overrides.mkdir()
+    (overrides / "summary.md.j2").write_text(
+        "Our summary: {{ run.drill }} ended {{ run.outcome }}.\n"
+    )
+    text = draft(run_dir, templates=overrides).read_text()
+    assert "Our summary: pod-kill ended passed." in text
+    assert "## Timeline" in text
+
+
+def test_strict_undefined_is_an_error(tmp_path):
+    """A misspelt field in a template is an InvalidInput naming the template, not an empty cell."""
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    overrides = tmp_path / "mine"
+    overrides.mkdir()
+    (overrides / "summary.md.j2").write_text("{{ run.no_such_field }}\n")
+    with pytest.raises(InvalidInput, match=r"summary\.md\.j2"):
+        draft(run_dir, templates=overrides)
+
+
+def test_not_a_run_directory(tmp_path):
+    """A directory without result.json is invalid input (exit 2), not a traceback."""
+    with pytest.raises(InvalidInput, match=r"no result\.json"):
+        draft(tmp_path)
+
+
+def test_context_reads_older_result_files(tmp_path):
+    """Older results (detection_lower_bound_s) still give the alert's detection bound."""
+    run = context.build(copy_run("20261127T062541Z-pod-kill", tmp_path))
+    assert run.alerts[0].name == "AuditAnalysisRestarted"
+    assert run.alerts[0].bound_s == 1.0
+    assert run.timeline == tuple(sorted(run.timeline, key=lambda row: row.at))
+    assert run.timeline[0].at < run.injected_at  # the timeline starts before the injection
+
+
+def test_chart_queries_match_what_the_runner_saves():
+    """The chart reads series.json by the same PromQL strings the runner saves."""
+    from drills.runner import CHART_QUERIES
+
+    assert set(CHART_QUERIES) == set(context.CHART_QUERIES)
+
+
+def test_issue_links_are_kept_on_re_render(tmp_path):
+    """issues.json (written by the exporter) fills the tracking column when re-rendering."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    run = context.build(run_dir)
+    from drills.postmortem.actions import derive
+
+    first = derive(run)[0]
+    url = "https://github.example/acme/ops/issues/7"
+    (run_dir / "issues.json").write_text(json.dumps({first.fingerprint: url}))
+    text = draft(run_dir).read_text()
+    assert f"[{url}]({url})" in text
