@@ -6,13 +6,22 @@ Verification reads the dead-letter queue back: every message must be there with 
 construction predicts, and the consumer must not have restarted. Rollback has nothing to undo
 (publishing stops when the fault's hold ends or the run is stopped); it only drains this run's
 copies from the dead-letter queue so repeated drills do not accumulate them.
+
+A target that can publish from inside its cluster (`InClusterPublisher`, the Kubernetes target
+with GENESIS_K8S_MALFORMED_VIA=job) runs this module as a Job instead
+(`python -m drills.faults.malformed_events --nonce N --count C --seed S --interval I`, broker URL
+in AUDITFLOW_AMQP_URL): the same seed draws the same messages under the same ids.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import threading
 import time
 import uuid
 from collections import Counter
+from typing import Protocol, runtime_checkable
 
 import pika
 import pika.exceptions
@@ -24,6 +33,15 @@ from drills.faults.malformed_strategies import Malformed, draw_examples
 
 DRILL_HEADER = "x-genesis-drill"
 DLQ_WAIT_S = 30.0
+
+
+@runtime_checkable
+class InClusterPublisher(Protocol):
+    """A target that publishes the malformed messages from inside its cluster (a Job)."""
+
+    def publishes_malformed_in_cluster(self) -> bool: ...
+
+    def publish_malformed(self, nonce: str, count: int, seed: int, interval_s: float) -> None: ...
 
 
 class MalformedEvents:
@@ -70,32 +88,18 @@ class MalformedEvents:
         )
 
     def hold(self, ctx: FaultContext, injection: Injection) -> None:
-        connection = self._connect(ctx)
-        try:
-            channel = connection.channel()
-            channel.confirm_delivery()
-            for index, message in enumerate(self.messages):
-                if ctx.stop.is_set():
-                    break
-                message_id = f"{self.nonce}-{index}"
-                channel.basic_publish(
-                    topology.EXCHANGE,
-                    topology.routing_key("read"),
-                    message.body,
-                    pika.BasicProperties(
-                        content_type=message.content_type,
-                        delivery_mode=2,
-                        message_id=message_id,
-                        headers={DRILL_HEADER: self.nonce},
-                    ),
-                )
-                self.sent[message_id] = message
-                if self.interval_s:
-                    ctx.stop.wait(self.interval_s)
-        except pika.exceptions.AMQPError as exc:
-            raise TargetError(f"publishing malformed messages failed: {exc!r}") from exc
-        finally:
-            _close(connection)
+        target = ctx.target
+        if isinstance(target, InClusterPublisher) and target.publishes_malformed_in_cluster():
+            target.publish_malformed(self.nonce, len(self.messages), self.seed, self.interval_s)
+            self.sent = {f"{self.nonce}-{i}": m for i, m in enumerate(self.messages)}
+        else:
+            connection = self._connect(ctx)
+            try:
+                publish(connection, self.messages, self.nonce, self.interval_s, ctx.stop, self.sent)
+            except pika.exceptions.AMQPError as exc:
+                raise TargetError(f"publishing malformed messages failed: {exc!r}") from exc
+            finally:
+                _close(connection)
         ctx.emit("fault", {"published_malformed": len(self.sent)})
 
     def rollback(self, ctx: FaultContext) -> None:
@@ -169,9 +173,72 @@ class MalformedEvents:
         )
 
 
+def publish(
+    connection: pika.BlockingConnection,
+    messages: list[Malformed],
+    nonce: str,
+    interval_s: float,
+    stop: threading.Event,
+    sent: dict[str, Malformed],
+) -> None:
+    """Publish each message persistent with confirms, tagged `<nonce>-<index>`; record in `sent`."""
+    channel = connection.channel()
+    channel.confirm_delivery()
+    for index, message in enumerate(messages):
+        if stop.is_set():
+            break
+        message_id = f"{nonce}-{index}"
+        channel.basic_publish(
+            topology.EXCHANGE,
+            topology.routing_key("read"),
+            message.body,
+            pika.BasicProperties(
+                content_type=message.content_type,
+                delivery_mode=2,
+                message_id=message_id,
+                headers={DRILL_HEADER: nonce},
+            ),
+        )
+        sent[message_id] = message
+        if interval_s:
+            stop.wait(interval_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The in-cluster publisher Job's entry point (see `InClusterPublisher`)."""
+    parser = argparse.ArgumentParser(prog="python -m drills.faults.malformed_events")
+    parser.add_argument("--nonce", required=True)
+    parser.add_argument("--count", type=int, required=True)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--interval", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    url = os.environ.get("AUDITFLOW_AMQP_URL")
+    if not url:
+        parser.error("AUDITFLOW_AMQP_URL is not set")
+    sent: dict[str, Malformed] = {}
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        publish(
+            connection,
+            draw_examples(args.count, args.seed),
+            args.nonce,
+            args.interval,
+            threading.Event(),
+            sent,
+        )
+    finally:
+        _close(connection)
+    print(f"published {len(sent)} malformed messages for {args.nonce}")
+    return 0
+
+
 def _close(connection: pika.BlockingConnection) -> None:
     try:
         if connection.is_open:
             connection.close()
     except pika.exceptions.AMQPError:
         pass
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

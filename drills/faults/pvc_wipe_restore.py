@@ -24,8 +24,8 @@ Steps (DESIGN §4, §5):
   file (which is never deleted), and the application role let in again.
 
 The steps a target must offer are the `PgVolume` protocol; `LocalVolume` implements them on the
-supervisord sandbox. The Kubernetes target (delete/recreate the PVC, scale the StatefulSet) is a
-separate issue and is refused here with a `TargetError`.
+supervisord sandbox, `drills.targets.kubernetes.KubernetesVolume` on Kubernetes (scale the
+StatefulSet to 0, delete and recreate its PVC, scale up).
 """
 
 from __future__ import annotations
@@ -224,9 +224,15 @@ def _checked_data_dir(data_dir: Path, state_root: Path) -> Path:
 def volume_for(ctx: FaultContext) -> PgVolume:
     if isinstance(ctx.target, LocalTarget):
         return LocalVolume(ctx.target)
+    if ctx.target.name == "kubernetes":
+        # Imported here: the module is the only one that loads the `kubernetes` client (lazily).
+        from drills.targets.kubernetes import KubernetesTarget  # noqa: PLC0415
+
+        if isinstance(ctx.target, KubernetesTarget):
+            return ctx.target.pg_volume()
     raise TargetError(
-        f"pvc-wipe-restore is implemented for the local target only, not {ctx.target.name!r}; "
-        "the Kubernetes path (delete and recreate the PVC) is tracked in a separate issue"
+        f"pvc-wipe-restore needs the local sandbox or the Kubernetes target (KubernetesTarget), "
+        f"not {type(ctx.target).__name__} {ctx.target.name!r}"
     )
 
 

@@ -74,8 +74,9 @@ def test_dry_run_prints_the_plan_without_a_platform(tmp_path):
     assert "rollback" in result.output
 
 
-def test_kubernetes_target_is_refused_clearly_for_now():
-    """Asking for the Kubernetes target (not built yet) is invalid input, not a crash."""
+def test_kubernetes_target_refuses_kube_system(monkeypatch):
+    """The Kubernetes target in kube-system is invalid input (exit 2), before any connection."""
+    monkeypatch.setenv("GENESIS_K8S_NAMESPACE", "kube-system")
     result = invoke("run", "pod-kill", "--target", "kubernetes")
     assert result.exit_code == 2
-    assert "kubernetes" in result.output
+    assert "kube-system" in result.output

@@ -1,0 +1,77 @@
+"""Which API verbs the Kubernetes target really uses, observed on the SIMULATED API server.
+
+The game-day Role (manifests/base/gameday/gameday.yaml) must grant exactly `REQUIRED`; this test
+derives the verbs from the requests the four seed drills' Kubernetes paths make, so a new API call
+in the target fails here until the Role (and this table) says so.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from drills.targets.k8s_settings import KubeSettings
+from tests.k8s.conftest import make_target, seeded_cluster
+from tests.k8s.simulated_api import SimulatedApiServer
+
+pytestmark = pytest.mark.k8s
+SECRET = ("auditflow-secrets",)
+REQUIRED = {
+    ("", "pods", "list", ()),
+    ("", "pods", "watch", ()),
+    ("", "pods", "delete", ()),
+    ("apps", "deployments", "get", ()),
+    ("apps", "deployments", "patch", ()),
+    ("apps", "statefulsets", "get", ()),
+    ("apps", "statefulsets", "patch", ()),
+    ("apps", "deployments/scale", "patch", ()),
+    ("apps", "statefulsets/scale", "patch", ()),
+    ("", "persistentvolumeclaims", "get", ()),
+    ("", "persistentvolumeclaims", "delete", ()),
+    ("", "persistentvolumeclaims", "create", ()),
+    ("", "secrets", "get", SECRET),
+    ("batch", "jobs", "create", ()),
+    ("batch", "jobs", "get", ()),
+}
+PATH = re.compile(
+    r"^/(?:api/v1|apis/(?P<group>[a-z.]+)/v1)/namespaces/[^/]+/(?P<res>[a-z]+)"
+    r"(?:/(?P<name>[^/]+)(?P<sub>/scale)?)?$"
+)
+VERBS = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}
+
+
+def verb_of(method: str, path: str, query: dict[str, str]) -> tuple[str, str, str, tuple[str, ...]]:
+    match = PATH.match(path)
+    assert match, path
+    resource = match["res"] + ("/scale" if match["sub"] else "")
+    if method == "GET":
+        verb = "get" if match["name"] else ("watch" if query.get("watch") else "list")
+    else:
+        verb = VERBS[method]
+    names = (match["name"],) if match["res"] == "secrets" else ()
+    return match["group"] or "", resource, verb, names
+
+
+def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
+    """Kill, outage, restore-volume and Job paths together use exactly the Role's verbs."""
+    cluster = seeded_cluster()
+    with SimulatedApiServer(cluster) as server:
+        target = make_target(server.url, KubeSettings(malformed_via="job"))
+        target.endpoints()
+        target.kill("audit-log-analysis", "KILL")  # pod-kill
+        target.wait_ready("audit-log-analysis", 10)
+        target.stop("rabbitmq")  # rabbitmq-outage
+        target.start("rabbitmq")
+        target.wait_ready("rabbitmq", 10)
+        target.stop("event-audit-dashboard")  # a Deployment outage (service-stop)
+        target.start("event-audit-dashboard")
+        volume = target.pg_volume()  # pvc-wipe-restore
+        volume.halt()
+        volume.wipe()
+        volume.reprovision()
+        volume.start()
+        volume.wait_accepting(10)
+        target.publish_malformed("0123456789abcdef", 4, 1, 0.0)  # malformed-events, Job path
+    used = {verb_of(method, path, query) for method, path, query in cluster.requests}
+    assert used == REQUIRED
