@@ -1,0 +1,142 @@
+"""Fakes the plugin tests' inner pytest sessions import: a scripted runner and fault seams."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from pathlib import Path
+
+from drills import runner
+from drills.faults.base import FaultReport, Injection
+from drills.ledger import GeneratorMark
+from drills.results import DrillResult, Objective, iso
+from drills.targets.fake import FakeTarget
+
+TARGET = FakeTarget()
+
+
+def scripted_result(spec, target, options, listener, ttd=5.0, outcome="passed") -> DrillResult:
+    """A result like the real runner's (run directory, result.json), without any platform."""
+    run_dir = options.runs_dir / runner.new_run_id(spec.name)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    listener("phase", {"phase": "observe", "elapsed": 0.0})
+    result = DrillResult(
+        run_id=run_dir.name,
+        drill=spec.name,
+        target=target.name,
+        outcome=outcome,
+        reason="all objectives met",
+        started_at=iso(now) or "",
+        injected_at=iso(now),
+        ttd_seconds=ttd,
+        ttn_seconds=6.0,
+        ttr_seconds=21.5,
+        error_budget_consumed=0.02,
+        run_dir=str(run_dir),
+        wall_seconds=30.0,
+        objectives=[Objective("time to detect", "<= 30s", f"{ttd:g}s", ttd <= 30)],
+    )
+    result.write(run_dir)
+    return result
+
+
+class FakeObserver:
+    url = "http://127.0.0.1:9"
+
+    def ready(self) -> bool:
+        return True
+
+    def value(self, query: str) -> float | None:
+        return 1000.0 if "rate(" in query else 1.0
+
+    def range(self, query, start, end, step):
+        return []
+
+    def single_range(self, query, start, end, step):
+        return []
+
+    def alert_series(self, start, end, step):
+        return {}
+
+    def rules_for(self):
+        return {}
+
+    def evaluation_interval(self):
+        return 1.0
+
+
+class FakeGenerator:
+    def mark(self) -> GeneratorMark:
+        return GeneratorMark("run", 100, 100, 0, 20.0)
+
+    def set_rate(self, rate: float) -> None:
+        return None
+
+    def wait_drained(self, timeout: float) -> GeneratorMark:
+        return self.mark()
+
+    def close(self) -> None:
+        return None
+
+
+@dataclasses.dataclass
+class Fault:
+    """Stops the component; `hold_error` is raised while held, `rollback_error` on the first
+    rollback (a harness interrupted inside its own rollback)."""
+
+    hold_error: BaseException | None = None
+    rollback_error: BaseException | None = None
+
+    def plan(self, ctx):
+        return ["fake"]
+
+    def preflight(self, ctx):
+        return []
+
+    def inject(self, ctx):
+        ctx.target.stop(ctx.spec.target)
+        return Injection(time.time(), "test")
+
+    def hold(self, ctx, injection):
+        if self.hold_error is not None:
+            raise self.hold_error
+
+    def rollback(self, ctx):
+        error, self.rollback_error = self.rollback_error, None
+        if error is not None:
+            raise error
+        ctx.target.start(ctx.spec.target)
+
+    def verify(self, ctx, injection):
+        return FaultReport()
+
+
+def real_runner(fault: Fault):
+    """`drills.runner.run` itself, with a fake fault, observer and generator and no baseline."""
+
+    def run(spec, target, options, listener):
+        quick = dataclasses.replace(
+            spec, load=dataclasses.replace(spec.load, baseline_s=0.0), recovery_samples=1
+        )
+        return runner.run(
+            quick,
+            target,
+            options,
+            listener,
+            fault=fault,
+            observer=FakeObserver(),
+            generator=FakeGenerator(),
+        )
+
+    return run
+
+
+def journal_events(runs_dir: Path) -> list[dict]:
+    from drills.journal import read
+
+    return [r for path in sorted(runs_dir.glob("*/journal.jsonl")) for r in read(path)]
+
+
+scripted = functools.partial(scripted_result)

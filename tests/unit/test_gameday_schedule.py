@@ -1,0 +1,148 @@
+"""The game-day scheduler on a fake clock (no real waiting): cron slots, missed-run policies, the
+one-instance lock, stopping, and the rendered Kubernetes CronJob."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+
+from drills.gameday import GAMEDAYS, load_plan
+from drills.gameday_schedule import (
+    Scheduler,
+    SchedulerBusy,
+    cronjob,
+    cronjob_yaml,
+    next_slot,
+    single_instance,
+    slots_between,
+)
+from tests.unit.test_gameday import FakeClock
+
+WEEKLY = load_plan(GAMEDAYS / "weekly.yaml")  # Wednesdays 10:00 UTC, missed_runs: run-once
+MONDAY = datetime(2026, 3, 2, 8, 0, tzinfo=UTC).timestamp()
+
+
+def ts(*args: int) -> float:
+    return datetime(*args, tzinfo=UTC).timestamp()
+
+
+def scheduler(tmp_path, plan=WEEKLY, now=MONDAY):
+    clock = FakeClock(now)
+    fired: list[float] = []
+    events: list[tuple[str, dict]] = []
+    sched = Scheduler(
+        plan,
+        tmp_path,
+        lambda: fired.append(clock.now()) or 0,
+        clock,
+        threading.Event(),
+        lambda kind, data: events.append((kind, dict(data))),
+    )
+    return sched, clock, fired, events
+
+
+def test_cron_slots():
+    """next_slot and slots_between follow cron semantics (strictly after, inclusive end)."""
+    assert next_slot("0 10 * * 3", MONDAY) == ts(2026, 3, 4, 10, 0)
+    assert next_slot("0 10 * * 3", ts(2026, 3, 4, 10, 0)) == ts(2026, 3, 11, 10, 0)
+    assert slots_between("0 10 * * 3", MONDAY, ts(2026, 3, 18, 10, 0)) == [
+        ts(2026, 3, 4, 10, 0),
+        ts(2026, 3, 11, 10, 0),
+        ts(2026, 3, 18, 10, 0),
+    ]
+
+
+def test_runs_at_each_slot_without_real_waiting(tmp_path):
+    """Two scheduled runs happen exactly at Wednesday 10:00 UTC, a week apart."""
+    sched, _clock, fired, _ = scheduler(tmp_path)
+    assert sched.serve(max_runs=2) == 2
+    assert fired == [ts(2026, 3, 4, 10, 0), ts(2026, 3, 11, 10, 0)]
+    state = json.loads((tmp_path / "weekly.schedule.json").read_text())
+    assert state == {"last_slot": ts(2026, 3, 11, 10, 0), "last_exit_code": 0, "plan": "weekly"}
+
+
+def test_missed_slots_run_once_on_restart(tmp_path):
+    """run-once: three slots missed while down → one run now, then back on schedule."""
+    (tmp_path / "weekly.schedule.json").write_text(json.dumps({"last_slot": ts(2026, 2, 11, 10)}))
+    sched, _clock, fired, events = scheduler(tmp_path)
+    sched.serve(max_runs=2)
+    assert fired == [MONDAY, ts(2026, 3, 4, 10, 0)]
+    missed = next(data for kind, data in events if kind == "gameday-missed")
+    assert missed["count"] == 2 and missed["policy"] == "run-once"
+
+
+def test_missed_slots_are_skipped_with_policy_skip(tmp_path):
+    """skip: missed slots are reported and not run; the next run is the next future slot."""
+    plan = load_plan(GAMEDAYS / "ci-smoke.yaml")  # daily 06:00, missed_runs: skip
+    (tmp_path / "ci-smoke.schedule.json").write_text(json.dumps({"last_slot": ts(2026, 2, 26, 6)}))
+    sched, _clock, fired, events = scheduler(tmp_path, plan)
+    sched.serve(max_runs=1)
+    assert fired == [ts(2026, 3, 3, 6, 0)]
+    missed = next(data for kind, data in events if kind == "gameday-missed")
+    assert missed["count"] == 4 and missed["policy"] == "skip"
+
+
+def test_a_game_day_that_overruns_a_slot_counts_it_as_missed(tmp_path):
+    """A run lasting past the next slot: that slot is missed (here run once, right after)."""
+    plan = load_plan(GAMEDAYS / "weekly.yaml")
+    sched, clock, fired, events = scheduler(tmp_path, plan)
+
+    def long_run() -> int:
+        fired.append(clock.now())
+        clock.t += 8 * 24 * 3600  # eight days
+        return 1
+
+    sched.run_once = long_run
+    sched.serve(max_runs=2)
+    assert fired == [ts(2026, 3, 4, 10, 0), ts(2026, 3, 12, 10, 0)]
+    assert [d["count"] for k, d in events if k == "gameday-missed"] == [1]
+
+
+def test_stop_while_waiting_ends_at_once(tmp_path):
+    """A stop request (SIGTERM) during the wait ends serve() without running anything."""
+    sched, _clock, fired, events = scheduler(tmp_path)
+    sched.stop.set()
+    assert sched.serve() == 0
+    assert fired == [] and events[-1] == ("gameday-scheduler-stopped", {"runs": 0})
+
+
+def test_request_stop_reports_whether_a_game_day_is_running(tmp_path):
+    """request_stop() tells the SIGTERM handler whether to interrupt a running drill."""
+    sched, _clock, _fired, _ = scheduler(tmp_path)
+    seen: list[bool] = []
+
+    def run() -> int:
+        seen.append(sched.request_stop())
+        return 0
+
+    sched.run_once = run
+    sched.serve()
+    assert seen == [True] and sched.request_stop() is False
+
+
+def test_only_one_scheduler_per_plan(tmp_path):
+    """While one scheduler holds the lock, a second refuses to start (exit 3)."""
+    sched, *_ = scheduler(tmp_path)
+    with single_instance(sched.lock_path), pytest.raises(SchedulerBusy) as error:
+        sched.serve(max_runs=1)
+    assert "another scheduler holds" in str(error.value) and error.value.exit_code == 3
+    sched.serve(max_runs=1)  # released: it runs now
+
+
+def test_cronjob_renders_a_valid_cronjob_for_the_plan():
+    """The CronJob runs `gameday run PLAN` in auditflow-platform as genesis-drill, on the plan's
+    schedule, one at a time, and parses back as one YAML document."""
+    doc = yaml.safe_load(cronjob_yaml(WEEKLY))
+    assert doc == cronjob(WEEKLY)
+    assert doc["apiVersion"] == "batch/v1" and doc["kind"] == "CronJob"
+    assert doc["metadata"]["namespace"] == "auditflow-platform"
+    spec = doc["spec"]
+    assert spec["schedule"] == "0 10 * * 3" and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "genesis-drill" and pod["restartPolicy"] == "Never"
+    assert pod["containers"][0]["args"][:3] == ["gameday", "run", "drills/gamedays/weekly.yaml"]
+    assert "&id" not in cronjob_yaml(WEEKLY)  # no YAML anchors: plain for kubectl and reviewers
