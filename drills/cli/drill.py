@@ -26,12 +26,26 @@ def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
     from drills.errors import InvalidInput
 
     if kind == "kubernetes":
-        raise InvalidInput(
-            "--target kubernetes is not available yet in this version; use --target local"
-        )
+        # Settings (namespace allow-list, endpoints) come from GENESIS_K8S_*; the client is loaded
+        # only now, so `--help` and local runs never import it.
+        from drills.targets.k8s_settings import KubeSettings
+        from drills.targets.kubernetes import KubernetesTarget
+
+        return KubernetesTarget.connect(KubeSettings.from_env())
+    if kind != "local":
+        raise InvalidInput(f"unknown target {kind!r}")
     from drills.targets.local import LocalTarget
 
     return LocalTarget.from_settings(_settings(state_dir, port_base))
+
+
+def _inventory(target: Target, component: str) -> list[str]:
+    """The resolved objects a Kubernetes drill would touch (read-only), for --dry-run."""
+    if target.name != "kubernetes":
+        return []
+    from drills.targets.kubernetes import KubernetesTarget
+
+    return target.inventory(component) if isinstance(target, KubernetesTarget) else []
 
 
 def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -71,6 +85,11 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
     show_default=True,
     help="Where run directories are written.",
 )
+@click.option(
+    "--fail-on-regression",
+    is_flag=True,
+    help="Exit 1 when TTD, TTR or loss regressed against the drill's history (see `history`).",
+)
 @STATE_DIR
 @PORT_BASE
 @reports_errors
@@ -82,6 +101,7 @@ def run_command(
     max_duration: float | None,
     output: str,
     runs_dir: Path,
+    fail_on_regression: bool,
     state_dir: Path | None,
     port_base: int | None,
 ) -> None:
@@ -102,7 +122,11 @@ def run_command(
     if dry_run:
         for line in runner.plan(spec, target):
             click.echo(line)
+        for line in _inventory(target, spec.target):
+            click.echo(line)
         return
+    if target.name == "kubernetes":  # the kube context is shown before anything happens
+        click.echo(f"target: {target.describe()}", err=True)
     from drills.cli.reporter import ConsoleReporter, print_summary
 
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
@@ -121,7 +145,37 @@ def run_command(
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
         print_summary(result)
+    _draft_postmortem(Path(result.run_dir))
+    regressed = _check_history(runs_dir.resolve(), Path(result.run_dir))
+    if result.exit_code == 0 and fail_on_regression and regressed:
+        click.secho("failing: a figure regressed (--fail-on-regression)", fg="red", err=True)
+        sys.exit(1)
     sys.exit(result.exit_code)
+
+
+def _check_history(runs_dir: Path, run_dir: Path) -> bool:
+    """Index the run in the history and print the regression verdicts; True if any regressed."""
+    from drills.history import History
+
+    verdicts = History(runs_dir).check(run_dir)
+    for verdict in verdicts:
+        click.secho(
+            f"history: {verdict.describe()}", fg="red" if verdict.regressed else None, err=True
+        )
+    return any(v.regressed for v in verdicts)
+
+
+def _draft_postmortem(run_dir: Path) -> None:
+    """Every run leaves postmortem.md; a drafting problem is reported but keeps the run's exit."""
+    from drills.errors import GenesisError
+    from drills.postmortem.render import draft
+
+    try:
+        path = draft(run_dir)
+    except (GenesisError, OSError) as error:
+        click.secho(f"post-mortem not drafted: {error}", fg="yellow", err=True)
+        return
+    click.echo(f"post-mortem draft: {path}", err=True)
 
 
 @click.command("validate")

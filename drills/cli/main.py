@@ -63,13 +63,21 @@ def cli() -> None:
 
 def _register() -> None:
     from drills.cli.drill import list_command, recover_command, run_command, validate_command
+    from drills.cli.gameday import gameday
+    from drills.cli.history import history_command
+    from drills.cli.issues_export import issues
     from drills.cli.platform import platform
+    from drills.cli.postmortem import postmortem
 
     cli.add_command(platform)
+    cli.add_command(postmortem)
+    cli.add_command(issues)
     cli.add_command(run_command)
     cli.add_command(validate_command)
     cli.add_command(list_command)
     cli.add_command(recover_command)
+    cli.add_command(gameday)
+    cli.add_command(history_command)
 
 
 _register()
