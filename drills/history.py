@@ -284,17 +284,29 @@ class History:
         return [float(v[0]) for v in reversed(values)]
 
     def check(self, run_dir: Path) -> list[Verdict]:
-        """Index the run and apply the regression rule to each of its figures."""
+        """Index the run, apply the regression rule to each of its figures, and leave the
+        verdicts in the run directory (`regressions.json`) for its post-mortem."""
         self.sync()
         row = self.record(run_dir)
         if row is None:
             raise InvalidInput(f"{run_dir}: no readable result.json to check")
         if row.outcome not in MEASURED_OUTCOMES:
-            return [
+            verdicts = [
                 Verdict(name, None, None, None, None, 0, False, f"run {row.outcome}")
                 for name in FIGURES
             ]
-        return [judge(name, row.figure(name), self.baseline(row, name)) for name in FIGURES]
+        else:
+            verdicts = [judge(name, row.figure(name), self.baseline(row, name)) for name in FIGURES]
+        (run_dir / "regressions.json").write_text(
+            json.dumps(
+                [
+                    {"figure": v.figure, "regressed": v.regressed, "text": v.describe()}
+                    for v in verdicts
+                ],
+                indent=2,
+            )
+        )
+        return verdicts
 
 
 def regressed(verdicts: Iterable[Verdict]) -> list[Verdict]:

@@ -145,8 +145,9 @@ def run_command(
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
         print_summary(result)
-    _draft_postmortem(Path(result.run_dir))
+    # History first: its verdicts (regressions.json) go into the post-mortem draft.
     regressed = _check_history(runs_dir.resolve(), Path(result.run_dir))
+    _draft_postmortem(Path(result.run_dir))
     if result.exit_code == 0 and fail_on_regression and regressed:
         click.secho("failing: a figure regressed (--fail-on-regression)", fg="red", err=True)
         sys.exit(1)

@@ -150,6 +150,18 @@ class Impact:
     dashboard_errors: float | None
 
 
+REGRESSIONS_FILE = "regressions.json"
+
+
+@dataclass(frozen=True)
+class RegressionInfo:
+    """One figure judged against the drill's history (written by `drills.history`)."""
+
+    figure: str
+    regressed: bool
+    text: str
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Everything a post-mortem states about one run."""
@@ -185,6 +197,7 @@ class RunContext:
     impact: Impact
     consumer_restarts: int | None = None
     journal_events: tuple[str, ...] = field(default_factory=tuple)
+    regressions: tuple[RegressionInfo, ...] = field(default_factory=tuple)
 
     @property
     def injected(self) -> bool:
@@ -548,4 +561,16 @@ def build(run_dir: Path) -> RunContext:
         impact=_impact(raw, ledger, phases, series, spec, injected_at, finished_at),
         consumer_restarts=_int(figures.get("consumer_restarts")),
         journal_events=tuple(_str(r.get("event")) for r in journal),
+        regressions=_regressions(run_dir),
+    )
+
+
+def _regressions(run_dir: Path) -> tuple[RegressionInfo, ...]:
+    """Verdicts the history check left in the run directory (absent: never checked)."""
+    path = run_dir / REGRESSIONS_FILE
+    if not path.exists():
+        return ()
+    return tuple(
+        RegressionInfo(_str(v.get("figure")), bool(v.get("regressed")), _str(v.get("text")))
+        for v in map(_dict, _list(_read_json(path)))
     )

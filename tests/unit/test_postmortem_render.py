@@ -142,3 +142,26 @@ def test_issue_links_are_kept_on_re_render(tmp_path):
     (run_dir / "issues.json").write_text(json.dumps({first.fingerprint: url}))
     text = draft(run_dir).read_text()
     assert f"[{url}]({url})" in text
+
+
+def test_history_verdicts_appear_in_the_detection_section(tmp_path):
+    """Regression verdicts left by the history check are stated in the draft, which still
+    passes review; without them the section is absent."""
+    run_dir = copy_run(RUNS[0], tmp_path)
+    assert "Against this drill's history" not in draft(run_dir).read_text()
+    (run_dir / context.REGRESSIONS_FILE).write_text(
+        json.dumps(
+            [
+                {
+                    "figure": "ttr",
+                    "regressed": True,
+                    "text": "ttr: 41s REGRESSED (baseline median 12s, MAD 1, threshold 16.4s, n=5)",
+                },
+                {"figure": "ttd", "regressed": False, "text": "ttd: 5.8s ok (median 5.9s)"},
+            ]
+        )
+    )
+    text = draft(run_dir).read_text()
+    assert "### Against this drill's history" in text
+    assert "ttr: 41s REGRESSED (baseline median 12s" in text
+    assert review_file(run_dir / "postmortem.md", allow_draft=True).findings == ()
