@@ -47,6 +47,7 @@ PRE_INJECT_WINDOW_S = 30.0
 LATENCY_SLO_S = 0.5
 LATENCY_SLO_TARGET = 0.99
 LATENCY_SLO_WINDOW_S = 3600.0
+ALERT_QUIET_WAIT_S = 180.0
 DEAD_LETTERED_TOTAL = 'sum(events_processed_total{result="dead_lettered"})'
 PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-event-generator")
 # Range queries saved into series.json for the post-mortem chart (drills.postmortem.chart reads
@@ -309,13 +310,30 @@ def _preflight(
     if not observer.ready():
         raise ObservationError(f"Prometheus at {observer.url} is not ready")
     problems += fault.preflight(ctx)
-    firing = _firing_now(observer) & set(spec.expected_alerts)
+    firing = _await_quiet_alerts(spec, observer, ctx)
     if firing:
         problems.append(
-            f"expected alert(s) already firing before the fault: {', '.join(sorted(firing))}"
+            f"expected alert(s) still firing {ALERT_QUIET_WAIT_S:.0f} s before the fault: "
+            f"{', '.join(sorted(firing))} (a detection time would be meaningless)"
         )
     if problems:
         raise PreflightRefused("preflight failed: " + "; ".join(problems))
+
+
+def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) -> set[str]:
+    """Wait (bounded) until none of the drill's expected alerts is firing.
+
+    An alert still firing from an earlier disturbance (AuditAnalysisRestarted looks back two
+    minutes) would not transition again, so its TTD could not be measured: better to wait a
+    little than to refuse, as back-to-back drills and game days often need.
+    """
+    deadline = time.monotonic() + ALERT_QUIET_WAIT_S
+    while True:
+        firing = _firing_now(observer) & set(spec.expected_alerts)
+        if not firing or time.monotonic() > deadline:
+            return firing
+        ctx.emit("waiting", {"for": f"{', '.join(sorted(firing))} to resolve"})
+        time.sleep(2 * STEP_S)
 
 
 def _firing_now(observer: Observer) -> set[str]:

@@ -60,6 +60,8 @@ class ConsoleReporter:
                 self.backlog = data["backlog"]
         elif kind == "injected":
             self.notes.append(f"{self.elapsed:6.1f}s  fault injected ({self.spec.fault.kind})")
+        elif kind == "waiting":
+            self.phase = f"preflight: waiting for {data['for']}"
         elif kind == "fault":
             self.notes.append(f"{self.elapsed:6.1f}s  {dict(data)}")
         self._live.update(self._render())

@@ -200,3 +200,38 @@ def test_dry_run_plan_touches_nothing(name):
     lines = plan(spec, target)
     assert any("rollback" in line for line in lines)
     assert target.calls == []
+
+
+class FiringObserver(FakeObserver):
+    """An observer whose RabbitMQDown alert is firing for the first `firing_calls` looks."""
+
+    def __init__(self, firing_calls: int) -> None:
+        super().__init__()
+        self.firing_calls = firing_calls
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        if query.startswith("ALERTS") and self.firing_calls > 0:
+            self.firing_calls -= 1
+            return [Series(query, {"alertname": "RabbitMQDown"}, [(end, 1.0)])]
+        return []
+
+
+def test_preflight_waits_for_an_expected_alert_still_firing(tmp_path, monkeypatch):
+    """An expected alert still firing from an earlier disturbance is waited out, then the
+    fault is injected."""
+    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
+    fault = ScriptedFault()
+    result, _, _ = go(tmp_path, fault, FiringObserver(firing_calls=3))
+    assert "inject" in fault.calls
+    assert result.outcome != "preflight-refused"
+
+
+def test_preflight_refuses_when_the_expected_alert_never_clears(tmp_path, monkeypatch):
+    """If the expected alert keeps firing past the bounded wait, nothing is injected."""
+    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
+    monkeypatch.setattr("drills.runner.ALERT_QUIET_WAIT_S", 0.2)
+    fault = ScriptedFault()
+    result, _, _ = go(tmp_path, fault, FiringObserver(firing_calls=10_000))
+    assert "inject" not in fault.calls
+    assert result.outcome == "preflight-refused"
+    assert "RabbitMQDown" in result.reason

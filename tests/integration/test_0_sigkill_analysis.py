@@ -1,4 +1,7 @@
-"""SIGKILL of the analysis process under load: supervisord restarts it and nothing is lost."""
+"""SIGKILL of the analysis process under load: supervisord restarts it and nothing is lost.
+
+Named 0 to run first: the restart keeps AuditAnalysisRestarted firing for two minutes, which later
+pod-kill drills then wait out in their preflight."""
 
 from __future__ import annotations
 
