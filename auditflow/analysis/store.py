@@ -2,9 +2,12 @@
 
 A batch is COPied into a session temp table and moved with `INSERT ... SELECT ... ON CONFLICT
 (event_id) DO NOTHING RETURNING event_id`, so one round trip stores hundreds of events and the
-returned ids say exactly which were new (the rest are redeliveries). Errors are split in two:
-`StorageUnavailable` (connection/server trouble: retry the same batch later) and `BadRows` (the
-data itself was refused: find and dead-letter the offending rows instead of retrying forever).
+returned ids say exactly which were new (the rest are redeliveries). The COPY data is formatted
+here as one text block and sent in a single write: psycopg's per-row `write_row` (an await and a
+per-value adaptation each) was the largest Python cost of the store step in a py-spy profile of a
+backlog drain. Errors are split in two: `StorageUnavailable` (connection/server trouble: retry
+the same batch later) and `BadRows` (the data itself was refused: find and dead-letter the
+offending rows instead of retrying forever).
 """
 
 from __future__ import annotations
@@ -63,6 +66,26 @@ SINGLE_SQL = (
 )
 
 
+_COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    """`value` escaped for COPY's text format (validation already refused NUL)."""
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+        return value.translate(_COPY_SPECIAL)
+    return value
+
+
+def copy_block(rows: list[Row]) -> str:
+    """`rows` as COPY text-format lines, in `COLUMNS` order."""
+    esc = copy_text
+    return "".join(
+        f"{esc(r[0])}\t{esc(r[1])}\t{r[2]}\t{r[3].isoformat()}\t{r[4].isoformat()}\t"
+        f"{esc(r[5])}\t{esc(r[6])}\t{esc(r[7])}\t{esc(r[8])}\t{esc(r[9])}\t{esc(r[10])}\n"
+        for r in rows
+    )
+
+
 class StorageUnavailable(Exception):
     """PostgreSQL could not be reached or failed for reasons unrelated to the data; retry."""
 
@@ -111,10 +134,10 @@ class PgStore:
         conn = await self._connection()
         started = time.perf_counter()
         try:
+            block = copy_block(rows).encode()
             async with conn.cursor() as cur:
                 async with cur.copy(COPY_SQL) as copy:
-                    for row in rows:
-                        await copy.write_row(row)
+                    await copy.write(block)
                 await cur.execute(INSERT_SQL)
                 inserted = {record[0] for record in await cur.fetchall()}
             await conn.commit()

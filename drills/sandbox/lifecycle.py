@@ -22,7 +22,13 @@ from drills.errors import ComponentFailed, PortBusy, TargetError
 from drills.sandbox import configs
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
-from drills.sandbox.postgres import PostgresPlacement, bootstrap, initdb_if_needed, place
+from drills.sandbox.postgres import (
+    PostgresPlacement,
+    bootstrap,
+    initdb_if_needed,
+    place,
+    start_initdb,
+)
 from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
 from drills.sandbox.programs import Binaries, Program, build_programs
 from drills.sandbox.secrets import SandboxSecrets
@@ -102,32 +108,41 @@ def up(settings: Settings, progress: Progress = _quiet) -> UpReport:
     sandbox = resolve(settings)
     supervisor = sandbox.supervisor
     already = supervisor.running()
-    _prepare_files(sandbox, progress)
-    if already:
-        progress("supervisord", "already running; applying configuration")
-        supervisor.reload_config()
-        for info in supervisor.processes():
-            if info.state in ("STOPPED", "EXITED", "FATAL"):
-                supervisor.start(info.name, wait=False)
-    else:
-        _clean_leftovers(sandbox, progress)
-        _check_ports_free(sandbox)
-        progress("supervisord", "starting")
-        supervisor.start_daemon()
+    # A first boot runs initdb in the background while supervisord starts the broker (the
+    # slowest component); PostgreSQL is retried by supervisord until its cluster is in place.
+    initdb = (
+        None if already else start_initdb(sandbox.placement, Binaries.locate(), sandbox.secrets)
+    )
+    try:
+        _prepare_files(sandbox, progress, initdb=initdb is None)
+        if already:
+            progress("supervisord", "already running; applying configuration")
+            supervisor.reload_config()
+            for info in supervisor.processes():
+                if info.state in ("STOPPED", "EXITED", "FATAL"):
+                    supervisor.start(info.name, wait=False)
+        else:
+            _clean_leftovers(sandbox, progress)
+            _check_ports_free(sandbox)
+            progress("supervisord", "starting")
+            supervisor.start_daemon()
+    finally:
+        if initdb is not None:  # never leave initdb running (or its password file) behind
+            initdb.finish()
+            progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
     _record_pids(sandbox)
     _wait_ready(sandbox, progress)
     _record_pids(sandbox)
     return UpReport(already, time.monotonic() - started, status_of(sandbox))
 
 
-def _prepare_files(sandbox: Sandbox, progress: Progress) -> None:
+def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) -> None:
     layout, ports, secrets = sandbox.layout, sandbox.settings.ports, sandbox.secrets
     for directory in (layout.conf, layout.logs, layout.logs / "rabbitmq"):
         directory.mkdir(parents=True, exist_ok=True)
     for name in ("rabbitmq", "redis", "alertmanager", "prometheus", "notification-service"):
         layout.data_of(name).mkdir(parents=True, exist_ok=True)
-    binaries = Binaries.locate()
-    if initdb_if_needed(sandbox.placement, binaries, secrets):
+    if initdb and initdb_if_needed(sandbox.placement, Binaries.locate(), secrets):
         progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
     (layout.root / "postgres.location").write_text(str(sandbox.placement.data_dir) + "\n")
     configs.write_private(layout.conf / "rabbitmq.conf", configs.rabbitmq_conf(ports, secrets))

@@ -71,16 +71,60 @@ def _reachable_by(user: str, directory: Path) -> bool:
     return result.returncode == 0
 
 
-def initdb_if_needed(
+class InitdbJob:
+    """An `initdb` running in the background, building the cluster beside its final place.
+
+    The cluster is built in `<data_dir>.initdb` and renamed to `data_dir` only once complete, so
+    a server started meanwhile (supervisord retries it) finds no directory rather than a
+    half-made one. This lets `platform up` boot the broker — the slowest component, 7-20 s —
+    while `initdb` runs (0.8-9 s), instead of one after the other.
+    """
+
+    def __init__(
+        self, placement: PostgresPlacement, process: subprocess.Popen[str], pwfile: Path
+    ) -> None:
+        self.placement = placement
+        self._process = process
+        self._pwfile = pwfile
+
+    @property
+    def building(self) -> Path:
+        return _building_dir(self.placement)
+
+    def finish(self, timeout: float = 120.0) -> None:
+        """Wait for initdb; move the finished cluster into place or raise naming the error."""
+        try:
+            _out, err = self._process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            _out, err = self._process.communicate()
+            err = f"initdb did not finish within {timeout:.0f} s. {err}"
+        finally:
+            self._pwfile.unlink(missing_ok=True)
+        if self._process.returncode != 0:
+            shutil.rmtree(self.building, ignore_errors=True)
+            raise ComponentFailed(
+                f"postgres: initdb failed in {self.placement.data_dir}: {err.strip()[-400:]}"
+            )
+        os.replace(self.building, self.placement.data_dir)
+
+
+def _building_dir(placement: PostgresPlacement) -> Path:
+    return placement.data_dir.with_name(placement.data_dir.name + ".initdb")
+
+
+def start_initdb(
     placement: PostgresPlacement, binaries: Binaries, secrets: SandboxSecrets
-) -> bool:
-    """Create the cluster on first use; return True when it was created now."""
+) -> InitdbJob | None:
+    """Start creating the cluster if there is none; None when one already exists."""
     if (placement.data_dir / "PG_VERSION").exists():
-        return False
+        return None
     parent = placement.data_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
-    if placement.data_dir.exists():
-        shutil.rmtree(placement.data_dir)  # a half-made cluster from an interrupted first boot
+    building = _building_dir(placement)
+    for leftover in (placement.data_dir, building):  # from an interrupted first boot
+        if leftover.exists():
+            shutil.rmtree(leftover)
     ids = placement.owner_ids()
     if ids:
         os.chown(parent, *ids)
@@ -93,7 +137,7 @@ def initdb_if_needed(
     argv = [
         binaries["initdb"],
         "-D",
-        str(placement.data_dir),
+        str(building),
         "-U",
         "postgres",
         f"--pwfile={pwfile}",
@@ -105,13 +149,21 @@ def initdb_if_needed(
     if placement.user:
         argv = ["runuser", "-u", placement.user, "--", *argv]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=120)
-    finally:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as exc:
         pwfile.unlink(missing_ok=True)
-    if result.returncode != 0:
-        raise ComponentFailed(
-            f"postgres: initdb failed in {placement.data_dir}: {result.stderr.strip()[-400:]}"
-        )
+        raise ComponentFailed(f"postgres: cannot run initdb: {exc}") from exc
+    return InitdbJob(placement, process, pwfile)
+
+
+def initdb_if_needed(
+    placement: PostgresPlacement, binaries: Binaries, secrets: SandboxSecrets
+) -> bool:
+    """Create the cluster on first use, waiting for it; return True when it was created now."""
+    job = start_initdb(placement, binaries, secrets)
+    if job is None:
+        return False
+    job.finish()
     return True
 
 
