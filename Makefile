@@ -1,6 +1,6 @@
 # The two commands a new user needs: `make demo` (the main job) and `make test` (the whole suite).
 # Both install what is missing first (Debian packages, .venv) and are safe to run twice.
-.PHONY: setup demo test down status lint
+.PHONY: setup demo test down status lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -19,3 +19,14 @@ down:
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
+
+# The six benchmarks (bench/), one after the other, each on its own sandbox (ports 29000-29299),
+# each printing one JSON object, also saved under bench/results/. About 25 minutes on 2 cores.
+BENCHMARKS = cli drain pipeline restore drill_overhead footprint
+bench:
+	@mkdir -p bench/results
+	@for name in $(BENCHMARKS); do \
+		echo "== bench/$$name.py"; \
+		.venv/bin/python bench/$$name.py > bench/results/$$name.json || exit 1; \
+		cat bench/results/$$name.json; \
+	done
