@@ -88,6 +88,7 @@ class _State:
     rolled_back_at: float | None = None
     before: GeneratorMark | None = None
     dead_lettered_before: float | None = None
+    recovery_confirmed_at: float | None = None
     original_rate: float | None = None
     fault_report: FaultReport | None = None
     phase: str = "preflight"
@@ -240,7 +241,9 @@ def _lifecycle(
     phase("recover")
     state.fault_report = fault.verify(ctx, injection)
     journal.write("fault-verified", figures=state.fault_report.figures)
-    _await_recovery(spec, observer, listener, started, deadline, injection.at)
+    state.recovery_confirmed_at = _await_recovery(
+        spec, observer, listener, started, deadline, injection.at
+    )
     phase("verify")
     ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn, observer)
     phase("report")
@@ -455,7 +458,7 @@ def _await_recovery(
     started: float,
     deadline: float,
     t_inject: float,
-) -> None:
+) -> float | None:
     """Wait (live, bounded) until the steady state holds K samples and the backlog is drained;
     the figure itself is computed afterwards from range data."""
     limit = min(deadline, t_inject + (spec.objectives.max_ttr_s or 120.0) * 2 + 30)
@@ -471,8 +474,9 @@ def _await_recovery(
         streak = streak + 1 if _holds(spec, values) and drained else 0
         if streak >= spec.recovery_samples:
             time.sleep(2 * STEP_S)  # let Prometheus record the last samples of the streak
-            return
+            return time.time()
         time.sleep(STEP_S)
+    return None
 
 
 def _settle_ledger(
@@ -481,12 +485,37 @@ def _settle_ledger(
     if state.before is None:
         return None
     after = generator.wait_drained(timeout=60)
-    assert state.injection is not None
-    dead = observer.value(
-        'sum(increase(events_processed_total{result="dead_lettered"}'
-        f"[{max(5, int(time.time() - state.injection.at) + 30)}s]))"
-    )
-    return reconcile(dsn, state.before, after, round(dead or 0))
+    dead_after = _fresh_counter(observer, DEAD_LETTERED_TOTAL, after_time=time.time())
+    dead = 0
+    if dead_after is not None and state.dead_lettered_before is not None:
+        # A counter reset (the consumer restarted) makes the difference meaningless: then the
+        # post-restart total is what is known to have been dead-lettered since.
+        delta = dead_after - state.dead_lettered_before
+        dead = round(delta if delta >= 0 else dead_after)
+    return reconcile(dsn, state.before, after, dead)
+
+
+def _fresh_counter(
+    observer: Observer, query: str, after_time: float, timeout: float = 15.0
+) -> float | None:
+    """A counter's value from a scrape taken after `after_time`, once it has stopped moving.
+
+    The exact difference of two counter readings, not `increase()`, whose extrapolation over a
+    window gave 284 or 320 for 300 dead-lettered messages; and only from a scrape newer than the
+    moment the work was done, since a busy service can miss a scrape or two.
+    """
+    deadline = time.monotonic() + timeout
+    previous: float | None = None
+    while True:
+        value = observer.value(query)
+        stamp = observer.value(f"max(timestamp({query.removeprefix('sum(')[:-1]}))")
+        fresh = stamp is not None and stamp >= after_time + STEP_S
+        if fresh and value is not None and value == previous:
+            return value
+        if time.monotonic() > deadline:
+            return value
+        previous = value if fresh else None
+        time.sleep(STEP_S)
 
 
 # --- measurement -----------------------------------------------------------------------------
@@ -565,17 +594,20 @@ def _measure(
     )
 
     # Recovery.
+    # The steady state is judged over the observation window, which ends once recovery was
+    # confirmed live: noise minutes later (the ledger and report phases) is not this fault's.
+    sli_end = min(end, (state.recovery_confirmed_at or end) + 2 * STEP_S)
     sli_series = {
-        p.name: observer.single_range(p.query, start, end, STEP_S) for p in spec.steady_state
+        p.name: observer.single_range(p.query, start, sli_end, STEP_S) for p in spec.steady_state
     }
     for probe in spec.steady_state:
         series_dump["queries"][probe.query] = sli_series[probe.name]
     timeline = measure.in_tolerance_timeline(
-        sli_series, {p.name: p.tolerance for p in spec.steady_state}, start, end, STEP_S
+        sli_series, {p.name: p.tolerance for p in spec.steady_state}, start, sli_end, STEP_S
     )
     backlog: list[measure.Sample] = []
     if spec.backlog_query:
-        backlog = observer.single_range(spec.backlog_query, start, end, STEP_S)
+        backlog = observer.single_range(spec.backlog_query, start, sli_end, STEP_S)
         series_dump["queries"][spec.backlog_query] = backlog
     breach = measure.first_breach(timeline, t_inject)
     after = breach or t_inject
@@ -600,7 +632,27 @@ def _measure(
         _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
     ]
 
-    # Error budget of the latency SLO (99 % under 500 ms over 1 h).
+    _error_budget(spec, observer, result, t_inject, end)
+    _save_chart_series(observer, series_dump["queries"], start, end)
+    run_dir = Path(result.run_dir)
+    (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+def _save_chart_series(
+    observer: Observer, queries: dict[str, Any], start: float, end: float
+) -> None:
+    """The post-mortem chart's SLIs, saved whatever the drill's own probes are (best effort)."""
+    for query in CHART_QUERIES:
+        if query not in queries:
+            # A missing chart line must not fail the run; the chart says "no data" instead.
+            with contextlib.suppress(ObservationError):
+                queries[query] = observer.single_range(query, start, end, STEP_S)
+
+
+def _error_budget(
+    spec: DrillSpec, observer: Observer, result: DrillResult, t_inject: float, end: float
+) -> None:
+    """Share of the latency SLO's budget (99 % under 500 ms over 1 h) the drill consumed."""
     window = max(5, int(end - t_inject))
     bad = observer.value(
         f"sum(increase(event_processing_duration_seconds_count[{window}s])) - "
@@ -617,20 +669,6 @@ def _measure(
             f"{max(0.0, bad):.0f} events slower than {LATENCY_SLO_S:g} s / budget of "
             f"{budget_events:.0f} (1 % of {rate:g} events/s over 1 h)"
         )
-    _save_chart_series(observer, series_dump["queries"], start, end)
-    run_dir = Path(result.run_dir)
-    (run_dir / "series.json").write_text(json.dumps(series_dump))
-
-
-def _save_chart_series(
-    observer: Observer, queries: dict[str, Any], start: float, end: float
-) -> None:
-    """The post-mortem chart's SLIs, saved whatever the drill's own probes are (best effort)."""
-    for query in CHART_QUERIES:
-        if query not in queries:
-            # A missing chart line must not fail the run; the chart says "no data" instead.
-            with contextlib.suppress(ObservationError):
-                queries[query] = observer.single_range(query, start, end, STEP_S)
 
 
 def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:
