@@ -219,7 +219,8 @@ def _lifecycle(
         generator.set_rate(rate)
         _baseline(spec, observer, listener, started, deadline)
         state.before = generator.mark()
-        state.dead_lettered_before = observer.value(DEAD_LETTERED_TOTAL)
+        # No series yet means the counter was never incremented: zero, not unknown.
+        state.dead_lettered_before = observer.value(DEAD_LETTERED_TOTAL) or 0.0
         phase("inject")
         journal.write(
             "inject-intent", kind=spec.fault.kind, component=spec.target, params=spec.fault.params
