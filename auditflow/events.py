@@ -64,7 +64,8 @@ class AuditEvent:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
 
-_STRING_FIELDS = (
+# The string fields of an event, in schema order (the harness breaks them one at a time).
+STRING_FIELDS = (
     "event_id",
     "run_id",
     "occurred_at",
@@ -113,10 +114,10 @@ def _from_mapping(raw: dict[str, Any]) -> AuditEvent:  # noqa: PLR0912 - a flat 
         raise MalformedEvent("wrong_type", "schema_version must be an integer")
     if version != SCHEMA_VERSION:
         raise MalformedEvent("unknown_schema_version", str(version)[:20])
-    for name in (*_STRING_FIELDS, "seq"):
+    for name in (*STRING_FIELDS, "seq"):
         if name not in raw:
             raise MalformedEvent("missing_field", name)
-    for name in _STRING_FIELDS:
+    for name in STRING_FIELDS:
         value = raw[name]
         if not isinstance(value, str) or not value or len(value) > _MAX_TEXT:
             raise MalformedEvent("wrong_type", f"{name} must be a non-empty string")

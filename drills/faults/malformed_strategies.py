@@ -15,21 +15,9 @@ from datetime import UTC, datetime
 import hypothesis
 from hypothesis import strategies as st
 
-from auditflow.events import DEFAULT_MAX_EVENT_BYTES, AuditEvent, event_id_for
+from auditflow.events import DEFAULT_MAX_EVENT_BYTES, STRING_FIELDS, AuditEvent, event_id_for
 
 JSON = "application/json"
-STRING_FIELDS = (
-    "event_id",
-    "run_id",
-    "occurred_at",
-    "published_at",
-    "actor",
-    "action",
-    "resource",
-    "outcome",
-    "source_ip",
-    "correlation_id",
-)
 
 
 @dataclass(frozen=True)
