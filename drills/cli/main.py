@@ -1,6 +1,7 @@
 """Entry point of `genesis-drill`: the command group and the one place errors become exit codes.
 
-Heavy modules (psycopg, httpx, the sandbox) are imported inside commands so `--help` stays instant.
+Heavy modules (psycopg, httpx, the sandbox) are imported inside commands, and the subcommand
+modules themselves only when their command runs (drills/cli/lazy.py), so `--help` stays instant.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from drills import __version__
+from drills.cli.lazy import LazyCommand, LazyGroup
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,7 +38,53 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Subcommand → (module, attribute, first docstring sentence); imported only when run.
+COMMANDS = {
+    "gameday": LazyCommand(
+        "drills.cli.gameday",
+        "gameday",
+        "Game days: a plan of drills run now, on a schedule, or as a Kubernetes CronJob.",
+    ),
+    "history": LazyCommand(
+        "drills.cli.history",
+        "history_command",
+        "Recent runs of DRILL (or of every drill), trends of TTD, TTR and loss, and regressions.",
+    ),
+    "issues": LazyCommand(
+        "drills.cli.issues_export", "issues", "File a run's action items in an issue tracker."
+    ),
+    "list": LazyCommand(
+        "drills.cli.drill", "list_command", "List the catalog's drills with one-line descriptions."
+    ),
+    "platform": LazyCommand(
+        "drills.cli.platform",
+        "platform",
+        "Run the AuditFlow platform locally (the embedded default target).",
+    ),
+    "postmortem": LazyCommand(
+        "drills.cli.postmortem",
+        "postmortem",
+        "Draft post-mortems from run directories and review post-mortem Markdown.",
+    ),
+    "recover": LazyCommand(
+        "drills.cli.drill",
+        "recover_command",
+        "Roll back the faults of runs whose harness died mid-drill (found from their journals).",
+    ),
+    "run": LazyCommand(
+        "drills.cli.drill",
+        "run_command",
+        "Run DRILL (a catalog name such as rabbitmq-outage, or a YAML file) against the platform.",
+    ),
+    "validate": LazyCommand(
+        "drills.cli.drill",
+        "validate_command",
+        "Check drill files; every error names the file, line and field (exit 2 on any error).",
+    ),
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genesis-drill")
 def cli() -> None:
     """genesis-drill — prove that AuditFlow survives failure.
@@ -59,28 +107,6 @@ def cli() -> None:
 
     Environment: GENESIS_STATE_DIR (default .genesis), GENESIS_PORT_BASE (default 28100).
     """
-
-
-def _register() -> None:
-    from drills.cli.drill import list_command, recover_command, run_command, validate_command
-    from drills.cli.gameday import gameday
-    from drills.cli.history import history_command
-    from drills.cli.issues_export import issues
-    from drills.cli.platform import platform
-    from drills.cli.postmortem import postmortem
-
-    cli.add_command(platform)
-    cli.add_command(postmortem)
-    cli.add_command(issues)
-    cli.add_command(run_command)
-    cli.add_command(validate_command)
-    cli.add_command(list_command)
-    cli.add_command(recover_command)
-    cli.add_command(gameday)
-    cli.add_command(history_command)
-
-
-_register()
 
 
 def main() -> None:
