@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,11 @@ LATENCY_SLO_TARGET = 0.99
 LATENCY_SLO_WINDOW_S = 3600.0
 ALERT_QUIET_WAIT_S = 180.0
 DEAD_LETTERED_TOTAL = 'sum(events_processed_total{result="dead_lettered"})'
+# When the analysis service was last scraped: its `stored` series exists as soon as it has stored
+# anything, where the dead-lettered one has no series until the first dead letter.
+ANALYSIS_SCRAPED_AT = "max(timestamp(events_processed_total))"
+FRESH_POLL_S = 0.25
+PROMETHEUS_NOW = "vector(time())"  # an instant vector: `time()` alone is a scalar result
 PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-event-generator")
 # Range queries saved into series.json for the post-mortem chart (drills.postmortem.chart reads
 # them by these exact strings): throughput, p99 latency, queue depth, error rate, dashboard 5xx.
@@ -383,7 +388,8 @@ def _baseline(
                 "the steady-state hypothesis does not hold under baseline load: "
                 + "; ".join(broken or ["it did not hold for long enough"])
             )
-        time.sleep(STEP_S)
+        # The last probe falls on the end of the baseline, not up to a step after it.
+        time.sleep(min(STEP_S, baseline_end - now) if now < baseline_end else STEP_S)
 
 
 def _watch_while(
@@ -474,7 +480,6 @@ def _await_recovery(
         )
         streak = streak + 1 if _holds(spec, values) and drained else 0
         if streak >= spec.recovery_samples:
-            time.sleep(2 * STEP_S)  # let Prometheus record the last samples of the streak
             return time.time()
         time.sleep(STEP_S)
     return None
@@ -483,40 +488,57 @@ def _await_recovery(
 def _settle_ledger(
     spec: DrillSpec, generator: GeneratorClient, state: _State, dsn: str, observer: Observer
 ) -> Ledger | None:
+    """Account for the canary range, then read how many messages were dead-lettered meanwhile.
+
+    Stored rows first: once every confirmed event up to the final mark is in PostgreSQL, the
+    analysis service has consumed everything published before them (one queue, in order), so the
+    first scrape taken after that moment holds the final dead-letter count.
+    """
     if state.before is None:
         return None
     after = generator.wait_drained(timeout=60)
-    dead_after = _fresh_counter(observer, DEAD_LETTERED_TOTAL, after_time=time.time())
+    ledger = reconcile(dsn, state.before, after, 0)
+    dead_after = _fresh_counter(observer, DEAD_LETTERED_TOTAL, ANALYSIS_SCRAPED_AT)
     dead = 0
     if dead_after is not None and state.dead_lettered_before is not None:
         # A counter reset (the consumer restarted) makes the difference meaningless: then the
         # post-restart total is what is known to have been dead-lettered since.
         delta = dead_after - state.dead_lettered_before
         dead = round(delta if delta >= 0 else dead_after)
-    return reconcile(dsn, state.before, after, dead)
+    return replace(ledger, dead_lettered=dead)
 
 
 def _fresh_counter(
-    observer: Observer, query: str, after_time: float, timeout: float = 15.0
+    observer: Observer,
+    query: str,
+    scraped_at_query: str,
+    timeout: float = 15.0,
+    poll_s: float = FRESH_POLL_S,
 ) -> float | None:
-    """A counter's value from a scrape taken after `after_time`, once it has stopped moving.
+    """A counter's value from the first scrape taken after this call started.
 
     The exact difference of two counter readings, not `increase()`, whose extrapolation over a
     window gave 284 or 320 for 300 dead-lettered messages; and only from a scrape newer than the
-    moment the work was done, since a busy service can miss a scrape or two.
+    moment the work was done, since a busy service can miss a scrape or two. "Newer" is judged on
+    Prometheus' own clock (PROMETHEUS_NOW), so a harness whose clock differs from the cluster's cannot
+    take a stale scrape for a fresh one; and from `scraped_at_query` (the service's latest scrape
+    time), not from the counter: a counter never incremented since the service (re)started has no
+    series at all and reads 0 — judged by its own timestamp it made every drill without dead
+    letters wait out the whole timeout. Polled faster than the scrape interval, so the answer
+    comes within a scrape of the work being done.
     """
     deadline = time.monotonic() + timeout
-    previous: float | None = None
+    since = observer.value(PROMETHEUS_NOW)
     while True:
+        scraped_at = observer.value(scraped_at_query)
         value = observer.value(query)
-        stamp = observer.value(f"max(timestamp({query.removeprefix('sum(')[:-1]}))")
-        fresh = stamp is not None and stamp >= after_time + STEP_S
-        if fresh and value is not None and value == previous:
-            return value
+        if since is not None and scraped_at is not None and scraped_at >= since:
+            return 0.0 if value is None else value
         if time.monotonic() > deadline:
             return value
-        previous = value if fresh else None
-        time.sleep(STEP_S)
+        if since is None:
+            since = observer.value(PROMETHEUS_NOW)
+        time.sleep(poll_s)
 
 
 # --- measurement -----------------------------------------------------------------------------
@@ -529,6 +551,20 @@ def _measure_safely(
         _measure(spec, observer, state, result, None, notify_url)
     except GenesisError as exc:
         state.notes.append(f"measurement after abort failed: {exc}")
+
+
+def _range_end(recovery_confirmed_at: float | None) -> float:
+    """End of the range queries: now, but at least two steps after the live-confirmed recovery,
+    so Prometheus has recorded the last samples of the streak. The ledger check usually covers
+    that wait already; the pause is only the part of it that is left."""
+    now = time.time()
+    if recovery_confirmed_at is None:
+        return now
+    wanted = recovery_confirmed_at + 2 * STEP_S
+    if wanted > now:
+        time.sleep(wanted - now)
+        return wanted
+    return now
 
 
 def _measure(
@@ -544,7 +580,7 @@ def _measure(
         return
     t_inject = injection.at
     start = t_inject - PRE_INJECT_WINDOW_S
-    end = time.time()
+    end = _range_end(state.recovery_confirmed_at)
     result.injected_at = iso(t_inject)
     result.ledger = ledger
     series_dump: dict[str, Any] = {"window": [start, end], "step": STEP_S, "queries": {}}

@@ -16,7 +16,7 @@ from drills.journal import read
 from drills.ledger import GeneratorMark
 from drills.observe import Series
 from drills.recovery import unfinished_runs
-from drills.runner import RunOptions, run
+from drills.runner import PROMETHEUS_NOW, RunOptions, run
 from drills.settings import REPO_ROOT
 from drills.spec import load
 from drills.targets.fake import FakeTarget
@@ -36,6 +36,10 @@ class FakeObserver:
     def value(self, query: str) -> float | None:
         if not self.healthy:
             return 0.0
+        if query == PROMETHEUS_NOW:
+            return time.time()
+        if query.startswith("max(timestamp("):
+            return float(int(time.time()))  # scraped every second
         return 1000.0 if "rate(" in query else 1.0
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
@@ -235,3 +239,75 @@ def test_preflight_refuses_when_the_expected_alert_never_clears(tmp_path, monkey
     assert "inject" not in fault.calls
     assert result.outcome == "preflight-refused"
     assert "RabbitMQDown" in result.reason
+
+
+class ScrapeClock:
+    """Prometheus as `_fresh_counter` sees it: a scrape every second with a scripted counter."""
+
+    def __init__(self, monkeypatch, counter_at, skew=0.0):
+        self.now = 1000.3  # harness clock
+        self.skew = skew  # Prometheus' clock minus the harness's
+        self.counter_at = counter_at  # scrape time (Prometheus clock) -> value (None: no series)
+        monkeypatch.setattr("drills.runner.time.sleep", self.sleep)
+        monkeypatch.setattr("drills.runner.time.monotonic", lambda: self.now)
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+    def last_scrape(self):
+        return float(int(self.now + self.skew))
+
+    def value(self, query):
+        if query == PROMETHEUS_NOW:
+            return self.now + self.skew
+        if query == "scraped":
+            return self.last_scrape()
+        return self.counter_at(self.last_scrape())
+
+
+def test_fresh_counter_without_a_series_reads_zero_at_the_next_scrape(monkeypatch):
+    """A counter never incremented has no series: that is 0, known at the next scrape (judged by
+    its own timestamp it used to wait out the whole timeout on every drill without dead letters)."""
+    from drills.runner import _fresh_counter
+
+    clock = ScrapeClock(monkeypatch, lambda _t: None)
+    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 0.0
+    assert 1001.0 <= clock.now <= 1001.3  # the scrape at 1001, not the one at 1000
+
+
+def test_fresh_counter_reads_the_first_scrape_after_the_call(monkeypatch):
+    from drills.runner import _fresh_counter
+
+    clock = ScrapeClock(monkeypatch, lambda t: 7.0 if t < 1001 else 9.0)
+    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 9.0
+
+
+def test_fresh_counter_judges_freshness_on_prometheus_clock(monkeypatch):
+    """A harness 30 s behind Prometheus still waits for a scrape newer than the call."""
+    from drills.runner import _fresh_counter
+
+    clock = ScrapeClock(monkeypatch, lambda t: 7.0 if t < 1031 else 9.0, skew=30.0)
+    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 9.0
+    assert clock.now >= 1001.0
+
+
+def test_fresh_counter_gives_up_at_the_timeout_when_scrapes_stay_stale(monkeypatch):
+    from drills.runner import _fresh_counter
+
+    clock = ScrapeClock(monkeypatch, lambda _t: 3.0)
+    monkeypatch.setattr(clock, "last_scrape", lambda: 900.0)  # the service is no longer scraped
+    assert _fresh_counter(clock, "counter", "scraped", timeout=5.0) == 3.0
+    assert 1005.3 <= clock.now <= 1005.6
+
+
+def test_range_end_waits_only_for_what_is_left_of_two_steps(monkeypatch):
+    from drills.runner import _range_end
+
+    now = [100.0]
+    slept = []
+    monkeypatch.setattr("drills.runner.time.time", lambda: now[0])
+    monkeypatch.setattr("drills.runner.time.sleep", slept.append)
+    assert _range_end(99.5) == 101.5 and slept == [1.5]  # recovery 0.5 s ago: 1.5 s left
+    slept.clear()
+    assert _range_end(90.0) == 100.0 and slept == []  # the ledger phase already took longer
+    assert _range_end(None) == 100.0 and slept == []
