@@ -165,3 +165,50 @@ def test_history_verdicts_appear_in_the_detection_section(tmp_path):
     assert "### Against this drill's history" in text
     assert "ttr: 41s REGRESSED (baseline median 12s" in text
     assert review_file(run_dir / "postmortem.md", allow_draft=True).findings == ()
+
+
+def test_chart_draws_each_saved_series_and_escapes_run_text(tmp_path):
+    """One polyline per run of finite samples; a NaN splits a line; hostile names are escaped."""
+    from xml.etree import ElementTree
+
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    series_path = run_dir / "series.json"
+    saved = json.loads(series_path.read_text())
+    query = context.THROUGHPUT_QUERY
+    points = saved["queries"][query]
+    assert len(points) > 4
+    points[2][1] = "NaN"  # a gap, as Prometheus writes a missing division
+    series_path.write_text(json.dumps(saved))
+    result = json.loads((run_dir / "result.json").read_text())
+    result["drill"] = 'pod-kill <script>alert("x")</script> & co'
+    (run_dir / "result.json").write_text(json.dumps(result))
+
+    draft(run_dir)
+    svg = (run_dir / "chart.svg").read_text()
+    root = ElementTree.fromstring(svg.split("?>", 1)[1])  # well-formed XML despite the name
+    ns = "{http://www.w3.org/2000/svg}"
+    titles = [t.text for t in root.iter(f"{ns}text")]
+    assert any(t and t.startswith('pod-kill <script>alert("x")</script> & co') for t in titles)
+    assert "<script>" not in svg
+    lines = root.findall(f"{ns}polyline")
+    # The first panel's plot ends at y = 40 + 190 - 22 (drills.postmortem.chart's layout).
+    throughput = [
+        line for line in lines if float(line.get("points").split()[0].split(",")[1]) < 230
+    ]
+    assert len(throughput) == 2  # the NaN split the first panel's line in two
+    assert sum(len(line.get("points").split()) for line in throughput) == len(points) - 1
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.0, 300.0, [0.0, 100.0, 200.0, 300.0]),
+        (-30.0, 9.0, [-30.0, -20.0, -10.0, 0.0]),
+        (0.0, 0.9, [0.0, 0.2, 0.4, 0.6, 0.8]),
+        (5.0, 5.0, [5.0]),
+    ],
+)
+def test_nice_ticks(low, high, expected):
+    from drills.postmortem.chart import nice_ticks
+
+    assert nice_ticks(low, high, 5) == pytest.approx(expected)
