@@ -1,26 +1,39 @@
-"""Fault kind → implementation: a plain table, not discovery."""
+"""Fault kind → implementation: a plain table, not discovery.
+
+Each fault's module is imported only when a drill uses that kind: together they import psycopg,
+redis, hypothesis and the sandbox (~1 s on the sandbox VM), most of which a pod-kill never needs,
+and the harness's start-up is on every drill's critical path.
+"""
 
 from __future__ import annotations
 
-from drills.faults.base import Fault
-from drills.faults.malformed_events import MalformedEvents
-from drills.faults.process_kill import ProcessKill
-from drills.faults.pvc_wipe_restore import PvcWipeRestore
-from drills.faults.service_stop import ServiceStop
+from typing import TYPE_CHECKING
+
 from drills.spec import Fault as FaultSpec
+
+if TYPE_CHECKING:
+    from drills.faults.base import Fault
 
 
 def build(spec: FaultSpec) -> Fault:
     """Instantiate the fault for a validated spec (parameters were checked at load time)."""
     params = spec.params
     if spec.kind == "process-kill":
+        from drills.faults.process_kill import ProcessKill
+
         return ProcessKill(str(params["signal"]))
     if spec.kind == "service-stop":
+        from drills.faults.service_stop import ServiceStop
+
         return ServiceStop(float(params["duration_s"]), str(params["mode"]))
     if spec.kind == "malformed-events":
+        from drills.faults.malformed_events import MalformedEvents
+
         return MalformedEvents(
             int(params["count"]), float(params["interval_s"]), int(params["seed"])
         )
     if spec.kind == "pvc-wipe-restore":
+        from drills.faults.pvc_wipe_restore import PvcWipeRestore
+
         return PvcWipeRestore(float(params["events_after_backup_s"]), bool(params["redrive"]))
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")
