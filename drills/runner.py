@@ -520,12 +520,12 @@ def _fresh_counter(
     The exact difference of two counter readings, not `increase()`, whose extrapolation over a
     window gave 284 or 320 for 300 dead-lettered messages; and only from a scrape newer than the
     moment the work was done, since a busy service can miss a scrape or two. "Newer" is judged on
-    Prometheus' own clock (PROMETHEUS_NOW), so a harness whose clock differs from the cluster's cannot
-    take a stale scrape for a fresh one; and from `scraped_at_query` (the service's latest scrape
-    time), not from the counter: a counter never incremented since the service (re)started has no
-    series at all and reads 0 — judged by its own timestamp it made every drill without dead
-    letters wait out the whole timeout. Polled faster than the scrape interval, so the answer
-    comes within a scrape of the work being done.
+    Prometheus' own clock (PROMETHEUS_NOW), so a harness whose clock differs from the cluster's
+    cannot take a stale scrape for a fresh one; and from `scraped_at_query` (the service's latest
+    scrape time), not from the counter: a counter never incremented since the service (re)started
+    has no series at all and reads 0 — judged by its own timestamp it made every drill without dead
+    letters wait out the whole timeout. Polled faster than the scrape interval, so the answer comes
+    within a scrape of the work being done.
     """
     deadline = time.monotonic() + timeout
     since = observer.value(PROMETHEUS_NOW)
