@@ -10,8 +10,6 @@ import socket
 from dataclasses import dataclass
 
 import httpx
-import psycopg
-import redis
 
 from drills.sandbox.programs import Probe
 from drills.sandbox.secrets import SandboxSecrets
@@ -61,6 +59,8 @@ def _http(port: int, path: str) -> Health:
 
 
 def _postgres(port: int, secrets: SandboxSecrets) -> Health:
+    import psycopg
+
     try:
         with psycopg.connect(
             host="127.0.0.1",
@@ -78,6 +78,8 @@ def _postgres(port: int, secrets: SandboxSecrets) -> Health:
 
 
 def _redis(port: int) -> Health:
+    import redis
+
     client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=PROBE_TIMEOUT)
     try:
         client.ping()
