@@ -336,11 +336,21 @@ def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) 
     minutes) would not transition again, so its TTD could not be measured: better to wait a
     little than to refuse, as back-to-back drills and game days often need.
     """
-    deadline = time.monotonic() + ALERT_QUIET_WAIT_S
+    started = time.monotonic()
+    deadline = started + ALERT_QUIET_WAIT_S
+    waited_for: set[str] = set()
     while True:
         firing = _firing_now(observer) & set(spec.expected_alerts)
         if not firing or time.monotonic() > deadline:
+            if waited_for:  # the wait is the platform's, not the harness's: say how long it was
+                ctx.journal.write(
+                    "alerts-quiet",
+                    alerts=sorted(waited_for),
+                    waited_s=round(time.monotonic() - started, 3),
+                    still_firing=sorted(firing),
+                )
             return firing
+        waited_for |= firing
         ctx.emit("waiting", {"for": f"{', '.join(sorted(firing))} to resolve"})
         time.sleep(2 * STEP_S)
 

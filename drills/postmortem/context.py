@@ -376,6 +376,7 @@ def _series(run_dir: Path) -> tuple[dict[str, tuple[Sample, ...]], tuple[float, 
 
 _JOURNAL_WORDS = {
     "run-start": "harness started the run",
+    "alerts-quiet": "waited {waited_s} s for expected alert(s) {alerts} to resolve first",
     "load": "load set to {rate} events/s (was {previous_rate})",
     "inject-intent": "about to inject {kind} on {component}",
     "injected": "fault in effect",

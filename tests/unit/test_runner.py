@@ -228,6 +228,12 @@ def test_preflight_waits_for_an_expected_alert_still_firing(tmp_path, monkeypatc
     result, _, _ = go(tmp_path, fault, FiringObserver(firing_calls=3))
     assert "inject" in fault.calls
     assert result.outcome != "preflight-refused"
+    # The wait is journaled (benchmarks and post-mortems tell the platform's time from ours).
+    journal = read(Path(result.run_dir) / "journal.jsonl")
+    quiet = [r for r in journal if r["event"] == "alerts-quiet"]
+    assert len(quiet) == 1
+    assert quiet[0]["alerts"] and quiet[0]["still_firing"] == []
+    assert quiet[0]["waited_s"] > 0
 
 
 def test_preflight_refuses_when_the_expected_alert_never_clears(tmp_path, monkeypatch):
