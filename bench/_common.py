@@ -227,7 +227,9 @@ def sandbox(name: str, python: str | None = None) -> Iterator[Bench]:
     """
     install_signal_handlers()
     state = Path(tempfile.mkdtemp(prefix=f"genesis-bench-{name}-"))
-    settings = Settings(state_dir=state, port_base=PORT_BASES[name])
+    # GENESIS_BENCH_PORT_BASE moves the sandbox when its block is taken (a test run, another bench).
+    port_base = int(os.environ.get("GENESIS_BENCH_PORT_BASE") or PORT_BASES[name])
+    settings = Settings(state_dir=state, port_base=port_base)
     if python:
         settings = replace(settings, python=python)
     log(f"platform up on port block {settings.port_base} in {state}")
