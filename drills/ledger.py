@@ -107,18 +107,33 @@ class GeneratorClient:
         self._http.close()
 
 
-def count_stored(dsn: str, run_id: str, first_seq: int, last_seq: int) -> tuple[int, int]:
-    """(rows, distinct seqs) of the canary range in PostgreSQL."""
+_COUNT_RANGE = (
+    "SELECT count(*), count(DISTINCT seq) FROM audit_events "
+    "WHERE run_id = %s AND seq BETWEEN %s AND %s"
+)
+# How often the ledger re-counts while the last events are still being stored: the count is one
+# index range scan on (run_id, seq), and every poll interval is waited out after the pipeline
+# already caught up.
+SETTLE_POLL_S = 0.1
+
+
+def _count_until(
+    dsn: str, run_id: str, first_seq: int, last_seq: int, settle_timeout: float
+) -> tuple[int, int]:
+    """(rows, distinct seqs) of the canary range in PostgreSQL, re-counted on one connection
+    until the range is complete or `settle_timeout` has passed."""
+    expected = last_seq - first_seq + 1
+    deadline = time.monotonic() + settle_timeout
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT count(*), count(DISTINCT seq) FROM audit_events "
-                "WHERE run_id = %s AND seq BETWEEN %s AND %s",
-                (run_id, first_seq, last_seq),
-            ).fetchone()
+            while True:
+                row = conn.execute(_COUNT_RANGE, (run_id, first_seq, last_seq)).fetchone()
+                rows, distinct = (int(row[0]), int(row[1])) if row else (0, 0)
+                if distinct >= expected or time.monotonic() >= deadline:
+                    return rows, distinct
+                time.sleep(SETTLE_POLL_S)
     except psycopg.Error as exc:
         raise TargetError(f"cannot count stored events in PostgreSQL: {exc}") from exc
-    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def missing_seqs(
@@ -162,11 +177,7 @@ def reconcile(
             ),
         )
     first, last = before.last_seq + 1, after.last_seq
-    deadline = time.monotonic() + settle_timeout
-    rows, distinct = count_stored(dsn, after.run_id, first, last)
-    while distinct < last - first + 1 and time.monotonic() < deadline:
-        time.sleep(0.5)
-        rows, distinct = count_stored(dsn, after.run_id, first, last)
+    rows, distinct = _count_until(dsn, after.run_id, first, last, settle_timeout)
     ledger = compute(after.run_id, first, last, rows, distinct, dead_lettered)
     if ledger.lost:
         sample = tuple(missing_seqs(dsn, after.run_id, first, last))
