@@ -32,3 +32,21 @@ def test_generator_restart_makes_the_range_unknowable():
     ledger = reconcile("host=127.0.0.1 port=9", before, after, dead_lettered=0)
     assert "restarted" in ledger.note
     assert ledger.confirmed == 0
+
+
+def test_generator_client_verifies_tls_for_https_only():
+    """http needs no CA bundle (start-up cost); an https admin URL keeps certificate checks."""
+    import ssl
+
+    from drills.ledger import GeneratorClient
+
+    def verify_mode(url: str) -> ssl.VerifyMode:
+        client = GeneratorClient(url, "token")
+        try:
+            return client._http._transport._pool._ssl_context.verify_mode
+        finally:
+            client.close()
+
+    assert verify_mode("https://generator.example:8443") == ssl.CERT_REQUIRED
+    assert verify_mode("HTTPS://generator.example:8443") == ssl.CERT_REQUIRED
+    assert verify_mode("http://127.0.0.1:28130") == ssl.CERT_NONE
