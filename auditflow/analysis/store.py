@@ -77,7 +77,30 @@ def copy_text(value: str) -> str:
 
 
 def copy_block(rows: list[Row]) -> str:
-    """`rows` as COPY text-format lines, in `COLUMNS` order."""
+    """`rows` as COPY text-format lines, in `COLUMNS` order.
+
+    Formatted without escaping first; if the result has exactly the tabs and newlines of its
+    separators and no backslash or CR (the usual case), no value needed escaping. Otherwise
+    the block is formatted again, escaping each value.
+    """
+    block = "".join(
+        [
+            f"{r[0]}\t{r[1]}\t{r[2]}\t{r[3].isoformat()}\t{r[4].isoformat()}\t"
+            f"{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}\t{r[10]}\n"
+            for r in rows
+        ]
+    )
+    if (
+        block.count("\t") == 10 * len(rows)
+        and block.count("\n") == len(rows)
+        and "\\" not in block
+        and "\r" not in block
+    ):
+        return block
+    return _copy_block_escaped(rows)
+
+
+def _copy_block_escaped(rows: list[Row]) -> str:
     esc = copy_text
     return "".join(
         f"{esc(r[0])}\t{esc(r[1])}\t{r[2]}\t{r[3].isoformat()}\t{r[4].isoformat()}\t"
