@@ -3,6 +3,9 @@
 aio-pika opens the connection and channel and declares the topology; deliveries, acks and the
 dead-letter publishes go through the underlying aiormq channel, which skips aio-pika's
 per-message wrapper object and extra task (a third of the per-message CPU on the sandbox VM).
+Deliveries themselves are decoded by `amqp_receive` inside the connection's reader and handed to
+`_on_delivery` synchronously, in delivery order; when aiormq's internals are not as that module
+expects, aiormq's own per-message callback (`_on_message`) feeds the same `_on_delivery`.
 Each (re)connection gets a new generation number: acks are only ever sent on the channel that
 delivered the message, and a batch from a lost channel is dropped (the broker redelivers it).
 """
@@ -11,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from datetime import datetime
+import uuid
 from typing import Any
 
 import aio_pika
@@ -20,13 +24,14 @@ from aio_pika.exceptions import DeliveryError, PublishError
 from pamqp import commands as spec
 
 from auditflow import topology
-from auditflow.analysis import SERVICE
+from auditflow.analysis import SERVICE, amqp_receive
 from auditflow.analysis.acks import AckPlanner
+from auditflow.analysis.amqp_receive import Delivery
 from auditflow.analysis.metrics import CONSUMER_CONNECTED, EVENTS_DEAD_LETTERED, EVENTS_PROCESSED
 from auditflow.analysis.pipeline import Pending, Pipeline
 from auditflow.config import redact_url
-from auditflow.events import MalformedEvent, decode
-from auditflow.jsonlog import correlation_id_var, event_id_var
+from auditflow.events import MalformedEvent, decode_row
+from auditflow.jsonlog import correlation_id_var
 from auditflow.telemetry import DEPENDENCY_UP
 
 log = logging.getLogger(SERVICE)
@@ -142,6 +147,12 @@ class Consumer:
         self._lost.clear()
         connection = await aio_pika.connect(self.amqp_url, timeout=10)
         self._connection = connection
+        # Before any channel exists: from here on the reader decodes our deliveries itself.
+        try:
+            hooks = amqp_receive.install(getattr(connection.transport, "connection", None))
+        except Exception as exc:  # aiormq not as expected: its own receive path still works
+            log.warning("direct receive path unavailable", extra={"fields": {"error": repr(exc)}})
+            hooks = None
         connection.close_callbacks.add(self._on_close)
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         channel.close_callbacks.add(self._on_close)
@@ -151,12 +162,23 @@ class Consumer:
         self._generation += 1
         self.planner.reset()
         self._raw = raw
-        ok = await raw.basic_consume(topology.QUEUE, self._on_message, no_ack=False)
+        tag = f"{SERVICE}.{uuid.uuid4().hex}"
+        if hooks is not None:
+            hooks[tag] = self._on_delivery  # registered before the first delivery can arrive
+        ok = await raw.basic_consume(
+            topology.QUEUE, self._on_message, no_ack=False, consumer_tag=tag
+        )
         self._consumer_tag = ok.consumer_tag
         self._set_connected(True)
         log.info(
             "consuming",
-            extra={"fields": {"url": redact_url(self.amqp_url), "prefetch": self.prefetch}},
+            extra={
+                "fields": {
+                    "url": redact_url(self.amqp_url),
+                    "prefetch": self.prefetch,
+                    "receive_path": "direct" if hooks is not None else "aiormq",
+                }
+            },
         )
 
     def _on_close(self, *_: Any) -> None:
@@ -188,18 +210,17 @@ class Consumer:
     # -- per message -------------------------------------------------------------------------
 
     async def _on_message(self, message: Any) -> None:
-        """Validate one delivery: valid → pipeline (no await, keeps order); else dead-letter."""
-        tag = message.delivery.delivery_tag
+        """aiormq's per-message callback: only used when `amqp_receive` is not supported."""
+        self._on_delivery(Delivery.from_aiormq(message))
+
+    def _on_delivery(self, message: Delivery) -> None:
+        """Validate one delivery: valid → pipeline (synchronously, in delivery order); else
+        dead-letter."""
         generation = self._generation
-        properties = message.header.properties
-        headers = properties.headers or {}
-        correlation_id = headers.get(topology.CORRELATION_HEADER) or properties.correlation_id
-        if isinstance(correlation_id, str):
-            correlation_id_var.set(correlation_id)  # this delivery runs in its own task context
         try:
-            event = decode(message.body, properties.content_type, self.max_event_bytes)
-            occurred = datetime.fromisoformat(event.occurred_at)
-            published = datetime.fromisoformat(event.published_at)
+            row, occurred_ts, published_ts = decode_row(
+                message.body, message.properties.content_type, self.max_event_bytes
+            )
         except MalformedEvent as exc:
             self._start_dead_letter(message, generation, exc.reason, exc.detail)
             return
@@ -209,40 +230,38 @@ class Consumer:
                 message, generation, "wrong_type", f"unexpected {type(exc).__name__}"
             )
             return
-        event_id_var.set(event.event_id)
-        correlation_id_var.set(event.correlation_id)
-        row = (
-            event.event_id,
-            event.run_id,
-            event.seq,
-            occurred,
-            published,
-            event.actor,
-            event.action,
-            event.resource,
-            event.outcome,
-            event.source_ip,
-            event.correlation_id,
-        )
         self.pipeline.add(
-            Pending(tag, generation, row, occurred.timestamp(), published.timestamp(), message)
+            Pending(message.delivery_tag, generation, row, occurred_ts, published_ts, message)
         )
 
-    def _start_dead_letter(self, message: Any, generation: int, reason: str, detail: str) -> None:
-        self.planner.dead_letter_started(message.delivery.delivery_tag)
-        task = asyncio.create_task(self._dead_letter(message, generation, reason, detail))
+    def _start_dead_letter(
+        self, message: Delivery, generation: int, reason: str, detail: str
+    ) -> None:
+        self.planner.dead_letter_started(message.delivery_tag)
+        properties = message.properties
+        correlation_id = (properties.headers or {}).get(
+            topology.CORRELATION_HEADER
+        ) or properties.correlation_id
+        context = contextvars.copy_context()  # the dead-letter task logs with its correlation id
+        if isinstance(correlation_id, str):
+            context.run(correlation_id_var.set, correlation_id)
+        task = asyncio.create_task(
+            self._dead_letter(message, generation, reason, detail), context=context
+        )
         self._dead_letter_tasks.add(task)
         task.add_done_callback(self._dead_letter_tasks.discard)
 
-    async def _dead_letter(self, message: Any, generation: int, reason: str, detail: str) -> None:
+    async def _dead_letter(
+        self, message: Delivery, generation: int, reason: str, detail: str
+    ) -> None:
         """Publish the original body with the reason (confirmed), then ack the original.
 
         If the dead-letter publish fails, the original is rejected without requeue, so the
         queue's own `x-dead-letter-exchange` still moves it to the dead-letter queue (without
         our reason header) instead of redelivering it forever.
         """
-        tag = message.delivery.delivery_tag
-        properties = message.header.properties
+        tag = message.delivery_tag
+        properties = message.properties
         headers = dict(properties.headers or {})
         correlation_id = headers.get(topology.CORRELATION_HEADER) or properties.correlation_id
         headers[topology.REASON_HEADER] = reason
