@@ -29,7 +29,9 @@ from auditflow.telemetry import DEPENDENCY_UP
 log = logging.getLogger(SERVICE)
 
 BACKOFF_MIN_S = 0.1
-BACKOFF_MAX_S = 5.0
+# Storage retry ceiling: back within ~1 s of PostgreSQL (e.g. after a restore), for one
+# connection attempt per second while it is down.
+BACKOFF_MAX_S = 1.0
 
 
 @dataclass(slots=True)

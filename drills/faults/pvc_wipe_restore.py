@@ -15,9 +15,11 @@ Steps (DESIGN §4, §5):
   backup, halt PostgreSQL abruptly while the fence holds (nothing can commit after the capture),
   and delete the data directory's contents. `t_inject` is when the wipe completed.
 * hold — keep PostgreSQL down for `DOWNTIME_FLOOR_S` (the time a volume takes to be re-provisioned;
-  it also lets `PostgresDown`, `for: 5s`, fire), initialise an empty cluster, restore the dump while
-  the application role cannot log in (so the analysis service cannot create an empty table under
-  the restore), compare with the backup's fingerprint, let the application in, measure the first
+  it also lets `PostgresDown`, `for: 5s`, fire; on the local sandbox the empty cluster is
+  initialised meanwhile, the server stays down), start it, restore the dump while the application
+  role cannot log in (so the analysis service cannot create an empty table under the restore):
+  `pg_restore` into a scratch database, compared with the backup's fingerprint and only then
+  swapped in for `auditflow` (drills.backup), let the application in, measure the first
   write, and re-drive the missing events from the `auditflow.archive` stream.
 * rollback — idempotent, driven by the journal so it also works after a harness crash: a missing
   cluster is initialised, a stopped server started, an unfinished restore redone from the backup
@@ -35,10 +37,11 @@ import os
 import shutil
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import psycopg
 
@@ -49,6 +52,9 @@ from drills.faults.base import Check, FaultContext, FaultReport, Injection
 from drills.faults.redrive import RedriveResult, missing_ids, redrive
 from drills.journal import Journal
 from drills.targets.local import LocalTarget
+
+if TYPE_CHECKING:
+    from drills.sandbox.postgres import InitdbJob
 
 COMPONENT = "postgres"
 # Simulated volume re-provisioning time; also long enough for PostgresDown (`for: 5s`) to fire.
@@ -117,6 +123,19 @@ class PgVolume(Protocol):
         ...
 
 
+@runtime_checkable
+class EarlyReprovision(Protocol):
+    """Optional for a `PgVolume`: build the new cluster while the downtime floor holds."""
+
+    def begin_reprovision(self) -> None:
+        """Start creating the cluster on the wiped volume, without starting the server."""
+        ...
+
+    def settle_reprovision(self) -> None:
+        """Wait for a started creation that `reprovision` did not take over (idempotent)."""
+        ...
+
+
 class LocalVolume:
     """`PgVolume` on the local sandbox: supervisord runs the server, the volume is a directory."""
 
@@ -131,6 +150,7 @@ class LocalVolume:
         self.pg_dump = self.binaries["pg_dump"]
         self.pg_restore = self.binaries["pg_restore"]
         self.program = self.sandbox.program(COMPONENT).name
+        self._initdb: InitdbJob | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -188,16 +208,46 @@ class LocalVolume:
             removed += 1
         return removed
 
+    def begin_reprovision(self) -> None:
+        """Start initdb on the wiped volume in the background (`reprovision` waits for it).
+
+        The cluster is built beside the data directory and renamed into place when complete;
+        the server is not started by this (supervisord keeps it stopped).
+        """
+        from drills.sandbox.postgres import start_initdb  # noqa: PLC0415
+
+        if self._initdb is None:
+            self._initdb = start_initdb(self.placement, self.binaries, self.sandbox.secrets)
+
     def reprovision(self) -> bool:
         from drills.sandbox.postgres import initdb_if_needed  # noqa: PLC0415
 
+        job, self._initdb = self._initdb, None
+        if job is not None:
+            job.finish()
+            return True
         return initdb_if_needed(self.placement, self.binaries, self.sandbox.secrets)
+
+    def settle_reprovision(self) -> None:
+        job, self._initdb = self._initdb, None
+        if job is not None:  # never leave initdb (or its password file) running behind
+            job.finish()
 
     def start(self) -> None:
         self.target.start(COMPONENT)
 
     def wait_accepting(self, timeout: float) -> float:
-        return self.target.wait_ready(COMPONENT, timeout)
+        """Poll the server itself, not supervisord's RUNNING (reported `startsecs`, 1 s, late)."""
+        from drills.sandbox.health import probe  # noqa: PLC0415
+
+        check = self.sandbox.program(COMPONENT).probe
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.sandbox.supervisor.process(self.program).state
+            if state in ("STARTING", "RUNNING") and probe(check, self.sandbox.secrets).ok:
+                return time.time()
+            time.sleep(0.05)
+        raise TargetError(f"postgres did not accept connections within {timeout:.0f} s")
 
     def bootstrap(self) -> None:
         from drills.sandbox.postgres import bootstrap  # noqa: PLC0415
@@ -286,6 +336,9 @@ class Outcome:
     first_write_at: float | None = None
     redrive: RedriveResult | None = None
     rpo_after: int | None = None
+    # Seconds per restore step (harness clock): reprovision, start, bootstrap, pg_restore,
+    # verify, swap_and_let_in.
+    steps: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -415,9 +468,22 @@ class PvcWipeRestore:
     # --- hold: downtime, restore, first write, re-drive ----------------------------------------
 
     def hold(self, ctx: FaultContext, injection: Injection) -> None:
+        volume = volume_for(ctx)
+        # A target that can build the new cluster while the volume is "re-provisioned" starts it
+        # now (initdb on the local sandbox); the server itself stays down for the whole floor.
+        early = volume if isinstance(volume, EarlyReprovision) else None
+        if early is not None:
+            early.begin_reprovision()
+        try:
+            self._hold(ctx, injection, volume)
+        finally:
+            if early is not None:
+                with contextlib.suppress(GenesisError):  # rollback initialises what is missing
+                    early.settle_reprovision()
+
+    def _hold(self, ctx: FaultContext, injection: Injection, volume: PgVolume) -> None:
         if ctx.stop.wait(max(0.0, injection.at + DOWNTIME_FLOOR_S - time.time())):
             return
-        volume = volume_for(ctx)
         server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
         backup = self.outcome.backup or _journaled_backup(ctx.journal)
         if backup is None:
@@ -438,43 +504,66 @@ class PvcWipeRestore:
         server: PgServer,
         backup: Backup,
         source: str,
-        recreate_database: bool = False,
     ) -> None:
         ctx.journal.write(J_RESTORE_INTENT, backup=backup.path, source=source)
         dump = Path(backup.path)
         if not dump.is_file():
             raise TargetError(f"the backup file {dump} is missing; cannot restore")
+        outcome = self.outcome
+        mark = time.time()
         if volume.reprovision():
             ctx.emit("fault", {"step": "initdb"})
+        outcome.steps["reprovision"], mark = _lap(mark)
         volume.start()
-        self.outcome.accepting_at = volume.wait_accepting(READY_TIMEOUT_S)
-        _lock_out_app(server, recreate_database)
+        outcome.accepting_at = volume.wait_accepting(READY_TIMEOUT_S)
+        outcome.steps["start"], mark = _lap(mark)
+        _lock_out_app(server)
         volume.bootstrap()  # password and database; the role stays NOLOGIN until verified
-        self.outcome.restore_seconds = backups.restore(volume.pg_restore, server, dump)
-        after = backups.fingerprint_of(server)
+        outcome.steps["bootstrap"], mark = _lap(mark)
+        # Into the scratch database; a failed pg_restore drops it and leaves `auditflow` as it was.
+        outcome.restore_seconds = backups.restore(volume.pg_restore, server, dump)
+        outcome.steps["pg_restore"], mark = _lap(mark)
+        captured = outcome.captured or _read_captured(dump.parent / CAPTURED_NAME)
+        outcome.captured = captured
+        # Both read the scratch database, each on its own connection, at the same time.
+        scratch = backups.SCRATCH_DATABASE
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
+            present_job = pool.submit(_present, server, captured, scratch)
+            after = backups.fingerprint_of(server, scratch)
+            present = present_job.result()
         expected = backup.fingerprint
-        self.outcome.integrity_ok = (after.rows, after.ids_md5) == (expected.rows, expected.ids_md5)
-        self.outcome.integrity_detail = (
+        outcome.integrity_ok = (after.rows, after.ids_md5) == (expected.rows, expected.ids_md5)
+        outcome.integrity_detail = (
             f"restored {after.rows} rows, md5 {after.ids_md5[:12]}…; "
             f"backup {expected.rows} rows, md5 {expected.ids_md5[:12]}…"
         )
-        captured = self.outcome.captured or _read_captured(dump.parent / CAPTURED_NAME)
-        self.outcome.captured = captured
-        self.outcome.missing = missing_ids(captured, _present(server, captured))
+        outcome.steps["verify"], mark = _lap(mark)
+        if outcome.integrity_ok:
+            backups.put_in_place(server)
+            outcome.missing = missing_ids(captured, present)
+        else:  # never put in place: kept under its scratch name for inspection
+            outcome.integrity_detail += f"; not put in place (left as database {scratch})"
+            outcome.missing = captured
         _let_app_in(server)
-        self.outcome.restored_at = time.time()
+        outcome.restored_at = time.time()
+        outcome.steps["swap_and_let_in"], mark = _lap(mark)
         ctx.journal.write(
             J_RESTORE_DONE,
-            at=self.outcome.restored_at,
+            at=outcome.restored_at,
             source=source,
-            restore_seconds=round(self.outcome.restore_seconds, 3),
-            integrity_ok=self.outcome.integrity_ok,
+            restore_seconds=round(outcome.restore_seconds, 3),
+            integrity_ok=outcome.integrity_ok,
             rows=after.rows,
-            missing=len(self.outcome.missing),
+            missing=len(outcome.missing),
+            steps={name: round(value, 3) for name, value in outcome.steps.items()},
         )
-        if not self.outcome.integrity_ok:
+        try:  # the database swapped out (empty, or what a redone restore replaced); after RTO
+            backups.drop_replaced(server)
+        except TargetError as exc:  # harmless: the next swap drops it
+            outcome.notes.append(str(exc))
+        if not outcome.integrity_ok:
             raise TargetError(
-                f"restored database differs from the backup: {self.outcome.integrity_detail}"
+                f"restored database differs from the backup: {outcome.integrity_detail}"
             )
 
     def _first_write_after(self, server: PgServer, after: float, ctx: FaultContext) -> float | None:
@@ -552,7 +641,7 @@ class PvcWipeRestore:
                 "it runs again, empty"
             )
         try:
-            self._restore(ctx, volume, server, backup, "rollback", recreate_database=True)
+            self._restore(ctx, volume, server, backup, "rollback")
         except GenesisError as exc:
             _let_app_in_quietly(server)
             raise RollbackFailed(
@@ -617,6 +706,14 @@ class PvcWipeRestore:
             "restore_seconds": round(outcome.restore_seconds, 3)
             if outcome.restore_seconds is not None
             else None,
+            # Where the RTO goes: the restore's steps, then the application's first write.
+            **{f"step_{name}_s": round(value, 3) for name, value in outcome.steps.items()},
+            "app_let_in_s": round(outcome.restored_at - injection.at, 3)
+            if outcome.restored_at is not None
+            else None,
+            "first_write_after_let_in_s": round(outcome.first_write_at - outcome.restored_at, 3)
+            if outcome.first_write_at is not None and outcome.restored_at is not None
+            else None,
             "rto_seconds": rto,
             "rto_source": "wipe (harness clock) → min(stored_at) after restore (PostgreSQL clock)",
             "integrity_ok": outcome.integrity_ok,
@@ -664,8 +761,18 @@ def _admin(server: PgServer, dbname: str) -> psycopg.Connection[Any]:
         raise TargetError(f"cannot connect to {dbname} as {server.user}: {exc}") from exc
 
 
-def _lock_out_app(server: PgServer, recreate_database: bool) -> None:
-    """Make sure the application role exists but cannot log in, and (optionally) an empty db."""
+def _lap(mark: float) -> tuple[float, float]:
+    """Seconds since `mark`, and the new mark (harness clock)."""
+    now = time.time()
+    return now - mark, now
+
+
+def _lock_out_app(server: PgServer) -> None:
+    """Make sure the application role exists but cannot log in, and holds no session.
+
+    A session it still holds (a restore redone by the rollback) would otherwise go on writing
+    into the database that the restored one is about to replace.
+    """
     try:
         with _admin(server, "postgres") as conn:
             exists = conn.execute(
@@ -675,8 +782,10 @@ def _lock_out_app(server: PgServer, recreate_database: bool) -> None:
                 conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN")
             else:
                 conn.execute(f"ALTER ROLE {APP_ROLE} NOLOGIN")
-            if recreate_database:
-                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (APP_ROLE,),
+            )
     except psycopg.Error as exc:
         raise TargetError(f"locking the application out before the restore failed: {exc}") from exc
 
@@ -695,11 +804,11 @@ def _let_app_in_quietly(server: PgServer) -> None:
         _let_app_in(server)
 
 
-def _present(server: PgServer, ids: frozenset[str]) -> set[str]:
+def _present(server: PgServer, ids: frozenset[str], dbname: str = DATABASE) -> set[str]:
     if not ids:
         return set()
     try:
-        with _admin(server, DATABASE) as conn:
+        with _admin(server, dbname) as conn:
             rows = conn.execute(
                 "SELECT event_id::text FROM audit_events WHERE event_id = ANY(%s::uuid[])",
                 (sorted(ids),),

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
+from drills import backup as backup_module
 from drills.backup import (
+    REPLACED_DATABASE,
+    SCRATCH_DATABASE,
     Backup,
     Fingerprint,
     PgServer,
@@ -17,10 +20,18 @@ from drills.backup import (
     dump_argv,
     restore_argv,
     run_client,
+    swap_statements,
 )
 from drills.errors import TargetError
+from drills.faults import pvc_wipe_restore as fault_module
 from drills.faults.base import FaultContext
-from drills.faults.pvc_wipe_restore import _checked_data_dir, plan_rollback, volume_for
+from drills.faults.pvc_wipe_restore import (
+    EarlyReprovision,
+    LocalVolume,
+    _checked_data_dir,
+    plan_rollback,
+    volume_for,
+)
 from drills.faults.redrive import (
     Selection,
     event_id_of,
@@ -96,10 +107,141 @@ def test_client_commands_keep_the_password_off_argv() -> None:
         assert all(SECRET not in arg for arg in argv)
         assert "--no-password" in argv
     assert "--format=custom" in dump and "--snapshot=00000003-1" in dump
-    assert {"--no-owner", "--role=auditflow", "--single-transaction"} <= set(restore)
+    # Into the scratch database (put in place only once verified), never in place; the drill's
+    # form is one transaction (see drills.backup.RESTORE_JOBS).
+    assert {"--no-owner", "--role=auditflow", "--single-transaction", "--exit-on-error"} <= set(
+        restore
+    )
+    assert "--dbname=auditflow_restore" in restore and "--dbname=auditflow" not in restore
+    assert not any(arg.startswith("--jobs") for arg in restore)
     env = SERVER.child_env({"PATH": "/bin", "PGPASSFILE": "/x"})
     assert env["PGPASSWORD"] == SECRET and "PGPASSFILE" not in env
     assert SECRET not in repr(SERVER)
+
+
+def test_parallel_restore_is_not_one_transaction() -> None:
+    """jobs=2 (the benchmark's alternative): --jobs, and no --single-transaction, which
+    pg_restore refuses together with --jobs."""
+    argv = restore_argv("/bin/pg_restore", SERVER, Path("/r/a.dump"), "scratch", jobs=2)
+    assert "--jobs=2" in argv and "--dbname=scratch" in argv
+    assert "--single-transaction" not in argv
+
+
+def test_swap_renames_scratch_into_place_in_one_step() -> None:
+    """The live database is renamed aside and the scratch one to its name (one transaction)."""
+    assert swap_statements(live_exists=True) == (
+        f"ALTER DATABASE auditflow RENAME TO {REPLACED_DATABASE}",
+        f"ALTER DATABASE {SCRATCH_DATABASE} RENAME TO auditflow",
+    )
+    assert swap_statements(live_exists=False) == (
+        f"ALTER DATABASE {SCRATCH_DATABASE} RENAME TO auditflow",
+    )
+
+
+def test_failed_restore_drops_the_scratch_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All or nothing: a failing pg_restore leaves no half-filled database; live one untouched."""
+    calls: list[str] = []
+    monkeypatch.setattr(backup_module, "_recreate_scratch", lambda server: calls.append("create"))
+    monkeypatch.setattr(backup_module, "drop_scratch", lambda server: calls.append("drop"))
+    monkeypatch.setattr(backup_module, "put_in_place", lambda server: calls.append("swap"))
+
+    def failing(argv: list[str], server: PgServer, what: str, timeout: float) -> str:
+        calls.append("pg_restore " + next(a for a in argv if a.startswith("--dbname=")))
+        raise TargetError("restore: pg_restore exited 1: ERROR: disk full")
+
+    monkeypatch.setattr(backup_module, "run_client", failing)
+    with pytest.raises(TargetError, match="disk full"):
+        backup_module.restore("/bin/pg_restore", SERVER, Path("/r/a.dump"))
+    assert calls == ["create", f"pg_restore --dbname={SCRATCH_DATABASE}", "drop"]
+
+
+def test_local_volume_hands_a_background_initdb_to_reprovision() -> None:
+    """initdb started during the downtime floor is finished (and counted) by reprovision."""
+
+    class Job:
+        finished = 0
+
+        def finish(self) -> None:
+            Job.finished += 1
+
+    volume = object.__new__(LocalVolume)
+    volume._initdb = Job()  # type: ignore[assignment]
+    assert isinstance(volume, EarlyReprovision)
+    assert volume.reprovision() is True and Job.finished == 1
+    volume._initdb = Job()  # type: ignore[assignment]
+    volume.settle_reprovision()
+    volume.settle_reprovision()  # idempotent
+    assert Job.finished == 2 and volume._initdb is None
+
+
+class _Volume:
+    pg_restore = "/bin/pg_restore"
+
+    def reprovision(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        pass
+
+    def wait_accepting(self, timeout: float) -> float:
+        return 1.0
+
+    def bootstrap(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("matches", [True, False])
+def test_restore_is_put_in_place_only_when_it_matches_the_backup(
+    matches: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verified in the scratch database, then swapped in; a mismatch is never put in place."""
+    calls: list[str] = []
+    expected = Fingerprint(3, None, "ab")
+    restored = expected if matches else Fingerprint(2, None, "cd")
+    dump = tmp_path / "backup" / "auditflow.dump"
+    dump.parent.mkdir()
+    dump.write_bytes(b"x")
+    backups = fault_module.backups
+    monkeypatch.setattr(fault_module, "_lock_out_app", lambda server: calls.append("lock out"))
+    monkeypatch.setattr(fault_module, "_let_app_in", lambda server: calls.append("let in"))
+
+    def present(server: PgServer, ids: frozenset[str], dbname: str = "") -> set[str]:
+        calls.append(f"present in {dbname}")
+        return {A}
+
+    def fingerprint_of(server: PgServer, dbname: str = "") -> Fingerprint:
+        calls.append(f"fingerprint of {dbname}")
+        return restored
+
+    monkeypatch.setattr(fault_module, "_present", present)
+    monkeypatch.setattr(backups, "restore", lambda *args: calls.append("restore") or 1.5)
+    monkeypatch.setattr(backups, "fingerprint_of", fingerprint_of)
+    monkeypatch.setattr(backups, "put_in_place", lambda server: calls.append("swap"))
+    monkeypatch.setattr(backups, "drop_replaced", lambda server: calls.append("drop old"))
+    fault = fault_module.PvcWipeRestore(events_after_backup_s=1, redrive=True)
+    fault.outcome.captured = frozenset({A, B})
+    ctx: Any = type("Ctx", (), {"journal": Journal(tmp_path), "emit": lambda *a: None})()
+    backup = Backup(str(dump), 1, 1.0, 2.0, 5, expected)
+    if matches:
+        fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+    else:
+        with pytest.raises(TargetError, match="not put in place"):
+            fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+    scratch = [f"present in {SCRATCH_DATABASE}", f"fingerprint of {SCRATCH_DATABASE}"]
+    assert calls[:2] == ["lock out", "restore"] and sorted(calls[2:4]) == sorted(scratch)
+    assert calls[4:] == (["swap", "let in", "drop old"] if matches else ["let in", "drop old"])
+    assert fault.outcome.integrity_ok is matches
+    assert fault.outcome.missing == (frozenset({B}) if matches else frozenset({A, B}))
+    done = [r for r in ctx.journal.records() if r["event"] == "restore-done"]
+    assert done and done[0]["integrity_ok"] is matches
+    assert set(done[0]["steps"]) == {
+        "reprovision",
+        "start",
+        "bootstrap",
+        "pg_restore",
+        "verify",
+        "swap_and_let_in",
+    }
 
 
 def test_admin_dsn_is_parsed_into_a_server() -> None:
