@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import psycopg
 
 from drills.errors import TargetError
 
@@ -127,6 +126,8 @@ def _count_until(
 ) -> tuple[int, int]:
     """(rows, distinct seqs) of the canary range in PostgreSQL, re-counted on one connection
     until the range is complete or `settle_timeout` has passed."""
+    import psycopg  # here, not at the top: see drills.runner._warm_imports
+
     expected = last_seq - first_seq + 1
     deadline = time.monotonic() + settle_timeout
     try:
@@ -145,6 +146,8 @@ def missing_seqs(
     dsn: str, run_id: str, first_seq: int, last_seq: int, limit: int = 20
 ) -> list[int]:
     """A few sequence numbers of the range that are not stored (evidence for a loss)."""
+    import psycopg
+
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
             rows = conn.execute(

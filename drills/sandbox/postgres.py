@@ -16,9 +16,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 from drills.errors import ComponentFailed, MissingDependency
 from drills.sandbox.layout import Layout
 from drills.sandbox.programs import Binaries
@@ -169,6 +166,9 @@ def initdb_if_needed(
 
 def bootstrap(port: int, secrets: SandboxSecrets) -> None:
     """Create the application role and database if absent (idempotent)."""
+    import psycopg  # imported when used: the local target loads this module at every drill start
+    from psycopg import sql
+
     dsn = (
         f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=3 "
         f"password={secrets.postgres_superuser.reveal()}"

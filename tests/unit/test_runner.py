@@ -317,3 +317,39 @@ def test_range_end_waits_only_for_what_is_left_of_two_steps(monkeypatch):
     slept.clear()
     assert _range_end(90.0) == 100.0 and slept == []  # the ledger phase already took longer
     assert _range_end(None) == 100.0 and slept == []
+
+
+def test_drill_start_up_leaves_end_of_drill_modules_to_the_warm_up():
+    """What `genesis-drill run pod-kill` imports before the fault does not include psycopg (nor
+    redis, hypothesis, the kubernetes client, jinja2): those load later or in the background."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import drills.cli.drill, drills.cli.reporter, drills.runner, drills.targets.local\n"
+        "from drills.faults.registry import build\n"
+        "from drills.spec import load\n"
+        "from drills.settings import REPO_ROOT\n"
+        "build(load(REPO_ROOT / 'drills' / 'catalog' / 'pod-kill.yaml').fault)\n"
+        "heavy = ('psycopg', 'redis', 'hypothesis', 'kubernetes', 'jinja2', 'matplotlib')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_warm_imports_load_the_listed_modules_in_the_background(monkeypatch):
+    import sys
+
+    from drills import runner
+
+    monkeypatch.delitem(sys.modules, "colorsys", raising=False)
+    monkeypatch.setattr(runner, "WARM_IMPORTS", ("colorsys", "no_such_module_xyz"))
+    before = {t.name for t in __import__("threading").enumerate()}
+    runner._warm_imports()  # a missing module is left for the real import to report
+    deadline = time.monotonic() + 10
+    while "colorsys" not in sys.modules and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "colorsys" in sys.modules
+    assert "warm-imports" not in before
