@@ -402,7 +402,10 @@ def _journal_row(record: dict[str, Any], t_inject: float | None) -> TimelineRow 
         text = f"phase: {_str(record.get('phase'))}"
     else:
         template = _JOURNAL_WORDS.get(event, event)
-        values = {k: _str(v) for k, v in record.items()}
+        values = {
+            k: ", ".join(map(_str, v)) if isinstance(v, list) else _str(v)
+            for k, v in record.items()
+        }
         try:
             text = template.format_map(_Missing(values))
         except (ValueError, IndexError):

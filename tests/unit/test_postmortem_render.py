@@ -212,3 +212,22 @@ def test_nice_ticks(low, high, expected):
     from drills.postmortem.chart import nice_ticks
 
     assert nice_ticks(low, high, 5) == pytest.approx(expected)
+
+
+def test_alert_wait_reads_as_a_sentence_in_the_timeline():
+    """The preflight's wait for an earlier drill's alert is told in words, alerts listed."""
+    row = context._journal_row(
+        {
+            "t": 100.0,
+            "event": "alerts-quiet",
+            "alerts": ["AuditAnalysisRestarted", "PostgresDown"],
+            "waited_s": 95.9,
+            "still_firing": [],
+        },
+        t_inject=110.0,
+    )
+    assert row is not None
+    assert row.event == (
+        "waited 95.9 s for expected alert(s) AuditAnalysisRestarted, PostgresDown to resolve first"
+    )
+    assert row.offset_s == -10.0
