@@ -50,7 +50,9 @@ def _tcp(port: int) -> Health:
 def _http(port: int, path: str) -> Health:
     url = f"http://127.0.0.1:{port}{path}"
     try:
-        response = httpx.get(url, timeout=PROBE_TIMEOUT)
+        # Plain http on loopback: no TLS, so no CA bundle to load (~30 ms of CPU per probe,
+        # and a drill probes a restarting component every 0.25 s).
+        response = httpx.get(url, timeout=PROBE_TIMEOUT, verify=False)  # noqa: S501 - http only
     except httpx.HTTPError as exc:
         return Health(False, f"{url}: {type(exc).__name__}")
     if response.status_code == 200:

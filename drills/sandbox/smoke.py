@@ -44,7 +44,10 @@ class GeneratorAdmin:
 
     def __init__(self, base_url: str, token: str) -> None:
         self._client = httpx.Client(
-            base_url=base_url, timeout=5.0, headers={"Authorization": f"Bearer {token}"}
+            base_url=base_url,
+            timeout=5.0,
+            headers={"Authorization": f"Bearer {token}"},
+            verify=base_url.lower().startswith("https://"),  # no CA bundle for plain http
         )
 
     def stats(self) -> dict[str, Any]:
