@@ -1,7 +1,7 @@
 """How many events are owed right now, for a target rate, generated in short ticks.
 
 Sleeping once per event cannot reach thousands per second (timer resolution, loop overhead), so
-the generator wakes every ~10 ms and generates what the elapsed time earned. Credit is capped so
+the generator wakes every ~20 ms and generates what the elapsed time earned. Credit is capped so
 a stall (full buffer, busy loop) does not turn into a burst afterwards: a paused generator simply
 did not generate those events. Pure logic; time is passed in.
 """

@@ -6,7 +6,8 @@ batches (`amqp_batch.publish_many`) and settled by done-callbacks — no task pe
 timeout, unroutable return or lost connection puts the event back in the buffer (same event id),
 and it is published again once the broker is back. Our own reconnect loop (rather than
 `connect_robust`) makes "the connection is gone → every outstanding confirm is lost" one explicit
-step, tagged with a connection generation so a late callback from an old channel changes nothing.
+step: the map of outstanding confirms is replaced, so a late callback from an old channel finds
+nothing and changes nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,13 @@ from auditflow import topology
 from auditflow.config import redact_url
 from auditflow.events import CONTENT_TYPE, AuditEvent
 from auditflow.generator import SERVICE
-from auditflow.generator.amqp_batch import Outgoing, publish_each, publish_many, supported
+from auditflow.generator.amqp_batch import (
+    Outgoing,
+    forget_message,
+    publish_each,
+    publish_many,
+    supported,
+)
 from auditflow.generator.buffer import PendingBuffer
 from auditflow.generator.metrics import BROKER_CONNECTED, MESSAGES_PUBLISHED, PUBLISH_FAILURES
 from auditflow.jsonlog import correlation_id_var, event_id_var
@@ -44,21 +50,57 @@ BACKOFF_MIN_S = 0.2
 # a second of the broker (it boots in 7-20 s at `platform up`; the outage drill restarts it), where
 # 5 s left it waiting up to 5 s longer than the broker did.
 BACKOFF_MAX_S = 1.0
+# The idle pump's longest sleep: how stale messages_published_total can be once generation stops
+# (confirms alone do not wake the pump unless events are waiting for room), and how often
+# timed-out confirms are looked for.
+IDLE_WAIT_S = 0.25
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+# json's own (C) string encoder, as `json.dumps` applies it with the default ensure_ascii=True.
+_quote = json.encoder.encode_basestring_ascii
+_routing_keys: dict[str, str] = {}
+
+
+def routing_key_for(action: str) -> str:
+    """`topology.routing_key(action)`, memoised (the generator uses a handful of actions)."""
+    key = _routing_keys.get(action)
+    if key is None:
+        if len(_routing_keys) >= 1024:
+            _routing_keys.clear()
+        key = _routing_keys[action] = topology.routing_key(action)
+    return key
 
 
 def message_for(event: AuditEvent, published_at: str) -> Outgoing:
     """The message for one (re)publication of `event`, stamped with `published_at`."""
     return Outgoing(
-        body=encode_event(event, published_at),
-        routing_key=topology.routing_key(event.action),
-        message_id=event.event_id,
-        correlation_id=event.correlation_id,
+        encode_event(event, published_at),
+        routing_key_for(event.action),
+        event.event_id,
+        event.correlation_id,
     )
 
 
 def encode_event(event: AuditEvent, published_at: str) -> bytes:
-    """`event.encode()` with a new `published_at`, without `dataclasses.asdict`'s deep copy."""
+    """`event.encode()` with a new `published_at`, byte for byte, formatted directly: json's C
+    string quoting per field instead of the encoder walking a dict built per event."""
+    seq, version = event.seq, event.schema_version
+    if type(seq) is not int or type(version) is not int:  # what only json.dumps spells right
+        return _encode_generic(event, published_at)
+    q = _quote
+    try:
+        text = (
+            f'{{"event_id":{q(event.event_id)},"run_id":{q(event.run_id)},"seq":{seq},'
+            f'"occurred_at":{q(event.occurred_at)},"published_at":{q(published_at)},'
+            f'"actor":{q(event.actor)},"action":{q(event.action)},"resource":{q(event.resource)},'
+            f'"outcome":{q(event.outcome)},"source_ip":{q(event.source_ip)},'
+            f'"correlation_id":{q(event.correlation_id)},"schema_version":{version}}}'
+        )
+    except TypeError:  # a field that is not a string
+        return _encode_generic(event, published_at)
+    return text.encode()
+
+
+def _encode_generic(event: AuditEvent, published_at: str) -> bytes:
     return _dumps(
         {
             "event_id": event.event_id,
@@ -89,9 +131,12 @@ class Publisher:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._lost = False
-        self._generation = 0
         self._hold_until = 0.0
-        self._pending: dict[asyncio.Future[Any], tuple[int, float]] = {}
+        # confirm future → (event, deadline); replaced (not cleared) at teardown, so a late
+        # callback of an old connection's future finds nothing
+        self._pending: dict[asyncio.Future[Any], tuple[AuditEvent, float]] = {}
+        self._unreported = 0  # confirms not yet added to the messages_published_total counter
+        self._raw: Any = None
         self._connection: Any = None
         self._connected_gauge = BROKER_CONNECTED.labels(SERVICE)
         self._published = MESSAGES_PUBLISHED.labels(SERVICE)
@@ -147,14 +192,12 @@ class Publisher:
 
     async def _connect_and_pump(self) -> None:
         self._lost = False
-        self._generation += 1
-        generation = self._generation
         self._connection = await aio_pika.connect(self.amqp_url, timeout=10)
         self._connection.close_callbacks.add(self._on_close)
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         channel.close_callbacks.add(self._on_close)
         await topology.declare(channel)
-        raw = await channel.get_underlay_channel()
+        raw = self._raw = await channel.get_underlay_channel()
         batched = supported(raw)
         self._set_connected(True)
         log.info(
@@ -163,6 +206,7 @@ class Publisher:
         )
         while not self._lost and not self._stop.is_set():
             self._wake.clear()
+            self._report_confirmed()
             now = time.monotonic()
             self._expire(now)
             if now < self._hold_until:
@@ -171,37 +215,48 @@ class Publisher:
             room = min(self.window - len(self._pending), SEND_CHUNK)
             events = self.buffer.take(room) if room > 0 else []
             if events:
-                await self._send(raw, batched, events, generation)
+                await self._send(raw, batched, events)
                 await asyncio.sleep(0)  # let confirms and the generation tick run
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), 1.0)
+                async with asyncio.timeout(IDLE_WAIT_S):  # no task per wait, unlike wait_for
+                    await self._wake.wait()
         if self._lost:
             raise ConnectionError("broker connection or channel closed")
 
-    async def _send(
-        self, raw: Any, batched: bool, events: list[AuditEvent], generation: int
-    ) -> None:
+    async def _send(self, raw: Any, batched: bool, events: list[AuditEvent]) -> None:
         stamp = datetime.now(UTC).isoformat()
         outgoing = [message_for(event, stamp) for event in events]
         try:
-            send = publish_many if batched else _publish_each_async
-            futures = await send(
-                raw,
-                topology.EXCHANGE,
-                outgoing,
-                content_type=CONTENT_TYPE,
-                header_name=topology.CORRELATION_HEADER,
-            )
+            if batched:
+                # Plain loop futures: `_teardown` settles whatever is outstanding when the channel
+                # or connection goes, so aiormq's per-future bookkeeping is not needed.
+                futures = await publish_many(
+                    raw,
+                    topology.EXCHANGE,
+                    outgoing,
+                    content_type=CONTENT_TYPE,
+                    header_name=topology.CORRELATION_HEADER,
+                    create_future=asyncio.get_running_loop().create_future,
+                )
+            else:
+                futures = await _publish_each_async(
+                    raw,
+                    topology.EXCHANGE,
+                    outgoing,
+                    content_type=CONTENT_TYPE,
+                    header_name=topology.CORRELATION_HEADER,
+                )
         except Exception:
             for event in events:
                 self.buffer.retry(event.seq)
             self._lost = True
             raise
         deadline = time.monotonic() + PUBLISH_TIMEOUT_S
+        pending, settle = self._pending, self._settle
         for event, future in zip(events, futures, strict=True):
-            self._pending[future] = (event.seq, deadline)
-            future.add_done_callback(self._settler(event, generation))
+            pending[future] = (event, deadline)
+            future.add_done_callback(settle)
 
     def _expire(self, now: float) -> None:
         """Give up waiting for confirms older than the timeout (they are re-published)."""
@@ -210,32 +265,44 @@ class Publisher:
         oldest = next(iter(self._pending.values()))[1]
         if oldest > now:
             return
-        for future, (_, deadline) in list(self._pending.items()):
+        for future, (event, deadline) in list(self._pending.items()):
             if deadline > now:
                 break
+            if self._raw is not None and supported(self._raw):
+                forget_message(self._raw, event.event_id, future)
             future.cancel()
 
-    def _settler(self, event: AuditEvent, generation: int) -> Callable[[asyncio.Future[Any]], None]:
-        def settle(future: asyncio.Future[Any]) -> None:
-            self._pending.pop(future, None)
-            if generation != self._generation:
-                return  # the connection was torn down; teardown requeued this event
-            if future.cancelled():
-                self._failed(event, "timeout")
-            elif (error := future.exception()) is not None:
-                if isinstance(error, PublishError):
-                    self._failed(event, "returned")  # unroutable: no queue bound
-                elif isinstance(error, DeliveryError):
-                    self._failed(event, "nack")
-                else:
-                    self._lost = True
-                    self._failed(event, "connection")
-            elif self.buffer.confirm(event.seq):
+    def _settle(self, future: asyncio.Future[Any]) -> None:
+        """A confirm future is done (one bound method for all of them, no closure per message)."""
+        error = None if future.cancelled() else future.exception()  # always retrieved
+        entry = self._pending.pop(future, None)
+        if entry is None:
+            return  # the connection was torn down; teardown requeued this event
+        event = entry[0]
+        if future.cancelled():
+            self._failed(event, "timeout")
+        elif error is None:
+            if self.buffer.confirm(event.seq):
                 self.confirmed += 1
-                self._published.inc()
-            self._wake.set()
+                self._unreported += 1
+            if self.buffer.waiting:  # the pump may be waiting for room in the window
+                self._wake.set()
+            return
+        elif isinstance(error, PublishError):
+            self._failed(event, "returned")  # unroutable: no queue bound
+        elif isinstance(error, DeliveryError):
+            self._failed(event, "nack")
+        else:
+            self._lost = True
+            self._failed(event, "connection")
+        self._wake.set()  # the event waits to be published again
 
-        return settle
+    def _report_confirmed(self) -> None:
+        """Add the confirms counted since the last call to messages_published_total (one
+        locked increment per wake-up of the pump instead of one per confirm)."""
+        if self._unreported:
+            self._published.inc(self._unreported)
+            self._unreported = 0
 
     def _failed(self, event: AuditEvent, reason: str) -> None:
         if not self.buffer.retry(event.seq):
@@ -267,7 +334,9 @@ class Publisher:
     async def _teardown(self) -> None:
         was_connected = self.connected
         self._set_connected(False)
-        self._generation += 1  # late callbacks from this connection are ignored from now on
+        self._report_confirmed()
+        self._raw = None
+        # late callbacks from this connection find nothing in the new map and are ignored
         pending, self._pending = list(self._pending), {}
         for future in pending:
             future.cancel()

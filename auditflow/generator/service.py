@@ -1,6 +1,6 @@
 """The generation loop: paces events into the buffer and wakes the publisher.
 
-Generation runs in ~10 ms ticks; each tick generates what the target rate earned plus any
+Generation runs in ~20 ms ticks; each tick generates what the target rate earned plus any
 requested burst, limited by free buffer space. A full buffer pauses generation (never drops an
 event) and is reported loudly: a counter every paused tick and a warning at most every 5 s.
 """
@@ -27,7 +27,7 @@ from auditflow.generator.publisher import Publisher
 
 log = logging.getLogger(SERVICE)
 
-TICK_S = 0.01
+TICK_S = 0.02  # per-tick costs (timer, publisher wake-up, socket write, confirms) are ~fixed
 MAX_PER_TICK = 2000  # bounds how long one tick holds the loop (a large burst spans ticks)
 FULL_WARNING_EVERY_S = 5.0
 HEARTBEAT_STALE_S = 2.0
