@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -42,6 +43,12 @@ class CounterDeltas:
         self.actions[action] += 1
         self.outcomes[outcome] += 1
         self.total += 1
+
+    def add_many(self, actions: Iterable[str], outcomes: Iterable[str], count: int) -> None:
+        """`add` for each pair of a batch (`count` pairs): Counter.update counts in C."""
+        self.actions.update(actions)
+        self.outcomes.update(outcomes)
+        self.total += count
 
     def take(self) -> CounterDeltas:
         taken = CounterDeltas(self.actions, self.outcomes, self.total)

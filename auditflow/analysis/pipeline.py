@@ -19,7 +19,12 @@ from typing import Any, Protocol
 from auditflow.analysis import SERVICE
 from auditflow.analysis.batching import Batcher
 from auditflow.analysis.counters import CounterDeltas
-from auditflow.analysis.metrics import BATCH_SIZE, EVENTS_PROCESSED, PROCESSING_DURATION
+from auditflow.analysis.metrics import (
+    BATCH_SIZE,
+    EVENTS_PROCESSED,
+    PROCESSING_DURATION,
+    observe_many,
+)
 from auditflow.analysis.notify import Notifier, failed_login_alert
 from auditflow.analysis.security import FailedLoginRule
 from auditflow.analysis.store import BadRows, PgStore, Row, StorageUnavailable
@@ -202,24 +207,31 @@ class Pipeline:
                 self._after_commit([pending], {pending.event_id} if new else set(), committed)
 
     def _after_commit(self, batch: list[Pending], inserted: set[str], committed: float) -> None:
-        stored = 0
-        observe = self._latency.observe
-        deltas, rule = self.deltas, self.rule
+        """Metrics, counters and the security rule for the newly stored events of a batch, in
+        batch-wide passes: one histogram update per bucket touched, one counter update per
+        batch, the rule only for failed logins."""
+        stored: list[Pending] = []
+        keep = stored.append
         for pending in batch:
-            if pending.event_id not in inserted:
-                continue
-            inserted.discard(pending.event_id)  # a duplicate within the batch counts once
-            stored += 1
-            observe(max(0.0, committed - pending.published_ts))
-            row = pending.row
-            actor, action, outcome = row[5], row[6], row[8]
-            deltas.add(action, outcome)
-            if rule.applies(action, outcome):
-                count = rule.observe(actor, pending.occurred_ts)
-                if count:
-                    self._alert(actor, count, pending)
-        self._stored.inc(stored)
-        self._duplicate.inc(len(batch) - stored)
+            event_id = pending.row[0]
+            if event_id in inserted:
+                inserted.discard(event_id)  # a duplicate within the batch counts once
+                keep(pending)
+        if stored:
+            observe_many(self._latency, [max(0.0, committed - p.published_ts) for p in stored])
+            rows = [p.row for p in stored]
+            self.deltas.add_many([r[6] for r in rows], [r[8] for r in rows], len(rows))
+            rule = self.rule
+            applies = rule.applies
+            for pending in stored:
+                row = pending.row
+                if applies(row[6], row[8]):
+                    actor = row[5]
+                    count = rule.observe(actor, pending.occurred_ts)
+                    if count:
+                        self._alert(actor, count, pending)
+        self._stored.inc(len(stored))
+        self._duplicate.inc(len(batch) - len(stored))
         self._batch_size.observe(len(batch))
 
     def _alert(self, actor: str, count: int, pending: Pending) -> None:

@@ -39,11 +39,14 @@ class FailedLoginRule:
         cut = bisect.bisect_left(times, newest - self.window_s)
         if cut:
             del times[:cut]
-        in_window = self._densest(times)
-        if in_window < self.threshold:
-            return 0
         fired = self._fired_at.get(actor)
         if fired is not None and abs(at - fired) < self.window_s:
+            return 0  # quiet after firing (checked first: the count is not needed then)
+        # After the cut every time is within `window_s` of the newest, so usually the whole
+        # list is one window; only float rounding at the edge needs the full scan.
+        one_window = times[-1] - times[0] <= self.window_s
+        in_window = len(times) if one_window else self._densest(times)
+        if in_window < self.threshold:
             return 0
         self._fired_at[actor] = at
         self._failures.pop(actor, None)
