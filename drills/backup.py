@@ -41,12 +41,11 @@ APP_ROLE = "auditflow"
 SCRATCH_DATABASE = "auditflow_restore"
 # The database being replaced is renamed to this in the swap, then dropped.
 REPLACED_DATABASE = "auditflow_replaced"
-# pg_restore workers. 1 = one transaction. `--jobs=2` builds two of the three indexes side by side
-# (the primary key runs alone first) and won the benchmark's isolated side-by-side restores of 1M
-# events (median 9.2 s against 10.9 s), but inside the drill, on two cores shared with the rest of
-# the sandbox under load, the restore step took 18.9-33.7 s with it against 7.7-16.0 s without
-# (bench/restore.py, same machine, same hour). The drill keeps one transaction; the benchmark
-# keeps measuring both.
+# pg_restore workers; 1 = one transaction. `--jobs=2` builds two of the three indexes side by side
+# (the primary key runs alone first) but was no faster on the sandbox's two cores: 8.85 / 9.88 s
+# against 8.79 / 9.14 s in the benchmark's side-by-side restores of 1M events, and 18.9-33.7 s
+# against 15.0-26.3 s inside the drill, where the rest of the sandbox shares the cores
+# (bench/restore.py). The drill keeps one transaction; the benchmark keeps measuring both.
 RESTORE_JOBS = 1
 DUMP_TIMEOUT_S = 600.0
 # The fingerprint sorts every event id: in memory, and without JIT compiling a one-off query.
