@@ -38,6 +38,7 @@ from pamqp.exceptions import PAMQPException
 from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
+from auditflow.amqp_properties import EVENT_MESSAGE_FLAGS
 from auditflow.analysis import SERVICE
 
 log = logging.getLogger(SERVICE)
@@ -51,15 +52,6 @@ _FRAME_TYPES = (FRAME_METHOD, FRAME_HEADER, FRAME_BODY, FRAME_HEARTBEAT)
 BASIC_DELIVER = (60 << 16) | 60  # class 60 (basic), method 60 (deliver)
 READ_SIZE = 256 * 1024
 
-# Property flag bits (AMQP 0-9-1 Basic properties, high bit first).
-FLAG_CONTENT_TYPE = 1 << 15
-FLAG_HEADERS = 1 << 13
-FLAG_DELIVERY_MODE = 1 << 12
-FLAG_CORRELATION_ID = 1 << 10
-FLAG_MESSAGE_ID = 1 << 7
-FAST_FLAGS = (
-    FLAG_CONTENT_TYPE | FLAG_HEADERS | FLAG_DELIVERY_MODE | FLAG_CORRELATION_ID | FLAG_MESSAGE_ID
-)
 
 _frame_head = struct.Struct(">BHI").unpack_from
 _u16 = struct.Struct(">H").unpack_from
@@ -175,7 +167,7 @@ def decode_header_fast(payload: bytes) -> tuple[int, Properties] | None:
     """
     try:
         class_id, _weight, body_size, flags, length = _header_head(payload, 0)
-        if class_id != 60 or flags != FAST_FLAGS:
+        if class_id != 60 or flags != EVENT_MESSAGE_FLAGS:
             return None
         pos = 15 + length
         content_type = payload[15:pos].decode()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import functools
 import struct
 
+from auditflow.amqp_properties import EVENT_MESSAGE_FLAGS
+
 FRAME_METHOD = 1
 FRAME_HEADER = 2
 FRAME_BODY = 3
@@ -21,15 +23,6 @@ FRAME_END = b"\xce"
 BASIC_CLASS = 60
 BASIC_PUBLISH = 40
 
-# Property flag bits (AMQP 0-9-1 Basic properties, high bit first).
-FLAG_CONTENT_TYPE = 1 << 15
-FLAG_HEADERS = 1 << 13
-FLAG_DELIVERY_MODE = 1 << 12
-FLAG_CORRELATION_ID = 1 << 10
-FLAG_MESSAGE_ID = 1 << 7
-_FLAGS = (
-    FLAG_CONTENT_TYPE | FLAG_HEADERS | FLAG_DELIVERY_MODE | FLAG_CORRELATION_ID | FLAG_MESSAGE_ID
-)
 _MAX_SHORTSTR = 255
 _frame_head = struct.Struct(">BHI").pack
 _header_head = struct.Struct(">HHQ").pack
@@ -61,7 +54,8 @@ def _method_frame(channel: int, exchange: str, routing_key: str) -> bytes:
 @functools.lru_cache(maxsize=64)
 def _properties_start(content_type: str, header_name: str) -> tuple[bytes, bytes]:
     """(flags + content type, the header table's key and value type), both constant."""
-    return struct.pack(">H", _FLAGS) + _shortstr(content_type), _shortstr(header_name) + b"S"
+    flags_and_type = struct.pack(">H", EVENT_MESSAGE_FLAGS) + _shortstr(content_type)
+    return flags_and_type, _shortstr(header_name) + b"S"
 
 
 def publish_frames(
