@@ -529,14 +529,11 @@ class PvcWipeRestore:
         scratch = backups.SCRATCH_DATABASE
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
             present_job = pool.submit(_present, server, captured, scratch)
-            after = backups.fingerprint_of(server, scratch)
+            after = backups.fingerprint_of(server, scratch, backup.fingerprint.method)
             present = present_job.result()
         expected = backup.fingerprint
-        outcome.integrity_ok = (after.rows, after.ids_md5) == (expected.rows, expected.ids_md5)
-        outcome.integrity_detail = (
-            f"restored {after.rows} rows, md5 {after.ids_md5[:12]}…; "
-            f"backup {expected.rows} rows, md5 {expected.ids_md5[:12]}…"
-        )
+        outcome.integrity_ok = after.matches(expected)
+        outcome.integrity_detail = f"restored {after.describe()}; backup {expected.describe()}"
         outcome.steps["verify"], mark = _lap(mark)
         if outcome.integrity_ok:
             backups.put_in_place(server)

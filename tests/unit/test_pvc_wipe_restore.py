@@ -209,8 +209,8 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
         calls.append(f"present in {dbname}")
         return {A}
 
-    def fingerprint_of(server: PgServer, dbname: str = "") -> Fingerprint:
-        calls.append(f"fingerprint of {dbname}")
+    def fingerprint_of(server: PgServer, dbname: str = "", method: str = "") -> Fingerprint:
+        calls.append(f"fingerprint of {dbname} by {method}")
         return restored
 
     monkeypatch.setattr(fault_module, "_present", present)
@@ -227,7 +227,11 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     else:
         with pytest.raises(TargetError, match="not put in place"):
             fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
-    scratch = [f"present in {SCRATCH_DATABASE}", f"fingerprint of {SCRATCH_DATABASE}"]
+    # The restored database is fingerprinted by the method the backup recorded.
+    scratch = [
+        f"present in {SCRATCH_DATABASE}",
+        f"fingerprint of {SCRATCH_DATABASE} by {expected.method}",
+    ]
     assert calls[:2] == ["lock out", "restore"] and sorted(calls[2:4]) == sorted(scratch)
     assert calls[4:] == (["swap", "let in", "drop old"] if matches else ["let in", "drop old"])
     assert fault.outcome.integrity_ok is matches
@@ -349,3 +353,33 @@ def test_non_local_targets_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TargetError, match="Kubernetes"):
         volume_for(ctx)
+
+
+def test_fingerprint_record_round_trip_and_legacy_md5_records() -> None:
+    """A backup record keeps its digest method; one journaled before methods existed reads as
+    md5-sorted, so a crash recovery verifies against what that backup really recorded."""
+    from drills.backup import HASH_METHOD, MD5_METHOD
+
+    backup = Backup("/r/a.dump", 10, 1.0, 2.0, 5, Fingerprint(3, "2030-01-01", "12:34"))
+    again = Backup.from_record(backup.as_record())
+    assert again == backup and again.fingerprint.method == HASH_METHOD
+    fp = {"rows": 3, "max_stored_at": None, "ids_md5": "ab"}
+    old = Backup.from_record({**backup.as_record(), "fingerprint": fp}).fingerprint
+    assert (old.method, old.ids_digest, old.rows) == (MD5_METHOD, "ab", 3)
+
+
+def test_fingerprints_match_only_by_the_same_method_rows_and_digest() -> None:
+    from drills.backup import MD5_METHOD
+
+    base = Fingerprint(3, None, "ab")
+    assert base.matches(Fingerprint(3, "2030-01-01", "ab"))  # stored_at is not compared
+    assert not base.matches(Fingerprint(4, None, "ab"))
+    assert not base.matches(Fingerprint(3, None, "ac"))
+    assert not base.matches(Fingerprint(3, None, "ab", MD5_METHOD))
+
+
+def test_unknown_fingerprint_method_is_a_target_error() -> None:
+    from drills.backup import fingerprint
+
+    with pytest.raises(TargetError, match="unknown fingerprint method 'sha9'"):
+        fingerprint(None, "sha9")  # type: ignore[arg-type]  # refused before any query
