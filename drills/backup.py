@@ -42,10 +42,10 @@ SCRATCH_DATABASE = "auditflow_restore"
 # The database being replaced is renamed to this in the swap, then dropped.
 REPLACED_DATABASE = "auditflow_replaced"
 # pg_restore workers; 1 = one transaction. `--jobs=2` builds two of the three indexes side by side
-# (the primary key runs alone first) but was no faster on the sandbox's two cores: 8.85 / 9.88 s
-# against 8.79 / 9.14 s in the benchmark's side-by-side restores of 1M events, and 18.9-33.7 s
-# against 15.0-26.3 s inside the drill, where the rest of the sandbox shares the cores
-# (bench/restore.py). The drill keeps one transaction; the benchmark keeps measuring both.
+# (the primary key runs alone first) but was not reliably faster on the sandbox's two cores
+# (bench/restore.py, 1M events, side by side: 6.68 / 7.06 s against 7.03 / 6.81 s on a quiet
+# machine, 8.85 / 9.88 s against 8.79 / 9.14 s on a loaded one, and no faster inside the drill).
+# The drill keeps one transaction; the benchmark keeps measuring both.
 RESTORE_JOBS = 1
 DUMP_TIMEOUT_S = 600.0
 # Sorting for the md5 method happens in memory, and neither method JIT-compiles a one-off query.
