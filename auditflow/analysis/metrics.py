@@ -49,11 +49,18 @@ def observe_many(child: Any, amounts: Sequence[float]) -> None:
     bounds = getattr(child, "_upper_bounds", None)
     buckets = getattr(child, "_buckets", None)
     total = getattr(child, "_sum", None)
-    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+    check = getattr(child, "_raise_if_not_observable", None)
+    if (
+        bounds is None
+        or buckets is None
+        or total is None
+        or check is None
+        or len(bounds) != len(buckets)
+    ):
         for amount in amounts:
             child.observe(amount)
         return
-    child._raise_if_not_observable()
+    check()  # a parent Histogram with labels is refused, as observe() refuses it
     counts = [0] * len(bounds)
     for amount in amounts:
         counts[bisect_left(bounds, amount)] += 1

@@ -69,6 +69,29 @@ def test_observe_many_puts_the_slo_edge_in_the_half_second_bucket() -> None:
     assert samples[("event_processing_duration_seconds_count", "")] == 3
 
 
+def test_observe_many_falls_back_to_observe_when_the_internals_differ() -> None:
+    """A prometheus_client whose histogram child lacks what the fast path uses still gets every
+    amount, through its public observe()."""
+
+    class PublicOnly:
+        def __init__(self) -> None:
+            self.seen: list[float] = []
+
+        def observe(self, amount: float) -> None:
+            self.seen.append(amount)
+
+    child = PublicOnly()
+    observe_many(child, [0.1, 0.7])
+    assert child.seen == [0.1, 0.7]
+
+
+def test_observe_many_refuses_a_labelled_parent_like_observe() -> None:
+    with pytest.raises(ValueError, match="missing label values"):
+        _histogram().observe(0.1)
+    with pytest.raises(ValueError, match="missing label values"):
+        observe_many(_histogram(), [0.1])
+
+
 def test_counter_deltas_add_many_equals_add() -> None:
     pairs = [("login", "failure"), ("read", "success"), ("login", "success"), ("read", "success")]
     one, many = CounterDeltas(), CounterDeltas()
