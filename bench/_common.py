@@ -165,6 +165,22 @@ class Bench:
             sizes["supervisord"] = _rss_of(daemon)
         return sizes
 
+    def drill_argv(self, drill: str, runs: Path) -> list[str]:
+        """`genesis-drill run DRILL` on this sandbox, JSON output, run directories in `runs`."""
+        return [
+            str(Path(sys.executable).with_name("genesis-drill")),
+            "run",
+            drill,
+            "--state-dir",
+            str(self.settings.state_dir),
+            "--port-base",
+            str(self.settings.port_base),
+            "--runs-dir",
+            str(runs),
+            "--output",
+            "json",
+        ]
+
     def stored(self, run_id: str, first_seq: int, last_seq: int) -> tuple[int, int]:
         """(rows, distinct seqs) of `run_id` in [first_seq, last_seq]: the ledger's two counts."""
         with self.pg() as conn:

@@ -60,19 +60,7 @@ def one_run(bench: Bench, workdir: Path) -> dict[str, Any]:
     baseline_s = float(spec["load"]["baseline_s"])
     confirm_s = int(spec["recovery"]["samples"]) * SCRAPE_S
     runs = workdir / "runs"
-    argv = [
-        str(Path(sys.executable).with_name("genesis-drill")),
-        "run",
-        "pod-kill",
-        "--state-dir",
-        str(bench.settings.state_dir),
-        "--port-base",
-        str(bench.settings.port_base),
-        "--runs-dir",
-        str(runs),
-        "--output",
-        "json",
-    ]
+    argv = bench.drill_argv("pod-kill", runs)
     samples: list[tuple[float, float]] = []
     started = time.time()
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -136,19 +136,7 @@ def find_key(data: Any, key: str) -> Any:
 
 def drill(bench: Bench, workdir: Path) -> dict[str, Any]:
     runs = workdir / "runs"
-    argv = [
-        str(Path(sys.executable).with_name("genesis-drill")),
-        "run",
-        "pvc-wipe-restore",
-        "--state-dir",
-        str(bench.settings.state_dir),
-        "--port-base",
-        str(bench.settings.port_base),
-        "--runs-dir",
-        str(runs),
-        "--output",
-        "json",
-    ]
+    argv = bench.drill_argv("pvc-wipe-restore", runs)
     started = time.monotonic()
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=900, check=False)
     wall = time.monotonic() - started
