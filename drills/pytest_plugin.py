@@ -286,9 +286,9 @@ def ledger(genesis_target: Target) -> Iterator[EventLedger]:
     from drills.ledger import GeneratorClient
 
     endpoints = genesis_target.endpoints()
-    client = GeneratorClient(endpoints.generator_url, endpoints.generator_token)
+    client = GeneratorClient(endpoints.generator_url, endpoints.generator_token.reveal())
     try:
-        yield EventLedger(client, endpoints.pg_dsn)
+        yield EventLedger(client, endpoints.pg_dsn.reveal())
     finally:
         client.close()
 

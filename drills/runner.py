@@ -159,7 +159,8 @@ def run(
     state = _State(started=started)
     endpoints = ctx.endpoints
     observer = observer or Observer(endpoints.prometheus_url)
-    generator = generator or GeneratorClient(endpoints.generator_url, endpoints.generator_token)
+    token = endpoints.generator_token.reveal()
+    generator = generator or GeneratorClient(endpoints.generator_url, token)
     result = DrillResult(
         run_id=run_id,
         drill=spec.name,
@@ -253,7 +254,7 @@ def _lifecycle(
         spec, observer, listener, started, deadline, injection.at
     )
     phase("verify")
-    ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn, observer)
+    ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
     phase("report")
     _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url)
     _judge(spec, result, state)

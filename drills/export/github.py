@@ -11,8 +11,8 @@ open issues with the `genesis-drill` label are listed, and an item whose fingerp
 gets a comment ("seen again in run X") instead of a twin. (Listing is used rather than the search
 API, which is eventually consistent and would miss an issue created seconds earlier.)
 
-The token (`GITHUB_TOKEN`) lives in a `Token` that never prints, and every error message is
-redacted before it leaves this module.
+The token (`GITHUB_TOKEN`) lives in a `Secret` (alias `Token`) that never prints, and every error
+message is redacted before it leaves this module.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from drills.errors import GitHubError, InvalidInput
 from drills.postmortem.actions import UNFILED, ActionItem
 from drills.postmortem.context import RunContext
 from drills.postmortem.render import ISSUES_FILE, load_tracking
+from drills.secret import Secret
 
 LABEL = "genesis-drill"
 DEFAULT_API_URL = "https://api.github.com"
@@ -42,29 +43,15 @@ _FINGERPRINT_RE = re.compile(rf"<!-- {FINGERPRINT_MARK}: (gd-[0-9a-f]{{16}}) -->
 T = TypeVar("T")
 
 
-class Token:
-    """A secret that never prints: repr/str show only that it is set."""
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Token(***)"
-
-    __str__ = __repr__
-
-    def redact(self, text: str) -> str:
-        return text.replace(self._value, "***") if self._value else text
+# The GitHub token is a `Secret` like every other credential (the name is kept for callers).
+Token = Secret
 
 
-def token_from_env(env: Mapping[str, str]) -> Token:
+def token_from_env(env: Mapping[str, str]) -> Secret:
     value = env.get("GITHUB_TOKEN", "").strip()
     if not value:
         raise InvalidInput("--create needs a token in GITHUB_TOKEN (it is never printed or saved)")
-    return Token(value)
+    return Secret(value)
 
 
 def parse_repo(value: str) -> tuple[str, str]:
@@ -139,7 +126,7 @@ class GitHubExporter:
 
     def __init__(
         self,
-        token: Token,
+        token: Secret,
         api_url: str = DEFAULT_API_URL,
         sleep: Callable[[float], None] = time.sleep,
         timeout: float = 30.0,

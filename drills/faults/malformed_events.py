@@ -73,7 +73,7 @@ class MalformedEvents:
 
     def _connect(self, ctx: FaultContext) -> pika.BlockingConnection:
         try:
-            return pika.BlockingConnection(pika.URLParameters(ctx.endpoints.amqp_url))
+            return pika.BlockingConnection(pika.URLParameters(ctx.endpoints.amqp_url.reveal()))
         except pika.exceptions.AMQPError as exc:
             raise TargetError(f"cannot connect to RabbitMQ: {type(exc).__name__}") from exc
 

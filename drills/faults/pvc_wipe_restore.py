@@ -386,7 +386,7 @@ class PvcWipeRestore:
         if not ctx.target.state(COMPONENT).ready:
             reasons.append("postgres is not running and ready")
             return reasons
-        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
         try:
             with psycopg.connect(server.conninfo(DATABASE), autocommit=True) as conn:
                 if conn.execute("SELECT to_regclass('public.audit_events')").fetchone() == (None,):
@@ -401,7 +401,7 @@ class PvcWipeRestore:
 
     def inject(self, ctx: FaultContext) -> Injection:
         volume = volume_for(ctx)
-        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
         dump = ctx.run_dir / BACKUP_DIR / DUMP_NAME
         ctx.emit("fault", {"step": "backup", "path": str(dump)})
         taken = backups.take(volume.pg_dump, volume.pg_restore, server, dump)
@@ -484,7 +484,7 @@ class PvcWipeRestore:
     def _hold(self, ctx: FaultContext, injection: Injection, volume: PgVolume) -> None:
         if ctx.stop.wait(max(0.0, injection.at + DOWNTIME_FLOOR_S - time.time())):
             return
-        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
         backup = self.outcome.backup or _journaled_backup(ctx.journal)
         if backup is None:
             raise TargetError("no backup recorded in the journal; cannot restore")
@@ -603,7 +603,7 @@ class PvcWipeRestore:
                 initialised=volume.initialised(),
                 running=volume.running(),
             )
-            server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+            server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
             if plan.restore:
                 self._restore_in_rollback(ctx, volume, server)
             elif plan.reprovision or plan.start or plan.let_app_in:
@@ -657,7 +657,7 @@ class PvcWipeRestore:
         wipe_at = _journaled_wipe_at(ctx.journal) or time.time()
         offset = datetime.fromtimestamp(backup.started_at - STREAM_SAFETY_S, UTC)
         ctx.emit("fault", {"step": "redrive", "missing": len(missing), "source": source})
-        result = redrive(ctx.endpoints.amqp_url, missing, offset, wipe_at)
+        result = redrive(ctx.endpoints.amqp_url.reveal(), missing, offset, wipe_at)
         self.outcome.redrive = result
         ctx.journal.write(
             J_REDRIVE,
@@ -672,7 +672,7 @@ class PvcWipeRestore:
     # --- verify --------------------------------------------------------------------------------
 
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
-        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn)
+        server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
         outcome = self.outcome
         still = outcome.missing
         if outcome.restored_at is not None and still:

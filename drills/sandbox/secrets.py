@@ -1,8 +1,8 @@
 """The sandbox's credentials: generated once per state directory, stored mode 0600, never printed.
 
-`Secret` wraps each value so that `repr()`, `str()`, f-strings and log lines show `***`; code that
-really needs the value (a config file written 0600, a connection string handed to a client) calls
-`reveal()` — a greppable word for the few places that do.
+Each value is a `drills.secret.Secret` (re-exported here, where it used to live), so `repr()`,
+`str()`, f-strings and log lines show `***`; code that really needs the value (a config file
+written 0600, a connection string handed to a client) calls `reveal()`.
 """
 
 from __future__ import annotations
@@ -14,30 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from drills.errors import InvalidInput
+from drills.secret import Secret
 
-
-class Secret:
-    """A string that does not print."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and secrets.compare_digest(self._value, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self._value)
+__all__ = ["SandboxSecrets", "Secret"]
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,18 @@
 Faults are typed against `Target`, never a concrete backend, so one drill file works on the local
 sandbox and on Kubernetes. Every method raises `TargetError` (with the backend's error chained) and
 nothing else.
+
+Every password and token the endpoints carry — the generator's admin token and the AMQP URL and
+PostgreSQL DSNs that embed passwords — is a `Secret`, so a repr of the endpoints (or of a fault's
+context holding them) never shows one; the single point of use calls `reveal()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+from drills.secret import Secret
 
 
 @dataclass(frozen=True)
@@ -29,11 +35,41 @@ class Endpoints:
     prometheus_url: str
     alertmanager_url: str
     generator_url: str
-    generator_token: str
+    generator_token: Secret
     notification_url: str
-    amqp_url: str
-    pg_dsn: str
-    pg_admin_dsn: str
+    amqp_url: Secret  # amqp://user:password@host:port/vhost
+    pg_dsn: Secret  # libpq conninfo with the application role's password
+    pg_admin_dsn: Secret  # libpq conninfo with the superuser's password
+
+
+@dataclass(frozen=True)
+class TargetIdentity:
+    """Which platform a target acts on, recorded in every run's journal (`run-start`).
+
+    `recover` (and a run's preflight) undoes only the dead runs whose identity equals its own
+    target's: a fault injected on a cluster must never be "rolled back" on the local sandbox.
+    `kind` is the target's name; `id` is stable for one platform — local: the absolute state
+    directory and the port base; kubernetes: the API server and the namespace.
+    """
+
+    kind: str
+    id: str
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.id}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "id": self.id}
+
+    @classmethod
+    def from_json(cls, value: Any) -> TargetIdentity | None:
+        """The identity a journal recorded; None when there is none (older runs) or it is odd."""
+        if not isinstance(value, dict):
+            return None
+        kind, ident = value.get("kind"), value.get("id")
+        if not isinstance(kind, str) or not isinstance(ident, str):
+            return None
+        return cls(kind, ident)
 
 
 class Target(Protocol):
@@ -43,6 +79,10 @@ class Target(Protocol):
 
     def describe(self) -> str:
         """One line naming what will be touched (shown before anything happens)."""
+        ...
+
+    def identity(self) -> TargetIdentity:
+        """Which platform this is (stable across runs); computed without touching it."""
         ...
 
     def endpoints(self) -> Endpoints: ...

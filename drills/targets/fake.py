@@ -10,14 +10,22 @@ import time
 from dataclasses import dataclass, field
 
 from drills.errors import TargetError
-from drills.targets.base import ComponentState, Endpoints
+from drills.secret import Secret
+from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+
+# Placeholders with recognisable values, so tests can assert that none of them leaks anywhere.
+FAKE_TOKEN = "fake-admin-token-4f1c"  # noqa: S105 - a fake's placeholder
+FAKE_PASSWORD = "fake-password-9b2e"  # noqa: S105 - a fake's placeholder
 
 
 @dataclass
 class FakeTarget:
-    """A `Target` whose components are dictionaries. `fail_start` makes `start` raise N times."""
+    """A `Target` whose components are dictionaries. `fail_start` makes `start` raise N times.
+
+    `ident` is the platform's identity (journaled by runs; `recover` matches on it)."""
 
     name: str = "fake"
+    ident: TargetIdentity = field(default_factory=lambda: TargetIdentity("fake", "unit-tests"))
     components: dict[str, ComponentState] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_start: int = 0
@@ -42,16 +50,19 @@ class FakeTarget:
     def describe(self) -> str:
         return "fake target (unit tests)"
 
+    def identity(self) -> TargetIdentity:
+        return self.ident
+
     def endpoints(self) -> Endpoints:
         return Endpoints(
             prometheus_url="http://127.0.0.1:9",
             alertmanager_url="http://127.0.0.1:9",
             generator_url="http://127.0.0.1:9",
-            generator_token="token",  # noqa: S106 - a fake's placeholder
+            generator_token=Secret(FAKE_TOKEN),
             notification_url="http://127.0.0.1:9",
-            amqp_url="amqp://guest:guest@127.0.0.1:9/",
-            pg_dsn="host=127.0.0.1 port=9",
-            pg_admin_dsn="host=127.0.0.1 port=9",
+            amqp_url=Secret(f"amqp://guest:{FAKE_PASSWORD}@127.0.0.1:9/"),
+            pg_dsn=Secret("host=127.0.0.1 port=9"),
+            pg_admin_dsn=Secret(f"host=127.0.0.1 port=9 password={FAKE_PASSWORD}"),
         )
 
     def state(self, component: str) -> ComponentState:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drills.errors import InvalidInput
+from drills.secret import Secret
 
 DEFAULT_NAMESPACE = "auditflow-platform"
 # Namespaces that belong to the cluster itself: never a drill target, whatever the allow-list says.
@@ -67,8 +68,10 @@ class KubeSettings:
     secret_name: str = SECRET_NAME
     harness_image: str = HARNESS_IMAGE
     malformed_via: str = "port-forward"  # or "job": publish from a Job inside the cluster
-    urls: Mapping[str, str] = field(default_factory=dict)  # service name → URL/DSN override
-    secrets: Mapping[str, str] = field(default_factory=dict)  # secret key → value override
+    urls: Mapping[str, str] = field(default_factory=dict)  # service name → HTTP URL override
+    # service name → AMQP URL / DSN override: these embed passwords, so they are Secrets.
+    secret_urls: Mapping[str, Secret] = field(default_factory=dict)
+    secrets: Mapping[str, Secret] = field(default_factory=dict)  # secret key → value override
 
     def __post_init__(self) -> None:
         check_namespace(self.namespace, self.allowed_namespaces)
@@ -92,6 +95,12 @@ class KubeSettings:
                 ("alertmanager", "GENESIS_K8S_ALERTMANAGER_URL"),
                 ("audit-event-generator", "GENESIS_K8S_GENERATOR_URL"),
                 ("notification-service", "GENESIS_K8S_NOTIFICATION_URL"),
+            )
+            if env.get(var)
+        }
+        secret_urls = {
+            name: Secret(env[var])
+            for name, var in (
                 ("rabbitmq", "GENESIS_K8S_AMQP_URL"),
                 ("postgres", "GENESIS_K8S_PG_DSN"),
                 ("postgres-admin", "GENESIS_K8S_PG_ADMIN_DSN"),
@@ -108,6 +117,7 @@ class KubeSettings:
             harness_image=env.get("GENESIS_K8S_HARNESS_IMAGE") or HARNESS_IMAGE,
             malformed_via=env.get("GENESIS_K8S_MALFORMED_VIA") or "port-forward",
             urls=urls,
+            secret_urls=secret_urls,
         )
 
     def base_url(self, service: str, scheme: str = "http") -> str:
@@ -134,5 +144,5 @@ class KubeSettings:
         return [
             f"kubectl{context} -n {self.namespace} port-forward svc/{service} {local}:{remote}"
             for service, (local, remote) in PORT_FORWARDS.items()
-            if service not in self.urls
+            if service not in self.urls and service not in self.secret_urls
         ]

@@ -36,8 +36,9 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from drills.errors import InvalidInput, TargetError
+from drills.secret import Secret
 from drills.targets import k8s_objects as objs
-from drills.targets.base import ComponentState, Endpoints
+from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 from drills.targets.k8s_settings import KubeSettings
 
 T = TypeVar("T")
@@ -134,6 +135,10 @@ class KubernetesTarget:
         return value if isinstance(value, dict) else {}
 
     # --- what is there ------------------------------------------------------------------------
+
+    def identity(self) -> TargetIdentity:
+        """The cluster is its API server; the platform is one namespace of it."""
+        return TargetIdentity("kubernetes", f"{self.server} namespace {self.namespace}")
 
     def describe(self) -> str:
         return (
@@ -347,8 +352,9 @@ class KubernetesTarget:
 
     def _secret(self) -> dict[str, str]:
         wanted = ("admin-token", "rabbitmq-password", "postgres-password", "postgres-app-password")
-        if all(key in self.settings.secrets for key in wanted):
-            return dict(self.settings.secrets)
+        overrides = {key: value.reveal() for key, value in self.settings.secrets.items()}
+        if all(key in overrides for key in wanted):
+            return overrides
         name = self.settings.secret_name
         secret = self._plain(
             self._api(
@@ -359,7 +365,7 @@ class KubernetesTarget:
             )
         )
         data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-        data.update(self.settings.secrets)
+        data.update(overrides)
         missing = [key for key in wanted if key not in data]
         if missing:
             raise TargetError(f"Secret {name} lacks the keys {', '.join(missing)}")
@@ -378,20 +384,18 @@ class KubernetesTarget:
             prometheus_url=s.base_url("prometheus"),
             alertmanager_url=s.base_url("alertmanager"),
             generator_url=s.base_url("audit-event-generator"),
-            generator_token=secret["admin-token"],
+            generator_token=Secret(secret["admin-token"]),
             notification_url=s.base_url("notification-service"),
-            amqp_url=s.urls.get(
-                "rabbitmq",
-                f"amqp://auditflow:{secret['rabbitmq-password']}@{amqp_host}:{amqp_port}/%2F",
+            amqp_url=s.secret_urls.get("rabbitmq")
+            or Secret(
+                f"amqp://auditflow:{secret['rabbitmq-password']}@{amqp_host}:{amqp_port}/%2F"
             ),
-            pg_dsn=s.urls.get(
-                "postgres",
-                f"{pg} user=auditflow dbname=auditflow password={secret['postgres-app-password']}",
+            pg_dsn=s.secret_urls.get("postgres")
+            or Secret(
+                f"{pg} user=auditflow dbname=auditflow password={secret['postgres-app-password']}"
             ),
-            pg_admin_dsn=s.urls.get(
-                "postgres-admin",
-                f"{pg} user=postgres dbname=postgres password={secret['postgres-password']}",
-            ),
+            pg_admin_dsn=s.secret_urls.get("postgres-admin")
+            or Secret(f"{pg} user=postgres dbname=postgres password={secret['postgres-password']}"),
         )
         return self._endpoints
 
@@ -536,9 +540,9 @@ class KubernetesVolume:
     def bootstrap(self) -> None:
         """Set the application role's password and create its database (idempotent), over SQL."""
         endpoints = self.target.endpoints()
-        password = str(conninfo_to_dict(endpoints.pg_dsn).get("password") or "")
+        password = str(conninfo_to_dict(endpoints.pg_dsn.reveal()).get("password") or "")
         try:
-            with psycopg.connect(endpoints.pg_admin_dsn, autocommit=True) as conn:
+            with psycopg.connect(endpoints.pg_admin_dsn.reveal(), autocommit=True) as conn:
                 role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditflow'")
                 statement = "ALTER ROLE auditflow PASSWORD {}"
                 if role.fetchone() is None:

@@ -16,8 +16,9 @@ from drills.errors import TargetError
 from drills.sandbox.health import probe
 from drills.sandbox.lifecycle import Sandbox, resolve
 from drills.sandbox.procfs import pid_start_time
+from drills.secret import Secret
 from drills.settings import Settings
-from drills.targets.base import ComponentState, Endpoints
+from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 
 STATE_TIMEOUT_S = 60.0
 # Each readiness look is a supervisord XML-RPC call plus a health probe (~5-10 ms of harness CPU);
@@ -45,20 +46,26 @@ class LocalTarget:
             f"(ports {self.sandbox.settings.ports.base}+)"
         )
 
+    def identity(self) -> TargetIdentity:
+        """The sandbox is its absolute state directory and its port block."""
+        settings = self.sandbox.settings
+        return TargetIdentity("local", f"{settings.state_dir.resolve()} ports {settings.port_base}")
+
     def endpoints(self) -> Endpoints:
         ports, secrets = self.sandbox.settings.ports, self.sandbox.secrets
         pg = f"host=127.0.0.1 port={ports.of('postgres')} connect_timeout=3"
+        rabbit = secrets.rabbitmq.reveal()
         return Endpoints(
             prometheus_url=f"http://127.0.0.1:{ports.of('prometheus')}",
             alertmanager_url=f"http://127.0.0.1:{ports.of('alertmanager')}",
             generator_url=f"http://127.0.0.1:{ports.of('audit-event-generator')}",
-            generator_token=secrets.admin_token.reveal(),
+            generator_token=secrets.admin_token,
             notification_url=f"http://127.0.0.1:{ports.of('notification-service')}",
-            amqp_url=(
-                f"amqp://auditflow:{secrets.rabbitmq.reveal()}@127.0.0.1:{ports.of('rabbitmq')}/%2F"
+            amqp_url=Secret(f"amqp://auditflow:{rabbit}@127.0.0.1:{ports.of('rabbitmq')}/%2F"),
+            pg_dsn=Secret(
+                f"{pg} user=auditflow dbname=auditflow password={secrets.postgres_app.reveal()}"
             ),
-            pg_dsn=f"{pg} user=auditflow dbname=auditflow password={secrets.postgres_app.reveal()}",
-            pg_admin_dsn=(
+            pg_admin_dsn=Secret(
                 f"{pg} user=postgres dbname=postgres password={secrets.postgres_superuser.reveal()}"
             ),
         )

@@ -145,9 +145,9 @@ def test_endpoints_take_secrets_from_the_api_and_urls_from_env(server) -> None:
     endpoints = make_target(server.url, settings).endpoints()
     assert endpoints.prometheus_url == "http://127.0.0.1:19090"
     assert endpoints.alertmanager_url == "http://127.0.0.1:29093"
-    assert endpoints.generator_token == "admin-token-value"
-    assert "rabbit-pass@127.0.0.1:25672" in endpoints.amqp_url
-    assert "password=pg-super-pass" in endpoints.pg_admin_dsn
+    assert endpoints.generator_token.reveal() == "admin-token-value"
+    assert "rabbit-pass@127.0.0.1:25672" in endpoints.amqp_url.reveal()
+    assert "password=pg-super-pass" in endpoints.pg_admin_dsn.reveal()
 
 
 def test_in_cluster_defaults_use_service_dns() -> None:

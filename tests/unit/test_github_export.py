@@ -254,7 +254,7 @@ def test_token_never_printed(fake, run_dir):
     assert result.exit_code == 3
     assert "HTTP 401" in result.output and "ghp_wrong_token_value" not in result.output
     assert "Traceback" not in result.output
-    assert repr(github.Token(TOKEN)) == "Token(***)" and TOKEN not in str(github.Token(TOKEN))
+    assert repr(github.Token(TOKEN)) == "Secret('***')" and TOKEN not in str(github.Token(TOKEN))
 
 
 def test_cli_create_end_to_end(fake, run_dir):
