@@ -1,45 +1,177 @@
-"""Finding and finishing runs whose harness died with a fault still in effect.
+"""Finding and finishing runs whose harness died with something of the drill still in effect.
 
-A run is *unfinished* when its journal records an `inject-intent` but no `rollback-done`. The
-drill file is copied into every run directory, so the fault can be rebuilt exactly as it was and
-its (idempotent) rollback run again — by `genesis-drill recover`, and refused-until-recovered by
-the next run's preflight.
+What a dead run can leave behind, each read from its journal:
+
+* a fault — an `inject-intent` but no `rollback-done`. The drill file is copied into every run
+  directory, so the fault is rebuilt exactly as it was and its (idempotent) rollback run again;
+* the drill's load — a `load` record (with the generator's `previous_rate`) but no
+  `load-restored`: the generator would keep the drill's rate forever, and the next drill would
+  take it for the platform's own;
+* temporary files — `temp-file` records (written before the file is created, see
+  `FaultContext.temp_file`) of a run that never reached `run-end`, such as initdb's password file.
+
+Only runs of the same platform are touched: the `run-start` record holds the target's identity
+(`TargetIdentity`), and a run of another target — a Kubernetes run seen from the local sandbox —
+is listed and left alone, with the command that would recover it. A run without an identity
+(journaled by an older harness) is left alone too unless asked for (`include_unidentified`): which
+platform it disturbed cannot be known, and rolling back the wrong one is how a StatefulSet stays
+at zero replicas while the journal says `rollback-done`.
+
+`genesis-drill recover` calls `recover`; so does every run's preflight, before it disturbs
+anything else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from drills import spec as spec_module
 from drills.errors import RollbackFailed, TargetError
 from drills.faults.base import FaultContext
 from drills.faults.registry import build as build_fault
 from drills.journal import JOURNAL_NAME, Journal, read
-from drills.targets.base import Target
+from drills.targets.base import Endpoints, Target, TargetIdentity
+
+
+@dataclass(frozen=True)
+class Leftovers:
+    """What one dead run left behind, and on which platform."""
+
+    run_dir: Path
+    target_name: str  # as the run-start record named it ("local", "kubernetes", ...)
+    identity: TargetIdentity | None  # None: journaled by an older harness
+    fault: tuple[str, str] | None  # (kind, component) of a fault not rolled back
+    previous_rate: float | None  # the generator rate to restore
+    temp_files: tuple[Path, ...]
+
+    def __bool__(self) -> bool:
+        return self.fault is not None or self.previous_rate is not None or bool(self.temp_files)
+
+    def describe(self) -> str:
+        parts = []
+        if self.fault is not None:
+            parts.append(f"{self.fault[0]} on {self.fault[1]} not rolled back")
+        if self.previous_rate is not None:
+            parts.append(f"load not restored (to {self.previous_rate:g} events/s)")
+        if self.temp_files:
+            parts.append(f"{len(self.temp_files)} temporary file(s)")
+        return ", ".join(parts)
+
+
+def leftovers(run_dir: Path) -> Leftovers:
+    """Read a run's journal for what is still in effect."""
+    records = read(run_dir / JOURNAL_NAME)
+    events = [record.get("event") for record in records]
+    start = next((r for r in records if r.get("event") == "run-start"), {})
+    fault = None
+    if "inject-intent" in events and "rollback-done" not in events:
+        intent = next(r for r in records if r.get("event") == "inject-intent")
+        fault = (str(intent.get("kind", "?")), str(intent.get("component", "?")))
+    previous_rate = None
+    loads = [r for r in records if r.get("event") == "load"]
+    if loads and "load-restored" not in events:
+        raw = loads[0].get("previous_rate")
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            previous_rate = float(raw)
+    temp_files: tuple[Path, ...] = ()
+    if "run-end" not in events:  # a run that ended cleaned up after itself
+        paths = (Path(str(r.get("path"))) for r in records if r.get("event") == "temp-file")
+        temp_files = tuple(dict.fromkeys(p for p in paths if p.is_absolute() and p.exists()))
+    return Leftovers(
+        run_dir=run_dir,
+        target_name=str(start.get("target", "?")),
+        identity=TargetIdentity.from_json(start.get("target_identity")),
+        fault=fault,
+        previous_rate=previous_rate,
+        temp_files=temp_files,
+    )
+
+
+def unfinished(runs_dir: Path, exclude: Path | None = None) -> list[Leftovers]:
+    """Every run under `runs_dir` that left something behind, oldest first."""
+    if not runs_dir.is_dir():
+        return []
+    found = (
+        leftovers(path)
+        for path in sorted(runs_dir.iterdir())
+        if path.is_dir() and path != exclude and (path / JOURNAL_NAME).is_file()
+    )
+    return [item for item in found if item]
 
 
 def is_unfinished(run_dir: Path) -> bool:
-    events = [record.get("event") for record in read(run_dir / JOURNAL_NAME)]
-    return "inject-intent" in events and "rollback-done" not in events
+    return bool(leftovers(run_dir))
 
 
 def unfinished_runs(runs_dir: Path, exclude: Path | None = None) -> list[Path]:
-    if not runs_dir.is_dir():
-        return []
-    return sorted(
-        path
-        for path in runs_dir.iterdir()
-        if path.is_dir() and path != exclude and is_unfinished(path)
-    )
+    return [item.run_dir for item in unfinished(runs_dir, exclude)]
 
 
 @dataclass(frozen=True)
 class Recovered:
     run_dir: Path
-    kind: str
+    kind: str  # the fault's kind, "" when only the load or temporary files were left
     component: str
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LeftAlone:
+    """An unfinished run of another (or an unknown) platform: not touched, and why."""
+
+    run_dir: Path
+    why: str
+    command: str  # how to recover it
+
+    def describe(self) -> str:
+        return f"{self.run_dir.name}: {self.why}; recover it with `{self.command}`"
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    recovered: list[Recovered] = field(default_factory=list)
+    left_alone: list[LeftAlone] = field(default_factory=list)
+
+
+class RateControl(Protocol):
+    def set_rate(self, rate: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _generator(endpoints: Endpoints) -> RateControl:
+    from drills.ledger import GeneratorClient  # noqa: PLC0415 - httpx only when needed
+
+    return GeneratorClient(endpoints.generator_url, endpoints.generator_token.reveal())
+
+
+def _recover_command(item: Leftovers, runs_dir: Path, unidentified: bool) -> str:
+    kind = item.identity.kind if item.identity else item.target_name
+    options = item.identity.options if item.identity else ""
+    words = ["genesis-drill recover", f"--target {kind}", options, f"--runs-dir {runs_dir}"]
+    if unidentified:
+        words.append("--include-unidentified")
+    return " ".join(w for w in words if w)
+
+
+def _left_alone(item: Leftovers, ours: TargetIdentity, runs_dir: Path) -> LeftAlone | None:
+    if item.identity is None:
+        return LeftAlone(
+            item.run_dir,
+            f"{item.describe()} on an unknown platform (no target identity in its journal: an "
+            "older harness); left alone",
+            _recover_command(item, runs_dir, unidentified=True),
+        )
+    if item.identity != ours:
+        return LeftAlone(
+            item.run_dir,
+            f"{item.describe()} on another target ({item.identity.describe()}); left alone",
+            _recover_command(item, runs_dir, unidentified=False),
+        )
+    return None
 
 
 def recover(
@@ -47,21 +179,73 @@ def recover(
     target: Target,
     progress: Callable[[str], None] = lambda _m: None,
     exclude: Path | None = None,
-) -> list[Recovered]:
-    """Roll back every unfinished run (oldest first); raise RollbackFailed naming any that fail."""
-    done: list[Recovered] = []
-    for run_dir in unfinished_runs(runs_dir, exclude):
+    *,
+    include_unidentified: bool = False,
+    generator: Callable[[Endpoints], RateControl] = _generator,
+) -> RecoveryReport:
+    """Undo what every unfinished run of this target left (oldest first); list the others.
+
+    Per run: roll the fault back, restore the generator's rate from the journal's
+    `previous_rate`, remove its temporary files — each step journaled with `by="recover"`.
+    Raises RollbackFailed naming the run when any step fails (after trying the others).
+    """
+    report = RecoveryReport()
+    ours = target.identity()
+    for item in unfinished(runs_dir, exclude):
+        alone = _left_alone(item, ours, runs_dir)
+        if alone is not None and not (include_unidentified and item.identity is None):
+            progress(f"left alone {alone.describe()}")
+            report.left_alone.append(alone)
+            continue
+        report.recovered.append(_recover_one(item, target, progress, generator))
+    return report
+
+
+def _recover_one(
+    item: Leftovers,
+    target: Target,
+    progress: Callable[[str], None],
+    generator: Callable[[Endpoints], RateControl],
+) -> Recovered:
+    run_dir, journal = item.run_dir, Journal(item.run_dir)
+    endpoints = target.endpoints()
+    journal.write("recover-start", target_identity=target.identity().to_json())
+    actions: list[str] = []
+    failures: list[str] = []
+    if item.fault is not None:
         spec = spec_module.load(run_dir / "drill.yaml")
         fault = build_fault(spec.fault)
-        journal = Journal(run_dir)
-        ctx = FaultContext(spec, target, target.endpoints(), journal, run_dir, lambda _k, _d: None)
+        ctx = FaultContext(spec, target, endpoints, journal, run_dir, lambda _k, _d: None)
         progress(f"{run_dir.name}: rolling back {spec.fault.kind} on {spec.target}")
-        journal.write("recover-start")
         try:
             fault.rollback(ctx)
-        except (TargetError, OSError) as exc:
+        except (TargetError, RollbackFailed, OSError) as exc:
             journal.write("rollback-error", error=str(exc), by="recover")
-            raise RollbackFailed(f"{run_dir.name}: rollback failed: {exc}") from exc
-        journal.write("rollback-done", by="recover")
-        done.append(Recovered(run_dir, spec.fault.kind, spec.target))
-    return done
+            failures.append(f"rollback failed: {exc}")
+        else:
+            journal.write("rollback-done", by="recover")
+            actions.append(f"{spec.fault.kind} on {spec.target} rolled back")
+    if item.previous_rate is not None:
+        progress(f"{run_dir.name}: restoring the generator rate to {item.previous_rate:g}")
+        client = generator(endpoints)
+        try:
+            client.set_rate(item.previous_rate)
+        except TargetError as exc:
+            failures.append(f"generator rate not restored: {exc}")
+        else:
+            journal.write("load-restored", rate=item.previous_rate, by="recover")
+            actions.append(f"generator rate restored to {item.previous_rate:g} events/s")
+        finally:
+            client.close()
+    for path in item.temp_files:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            failures.append(f"temporary file {path} not removed: {exc}")
+        else:
+            journal.write("temp-file-removed", path=str(path), by="recover")
+            actions.append(f"removed {path}")
+    if failures:
+        raise RollbackFailed(f"{run_dir.name}: " + "; ".join(failures))
+    kind, component = item.fault or ("", "")
+    return Recovered(run_dir, kind, component, tuple(actions))

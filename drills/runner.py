@@ -37,7 +37,7 @@ from drills.faults.registry import build as build_fault
 from drills.journal import Journal
 from drills.ledger import GeneratorClient, GeneratorMark, Ledger, reconcile
 from drills.observe import Observer
-from drills.recovery import recover, unfinished_runs
+from drills.recovery import recover
 from drills.results import AlertSummary, DrillResult, Objective, Phase, iso
 from drills.spec import DrillSpec
 from drills.targets.base import Target
@@ -170,7 +170,13 @@ def run(
         started_at=iso(started) or "",
         run_dir=str(run_dir),
     )
-    journal.write("run-start", drill=spec.name, target=target.name, spec=str(spec.path))
+    journal.write(
+        "run-start",
+        drill=spec.name,
+        target=target.name,
+        target_identity=target.identity().to_json(),  # `recover` acts only on the same platform
+        spec=str(spec.path),
+    )
     (run_dir / "drill.yaml").write_text(spec.path.read_text())
 
     def phase(name: str) -> None:
@@ -305,15 +311,18 @@ def _preflight(
     observer: Observer,
     options: RunOptions,
 ) -> None:
-    if unfinished_runs(options.runs_dir, exclude=ctx.run_dir):
-        # A harness died mid-drill earlier: finish its rollback before disturbing anything else.
-        for item in recover(
-            options.runs_dir,
-            target,
-            lambda message: ctx.emit("recover", {"message": message}),
-            exclude=ctx.run_dir,
-        ):
-            ctx.journal.write("recovered-earlier-run", run=item.run_dir.name, kind=item.kind)
+    # A harness died mid-drill earlier: finish what it left (fault, load, temporary files) on
+    # this platform before disturbing anything else; runs of other platforms are only named.
+    recovery = recover(
+        options.runs_dir,
+        target,
+        lambda message: ctx.emit("recover", {"message": message}),
+        exclude=ctx.run_dir,
+    )
+    for item in recovery.recovered:
+        ctx.journal.write("recovered-earlier-run", run=item.run_dir.name, kind=item.kind)
+    for alone in recovery.left_alone:
+        ctx.journal.write("unfinished-run-left-alone", run=alone.run_dir.name, why=alone.why)
     problems = []
     for component in dict.fromkeys((*PIPELINE_COMPONENTS, spec.target)):
         # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
@@ -329,7 +338,11 @@ def _preflight(
             f"{', '.join(sorted(firing))} (a detection time would be meaningless)"
         )
     if problems:
-        raise PreflightRefused("preflight failed: " + "; ".join(problems))
+        raise PreflightRefused(
+            "preflight failed: "
+            + "; ".join(problems)
+            + "".join(f"; a dead run may be the cause: {a.describe()}" for a in recovery.left_alone)
+        )
 
 
 def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) -> set[str]:

@@ -216,24 +216,59 @@ def list_command() -> None:
 
 @click.command("recover")
 @click.option(
+    "--target",
+    "target_kind",
+    type=click.Choice(["local", "kubernetes"]),
+    default="local",
+    show_default=True,
+    help="The platform whose dead runs are recovered; runs of other targets are left alone.",
+)
+@click.option(
     "--runs-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("runs"),
     show_default=True,
 )
+@click.option(
+    "--include-unidentified",
+    is_flag=True,
+    help="Also recover runs journaled without a target identity (older harness) on this target.",
+)
 @STATE_DIR
 @PORT_BASE
 @reports_errors
-def recover_command(runs_dir: Path, state_dir: Path | None, port_base: int | None) -> None:
-    """Roll back the faults of runs whose harness died mid-drill (found from their journals)."""
+def recover_command(
+    target_kind: str,
+    runs_dir: Path,
+    include_unidentified: bool,
+    state_dir: Path | None,
+    port_base: int | None,
+) -> None:
+    """Undo what runs whose harness died left behind: fault, load and temporary files.
+
+    Only runs of this target (the same sandbox state directory and port base, or the same
+    cluster and namespace) are touched; the others are listed with the command that recovers them.
+    """
     from drills.recovery import recover
 
-    target = _target("local", state_dir, port_base)
-    done = recover(runs_dir.resolve(), target, progress=click.echo)
-    if not done:
-        click.echo("nothing to recover: every run's fault was rolled back")
-    for item in done:
-        click.echo(f"recovered {item.run_dir.name}: {item.kind} on {item.component} rolled back")
+    target = _target(target_kind, state_dir, port_base)
+    report = recover(
+        runs_dir.resolve(),
+        target,
+        progress=click.echo,
+        include_unidentified=include_unidentified,
+    )
+    for item in report.recovered:
+        click.echo(f"recovered {item.run_dir.name}: {'; '.join(item.actions) or 'nothing left'}")
+    if not report.recovered:
+        click.echo(f"nothing to recover on {target.describe()}")
+    if report.left_alone:
+        click.secho(
+            f"{len(report.left_alone)} unfinished run(s) of other or unknown targets left alone "
+            "(listed above)",
+            fg="yellow",
+            err=True,
+        )
 
 
 def summary_rows(result: DrillResult) -> list[tuple[str, str, str, str]]:

@@ -69,7 +69,7 @@ COMMANDS = {
     "recover": LazyCommand(
         "drills.cli.drill",
         "recover_command",
-        "Roll back the faults of runs whose harness died mid-drill (found from their journals).",
+        "Undo what runs whose harness died left behind: fault, load and temporary files.",
     ),
     "run": LazyCommand(
         "drills.cli.drill",
@@ -98,7 +98,7 @@ def cli() -> None:
       genesis-drill run rabbitmq-outage
                                        run one drill against the local sandbox
       genesis-drill validate FILE...   check drill files
-      genesis-drill recover            roll back faults left by a harness that died
+      genesis-drill recover            undo what a harness that died left (fault, load, files)
       genesis-drill platform up        bring the local sandbox up (RabbitMQ, PostgreSQL, Redis,
                                        Prometheus, Alertmanager, exporters, the four services)
       genesis-drill platform verify    push events through it and prove they all arrived

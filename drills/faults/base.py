@@ -4,7 +4,8 @@ A fault plans (dry run), checks its own preconditions, injects, holds, rolls bac
 reports what it found. `rollback` must be idempotent and safe after a partial or absent injection:
 the runner calls it on success, failure, Ctrl-C and SIGTERM, and `recover` calls it for a run whose
 harness died — rebuilt from the journal's `inject-intent` record, so faults keep everything they
-need to undo themselves in `params` and the record's `details`.
+need to undo themselves in `params` and the record's `details`, and journal every temporary file
+they create (`FaultContext.temp_file`) so that `recover` can remove it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ class FaultContext:
     run_dir: Path
     emit: Emit
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def temp_file(self, path: Path) -> Path:
+        """Journal a temporary file before it is created (by the fault or what it drives).
+
+        A harness that dies before the file is removed leaves it on disk — a password file,
+        say; `recover` removes every journaled one of a run that never reached its end.
+        """
+        path = path.absolute()
+        self.journal.write("temp-file", path=str(path))
+        return path
 
 
 @dataclass(frozen=True)

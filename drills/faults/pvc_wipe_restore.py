@@ -271,6 +271,14 @@ def _checked_data_dir(data_dir: Path, state_root: Path) -> Path:
     return resolved
 
 
+def _journal_temp_files(ctx: FaultContext, volume: PgVolume) -> None:
+    """Journal initdb's password file before initdb may write it (so `recover` removes it)."""
+    if isinstance(volume, LocalVolume):
+        from drills.sandbox.postgres import pwfile_of  # noqa: PLC0415
+
+        ctx.temp_file(pwfile_of(volume.placement))
+
+
 def volume_for(ctx: FaultContext) -> PgVolume:
     if isinstance(ctx.target, LocalTarget):
         return LocalVolume(ctx.target)
@@ -473,6 +481,7 @@ class PvcWipeRestore:
         # now (initdb on the local sandbox); the server itself stays down for the whole floor.
         early = volume if isinstance(volume, EarlyReprovision) else None
         if early is not None:
+            _journal_temp_files(ctx, volume)
             early.begin_reprovision()
         try:
             self._hold(ctx, injection, volume)
@@ -511,6 +520,7 @@ class PvcWipeRestore:
             raise TargetError(f"the backup file {dump} is missing; cannot restore")
         outcome = self.outcome
         mark = time.time()
+        _journal_temp_files(ctx, volume)
         if volume.reprovision():
             ctx.emit("fault", {"step": "initdb"})
         outcome.steps["reprovision"], mark = _lap(mark)
@@ -608,6 +618,7 @@ class PvcWipeRestore:
                 self._restore_in_rollback(ctx, volume, server)
             elif plan.reprovision or plan.start or plan.let_app_in:
                 if plan.reprovision:
+                    _journal_temp_files(ctx, volume)
                     volume.reprovision()
                 if plan.start:
                     volume.start()
@@ -629,6 +640,7 @@ class PvcWipeRestore:
     def _restore_in_rollback(self, ctx: FaultContext, volume: PgVolume, server: PgServer) -> None:
         backup = self.outcome.backup or _journaled_backup(ctx.journal)
         if backup is None or not Path(backup.path).is_file():
+            _journal_temp_files(ctx, volume)
             volume.reprovision()
             volume.start()
             volume.wait_accepting(READY_TIMEOUT_S)

@@ -110,6 +110,11 @@ def _building_dir(placement: PostgresPlacement) -> Path:
     return placement.data_dir.with_name(placement.data_dir.name + ".initdb")
 
 
+def pwfile_of(placement: PostgresPlacement) -> Path:
+    """Where initdb's superuser password file is written while it runs (removed after)."""
+    return placement.data_dir.parent / ".pwfile"
+
+
 def start_initdb(
     placement: PostgresPlacement, binaries: Binaries, secrets: SandboxSecrets
 ) -> InitdbJob | None:
@@ -125,7 +130,7 @@ def start_initdb(
     ids = placement.owner_ids()
     if ids:
         os.chown(parent, *ids)
-    pwfile = parent / ".pwfile"
+    pwfile = pwfile_of(placement)
     fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.postgres_superuser.reveal() + "\n")

@@ -11,7 +11,7 @@ context holding them) never shows one; the single point of use calls `reveal()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from drills.secret import Secret
@@ -54,22 +54,25 @@ class TargetIdentity:
 
     kind: str
     id: str
+    # The command-line options that select this platform again (shown in "recover it with"
+    # hints); not part of the identity.
+    options: str = field(default="", compare=False)
 
     def describe(self) -> str:
         return f"{self.kind} {self.id}"
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "id": self.id}
+        return {"kind": self.kind, "id": self.id, "options": self.options}
 
     @classmethod
     def from_json(cls, value: Any) -> TargetIdentity | None:
         """The identity a journal recorded; None when there is none (older runs) or it is odd."""
         if not isinstance(value, dict):
             return None
-        kind, ident = value.get("kind"), value.get("id")
+        kind, ident, options = value.get("kind"), value.get("id"), value.get("options", "")
         if not isinstance(kind, str) or not isinstance(ident, str):
             return None
-        return cls(kind, ident)
+        return cls(kind, ident, options if isinstance(options, str) else "")
 
 
 class Target(Protocol):

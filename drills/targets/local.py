@@ -48,8 +48,10 @@ class LocalTarget:
 
     def identity(self) -> TargetIdentity:
         """The sandbox is its absolute state directory and its port block."""
-        settings = self.sandbox.settings
-        return TargetIdentity("local", f"{settings.state_dir.resolve()} ports {settings.port_base}")
+        state, base = self.sandbox.settings.state_dir.resolve(), self.sandbox.settings.port_base
+        return TargetIdentity(
+            "local", f"{state} ports {base}", f"--state-dir {state} --port-base {base}"
+        )
 
     def endpoints(self) -> Endpoints:
         ports, secrets = self.sandbox.settings.ports, self.sandbox.secrets
