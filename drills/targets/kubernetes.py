@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -48,6 +49,9 @@ WATCH_SLICE_S = 10  # a watch is re-opened at least this often (server-side time
 POLL_S = 0.2
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_COMPONENT = "postgres"
+NO_CONTEXT = (
+    "no current context; choose one with `kubectl config use-context` or GENESIS_K8S_CONTEXT"
+)
 
 
 class KubernetesTarget:
@@ -71,27 +75,54 @@ class KubernetesTarget:
 
     @classmethod
     def connect(cls, settings: KubeSettings) -> KubernetesTarget:
-        """Load credentials: in-cluster service account, else kubeconfig (KUBECONFIG, ~/.kube)."""
+        """Load credentials: in-cluster service account, else kubeconfig (KUBECONFIG, ~/.kube).
+
+        Every way a kubeconfig can be unusable — missing, not a regular file, not YAML, YAML
+        that is not a kubeconfig, no current context — is one InvalidInput naming the file: the
+        client's loader raises anything from ConfigException to TypeError on garbage. Parse
+        errors are reported by line, never quoted: a kubeconfig holds tokens.
+        """
         from kubernetes import client, config
         from kubernetes.config.config_exception import ConfigException
 
-        try:
-            if settings.in_cluster:
+        if settings.in_cluster:
+            try:
                 configuration = client.Configuration()
                 config.load_incluster_config(client_configuration=configuration)
-                return cls(settings, client.ApiClient(configuration), "in-cluster service account")
-            kubeconfig = str(settings.kubeconfig) if settings.kubeconfig else None
+            except ConfigException as exc:
+                raise TargetError(f"no usable in-cluster Kubernetes credentials: {exc}") from exc
+            return cls(settings, client.ApiClient(configuration), "in-cluster service account")
+        files = _kubeconfig_files(settings)
+        named = ", ".join(str(f) for f in files)
+        for file in files:
+            if not file.exists():
+                raise InvalidInput(f"kubeconfig {file}: no such file")
+            if not file.is_file():
+                raise InvalidInput(f"kubeconfig {file}: not a regular file")
+        # Named explicitly: the client reads KUBECONFIG once, when it is imported.
+        kubeconfig = os.pathsep.join(str(f) for f in files)
+        try:
             contexts, current = config.list_kube_config_contexts(config_file=kubeconfig)
             chosen = settings.context or (current or {}).get("name")
             if settings.context and settings.context not in {c["name"] for c in contexts}:
                 raise InvalidInput(
-                    f"kube context {settings.context!r} not found; known: "
+                    f"kubeconfig {named}: kube context {settings.context!r} not found; known: "
                     + ", ".join(sorted(c["name"] for c in contexts))
                 )
+            if not chosen:
+                raise InvalidInput(f"kubeconfig {named}: {NO_CONTEXT}")
             api_client = config.new_client_from_config(config_file=kubeconfig, context=chosen)
+        except InvalidInput:
+            raise
         except ConfigException as exc:
-            raise TargetError(
-                f"no usable Kubernetes credentials (kubeconfig or in-cluster): {exc}"
+            if "current-context" in str(exc):
+                raise InvalidInput(f"kubeconfig {named}: {NO_CONTEXT}") from exc
+            raise InvalidInput(f"kubeconfig {named}: unusable: {exc}") from exc
+        except Exception as exc:  # the loader's errors on garbage have no common type
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise InvalidInput(
+                f"kubeconfig {named}: not a valid kubeconfig file{where} ({type(exc).__name__})"
             ) from exc
         return cls(settings, api_client, str(chosen))
 
@@ -553,6 +584,14 @@ class KubernetesVolume:
                     conn.execute("CREATE DATABASE auditflow OWNER auditflow")
         except psycopg.Error as exc:
             raise TargetError(f"postgres: bootstrap of role/database failed: {exc}") from exc
+
+
+def _kubeconfig_files(settings: KubeSettings) -> list[Path]:
+    """The files the client reads: GENESIS_K8S_KUBECONFIG, else KUBECONFIG (a list), else ~/.kube"""
+    if settings.kubeconfig is not None:
+        return [settings.kubeconfig]
+    raw = os.environ.get("KUBECONFIG") or "~/.kube/config"
+    return [Path(part).expanduser() for part in raw.split(os.pathsep) if part]
 
 
 def _pg_binary(name: str) -> str:
