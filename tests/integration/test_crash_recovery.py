@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from drills.cli.main import cli
 from drills.journal import read
@@ -55,51 +55,69 @@ def wait_injected(runs: Path, proc: subprocess.Popen[bytes]) -> Path:
     return wait_for(injected, 90, "the drill to inject its fault")
 
 
-def test_killed_harness_is_recovered_by_recover(live, tmp_path):
-    """kill -9 of the harness while the broker is held down leaves it stopped; `recover` finds
-    the unfinished run from its journal and starts the broker again."""
-    proc = start_drill(live, tmp_path)
-    try:
-        run_dir = wait_injected(tmp_path, proc)
-        time.sleep(1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-    assert live.sandbox.supervisor.process("rabbitmq").state == "STOPPED"
-    events = [r["event"] for r in read(run_dir / "journal.jsonl")]
-    assert "rollback-done" not in events
+def wait_observing(runs: Path, proc: subprocess.Popen[bytes]) -> Path:
+    def observing() -> Path | None:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        for journal in runs.glob("*/journal.jsonl"):
+            if any(r.get("phase") == "observe" for r in read(journal)):
+                return journal.parent
+        return None
 
-    result = CliRunner().invoke(
+    return wait_for(observing, 90, "the drill to observe its fault")
+
+
+def recover_cli(live, runs: Path) -> Result:
+    return CliRunner().invoke(
         cli,
         [
             "recover",
+            "--target",
+            "local",
             "--runs-dir",
-            str(tmp_path),
+            str(runs),
             "--state-dir",
             str(live.settings.state_dir),
             "--port-base",
             str(live.settings.port_base),
         ],
     )
-    assert result.exit_code == 0, result.output
-    assert f"recovered {run_dir.name}" in result.output
-    assert "rollback-done" in [r["event"] for r in read(run_dir / "journal.jsonl")]
-    wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
-    again = CliRunner().invoke(
-        cli,
-        [
-            "recover",
-            "--runs-dir",
-            str(tmp_path),
-            "--state-dir",
-            str(live.settings.state_dir),
-            "--port-base",
-            str(live.settings.port_base),
-        ],
-    )
-    assert "nothing to recover" in again.output
+
+
+def test_killed_harness_is_recovered_by_recover(live, tmp_path):
+    """kill -9 of the harness while it observes the broker held down leaves the broker stopped
+    and the generator at the drill's 300 events/s; `recover` finds the unfinished run from its
+    journal, starts the broker again and puts the generator back to its rate before the drill —
+    as the generator's own admin API reports it."""
+    admin = live.generator()
+    original = admin.stats()["rate"]
+    admin.set_rate(7)  # a rate no drill uses, so "restored" cannot be a coincidence
+    try:
+        proc = start_drill(live, tmp_path)
+        try:
+            run_dir = wait_observing(tmp_path, proc)
+            time.sleep(1)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+        assert live.sandbox.supervisor.process("rabbitmq").state == "STOPPED"
+        assert admin.stats()["rate"] == 300  # the dead drill's load goes on
+        events = [r["event"] for r in read(run_dir / "journal.jsonl")]
+        assert "rollback-done" not in events and "load-restored" not in events
+
+        result = recover_cli(live, tmp_path)
+        assert result.exit_code == 0, result.output
+        assert f"recovered {run_dir.name}" in result.output
+        assert "generator rate restored to 7 events/s" in result.output
+        assert admin.stats()["rate"] == 7
+        events = [r["event"] for r in read(run_dir / "journal.jsonl")]
+        assert "rollback-done" in events and "load-restored" in events
+        wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
+        again = recover_cli(live, tmp_path)
+        assert "nothing to recover" in again.output
+    finally:
+        admin.set_rate(original)
 
 
 def test_sigterm_rolls_back_and_exits_130(live, tmp_path):
