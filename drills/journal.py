@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
+
+from drills.sandbox.procfs import pid_alive, pid_start_ticks
 
 JOURNAL_NAME = "journal.jsonl"
 
@@ -51,3 +54,33 @@ def read(path: Path) -> list[dict[str, Any]]:
         if isinstance(value, dict):
             records.append(value)
     return records
+
+
+def harness_process() -> dict[str, Any]:
+    """Who is writing this journal: host, PID and the PID's start time (survives PID reuse).
+
+    Recorded in `run-start` so that `recover` (and another run's preflight) can tell a run whose
+    harness died from one whose harness is still running — rolling back a live drill's fault from
+    a second terminal would end that drill's observation in the middle.
+    """
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start_ticks": pid_start_ticks(pid)}
+
+
+def harness_alive(record: Any) -> bool:
+    """True when a `harness_process()` record names a process that is still running here.
+
+    A record from another host cannot be checked and counts as alive only if it is ours; absent or
+    malformed records (older harnesses) count as dead, as before.
+    """
+    if not isinstance(record, dict):
+        return False
+    pid, ticks, host = record.get("pid"), record.get("start_ticks"), record.get("host")
+    if (
+        not isinstance(pid, int)
+        or isinstance(pid, bool)
+        or pid <= 0
+        or host != socket.gethostname()
+    ):
+        return False
+    return pid_alive(pid) and (ticks is None or pid_start_ticks(pid) == ticks)

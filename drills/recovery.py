@@ -32,7 +32,7 @@ from drills import spec as spec_module
 from drills.errors import RollbackFailed, TargetError
 from drills.faults.base import FaultContext
 from drills.faults.registry import build as build_fault
-from drills.journal import JOURNAL_NAME, Journal, read
+from drills.journal import JOURNAL_NAME, Journal, harness_alive, read
 from drills.targets.base import Endpoints, Target, TargetIdentity
 
 
@@ -46,6 +46,7 @@ class Leftovers:
     fault: tuple[str, str] | None  # (kind, component) of a fault not rolled back
     previous_rate: float | None  # the generator rate to restore
     temp_files: tuple[Path, ...]
+    harness_pid: int | None = None  # set when the run's harness is still running
 
     def __bool__(self) -> bool:
         return self.fault is not None or self.previous_rate is not None or bool(self.temp_files)
@@ -87,6 +88,7 @@ def leftovers(run_dir: Path) -> Leftovers:
         fault=fault,
         previous_rate=previous_rate,
         temp_files=temp_files,
+        harness_pid=int(start["harness"]["pid"]) if harness_alive(start.get("harness")) else None,
     )
 
 
@@ -158,6 +160,13 @@ def _recover_command(item: Leftovers, runs_dir: Path, unidentified: bool) -> str
 
 
 def _left_alone(item: Leftovers, ours: TargetIdentity, runs_dir: Path) -> LeftAlone | None:
+    if item.harness_pid is not None:
+        return LeftAlone(
+            item.run_dir,
+            f"still running (harness PID {item.harness_pid}, which rolls back by itself when it "
+            "ends or is sent SIGTERM); left alone",
+            f"kill -TERM {item.harness_pid}",
+        )
     if item.identity is None:
         return LeftAlone(
             item.run_dir,
@@ -193,7 +202,8 @@ def recover(
     ours = target.identity()
     for item in unfinished(runs_dir, exclude):
         alone = _left_alone(item, ours, runs_dir)
-        if alone is not None and not (include_unidentified and item.identity is None):
+        forced = include_unidentified and item.identity is None and item.harness_pid is None
+        if alone is not None and not forced:
             progress(f"left alone {alone.describe()}")
             report.left_alone.append(alone)
             continue

@@ -34,7 +34,7 @@ from drills.errors import (
 )
 from drills.faults.base import Fault, FaultContext, FaultReport, Injection
 from drills.faults.registry import build as build_fault
-from drills.journal import Journal
+from drills.journal import Journal, harness_process
 from drills.ledger import GeneratorClient, GeneratorMark, Ledger, reconcile
 from drills.observe import Observer
 from drills.recovery import recover
@@ -175,6 +175,7 @@ def run(
         drill=spec.name,
         target=target.name,
         target_identity=target.identity().to_json(),  # `recover` acts only on the same platform
+        harness=harness_process(),  # and never on a run whose harness is still alive
         spec=str(spec.path),
     )
     (run_dir / "drill.yaml").write_text(spec.path.read_text())

@@ -4,6 +4,7 @@ touched, and the fault, the drill's load and temporary files are all put back.""
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,3 +203,44 @@ def test_run_start_records_the_target_identity(tmp_path):
     )
     start = read(Path(result.run_dir) / "journal.jsonl")[0]
     assert TargetIdentity.from_json(start["target_identity"]) == LOCAL
+
+
+def test_run_whose_harness_is_alive_is_left_alone(tmp_path):
+    """A run still being driven by a live harness (this test process) is not rolled back from a
+    second terminal: no target call, no rate change; it is listed with how to stop it."""
+    from drills.journal import harness_process
+
+    run_dir = dead_run(tmp_path, "r1", LOCAL, LOAD, INTENT)
+    lines = (run_dir / "journal.jsonl").read_text().splitlines()
+    start = {**json.loads(lines[0]), "harness": harness_process()}
+    (run_dir / "journal.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
+    target, rates = stopped_local(), Rates()
+    report = recover(tmp_path, target, generator=lambda _e: rates, include_unidentified=True)
+    assert report.recovered == [] and target.calls == [] and rates.set_to == []
+    [alone] = report.left_alone
+    assert "still running" in alone.why and alone.command == f"kill -TERM {os.getpid()}"
+
+
+def test_run_whose_harness_died_is_recovered_even_if_its_pid_was_reused(tmp_path):
+    """A harness record whose process has exited, or whose PID now belongs to another process
+    (different start time), counts as dead: the run is recovered."""
+    import subprocess
+    import sys
+
+    from drills.journal import harness_process
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    exited = {**harness_process(), "pid": int(child.stdout)}
+    reused = {**harness_process(), "start_ticks": -1}  # our PID, but "started" at another time
+    for name, harness in (("r1", exited), ("r2", reused)):
+        run_dir = dead_run(tmp_path, name, LOCAL, LOAD, INTENT)
+        lines = (run_dir / "journal.jsonl").read_text().splitlines()
+        start = {**json.loads(lines[0]), "harness": harness}
+        (run_dir / "journal.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
+    report = recover(tmp_path, stopped_local(), generator=lambda _e: Rates())
+    assert [r.run_dir.name for r in report.recovered] == ["r1", "r2"]
