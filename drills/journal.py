@@ -83,4 +83,8 @@ def harness_alive(record: Any) -> bool:
         or host != socket.gethostname()
     ):
         return False
+    if pid == os.getpid():
+        # This very process: its runs are sequential (runner.run returns only when its run is
+        # over), so an unfinished run of ours is one that ended badly, not one in progress.
+        return False
     return pid_alive(pid) and (ticks is None or pid_start_ticks(pid) == ticks)

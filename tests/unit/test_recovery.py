@@ -4,7 +4,6 @@ touched, and the fault, the drill's load and temporary files are all put back.""
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,24 +205,35 @@ def test_run_start_records_the_target_identity(tmp_path):
 
 
 def test_run_whose_harness_is_alive_is_left_alone(tmp_path):
-    """A run still being driven by a live harness (this test process) is not rolled back from a
+    """A run still being driven by a live harness (another process) is not rolled back from a
     second terminal: no target call, no rate change; it is listed with how to stop it."""
-    from drills.journal import harness_process
+    import subprocess
+    import sys
 
-    run_dir = dead_run(tmp_path, "r1", LOCAL, LOAD, INTENT)
-    lines = (run_dir / "journal.jsonl").read_text().splitlines()
-    start = {**json.loads(lines[0]), "harness": harness_process()}
-    (run_dir / "journal.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
-    target, rates = stopped_local(), Rates()
-    report = recover(tmp_path, target, generator=lambda _e: rates, include_unidentified=True)
+    from drills.journal import harness_process
+    from drills.sandbox.procfs import pid_start_ticks
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        harness = {**harness_process(), "pid": other.pid, "start_ticks": pid_start_ticks(other.pid)}
+        run_dir = dead_run(tmp_path, "r1", LOCAL, LOAD, INTENT)
+        lines = (run_dir / "journal.jsonl").read_text().splitlines()
+        start = {**json.loads(lines[0]), "harness": harness}
+        (run_dir / "journal.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
+        target, rates = stopped_local(), Rates()
+        report = recover(tmp_path, target, generator=lambda _e: rates, include_unidentified=True)
+    finally:
+        other.kill()
+        other.wait()
     assert report.recovered == [] and target.calls == [] and rates.set_to == []
     [alone] = report.left_alone
-    assert "still running" in alone.why and alone.command == f"kill -TERM {os.getpid()}"
+    assert "still running" in alone.why and alone.command == f"kill -TERM {other.pid}"
 
 
-def test_run_whose_harness_died_is_recovered_even_if_its_pid_was_reused(tmp_path):
-    """A harness record whose process has exited, or whose PID now belongs to another process
-    (different start time), counts as dead: the run is recovered."""
+def test_run_whose_harness_exited_or_is_this_process_is_recovered(tmp_path):
+    """A harness record whose process has exited, whose PID now belongs to another process
+    (another start time), or that names this very process (whose runs are sequential: the pytest
+    plugin's finalizer recovers in-process) counts as dead: the run is recovered."""
     import subprocess
     import sys
 
@@ -236,11 +246,17 @@ def test_run_whose_harness_died_is_recovered_even_if_its_pid_was_reused(tmp_path
         text=True,
     )
     exited = {**harness_process(), "pid": int(child.stdout)}
-    reused = {**harness_process(), "start_ticks": -1}  # our PID, but "started" at another time
-    for name, harness in (("r1", exited), ("r2", reused)):
+    ours = harness_process()  # this process: its runs are sequential, so an unfinished one died
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    reused = {**ours, "pid": other.pid, "start_ticks": -1}  # a live PID, started at another time
+    for name, harness in (("r1", exited), ("r2", ours), ("r3", reused)):
         run_dir = dead_run(tmp_path, name, LOCAL, LOAD, INTENT)
         lines = (run_dir / "journal.jsonl").read_text().splitlines()
         start = {**json.loads(lines[0]), "harness": harness}
         (run_dir / "journal.jsonl").write_text("\n".join([json.dumps(start), *lines[1:]]) + "\n")
-    report = recover(tmp_path, stopped_local(), generator=lambda _e: Rates())
-    assert [r.run_dir.name for r in report.recovered] == ["r1", "r2"]
+    try:
+        report = recover(tmp_path, stopped_local(), generator=lambda _e: Rates())
+    finally:
+        other.kill()
+        other.wait()
+    assert [r.run_dir.name for r in report.recovered] == ["r1", "r2", "r3"]
