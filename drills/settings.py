@@ -17,6 +17,12 @@ from drills.sandbox.layout import DEFAULT_PORT_BASE, Ports
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def absolute(path: Path) -> Path:
+    """The absolute, normalised path *without* following symbolic links, so that a state
+    directory given as a link is seen as one (a purge refuses it) rather than as its target."""
+    return Path(os.path.abspath(path))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the sandbox lives and what it runs with."""
@@ -34,7 +40,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         state = Path(env.get("GENESIS_STATE_DIR") or ".genesis")
-        settings = cls(state_dir=state.resolve())
+        settings = cls(state_dir=absolute(state))
         if "GENESIS_PORT_BASE" in env:
             settings = settings.with_port_base(env["GENESIS_PORT_BASE"], "GENESIS_PORT_BASE")
         if env.get("GENESIS_MANIFESTS_DIR"):

@@ -40,11 +40,11 @@ PORT_BASE = click.option(
 def _settings(state_dir: Path | None, port_base: int | None) -> Settings:
     from dataclasses import replace
 
-    from drills.settings import Settings
+    from drills.settings import Settings, absolute
 
     settings = Settings.from_env()
     if state_dir is not None:
-        settings = replace(settings, state_dir=state_dir.resolve())
+        settings = replace(settings, state_dir=absolute(state_dir))
     if port_base is not None:
         settings = settings.with_port_base(port_base, "--port-base")
     return settings

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from drills.errors import ComponentFailed, PortBusy, TargetError
-from drills.sandbox import configs
+from drills.sandbox import configs, ownership
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
 from drills.sandbox.postgres import (
@@ -68,7 +68,7 @@ class Sandbox:
 def resolve(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
     layout = Layout(settings.state_dir)
     binaries = binaries or Binaries.locate()
-    layout.root.mkdir(parents=True, exist_ok=True)
+    ownership.claim(layout.root)
     secrets = SandboxSecrets.load_or_create(layout.secrets_file)
     placement = place(layout)
     programs = build_programs(
@@ -328,11 +328,15 @@ class DownReport:
 
 
 def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -> DownReport:
+    """Stop the sandbox; with `purge`, also delete its state directory — only after proving the
+    sandbox created it (ownership.py), checked before anything is stopped or removed."""
     started = time.monotonic()
     layout = Layout(settings.state_dir)
+    if purge and os.path.lexists(layout.root):
+        ownership.check_purgeable(layout.root)
     if not layout.secrets_file.exists():
         if purge and layout.root.exists():
-            shutil.rmtree(layout.root)
+            ownership.purge(layout.root)
         return DownReport([], [], [], purge, time.monotonic() - started)
     sandbox = resolve(settings)
     supervisor = sandbox.supervisor
@@ -356,6 +360,7 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -
         progress("state", f"removing {layout.root}")
         pg_root = sandbox.placement.data_dir.parent
         if not pg_root.is_relative_to(layout.root):
+            # The /var/tmp fallback's name is derived from the state directory (postgres.place).
             shutil.rmtree(pg_root, ignore_errors=True)
-        shutil.rmtree(layout.root, ignore_errors=True)
+        ownership.purge(layout.root)
     return DownReport(stopped, leftovers, still_open, purge, time.monotonic() - started)
