@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 CATALOG = REPO_ROOT / "drills" / "catalog"
 
 
-def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
+def _target(
+    kind: str, state_dir: Path | None, port_base: int | None, *, dry_run: bool = False
+) -> Target:
     from drills.errors import InvalidInput
 
     if kind == "kubernetes":
@@ -36,7 +38,9 @@ def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
         raise InvalidInput(f"unknown target {kind!r}")
     from drills.targets.local import LocalTarget
 
-    return LocalTarget.from_settings(_settings(state_dir, port_base))
+    settings = _settings(state_dir, port_base)
+    # A dry run changes nothing on disk: no state directory, no secrets.json.
+    return LocalTarget.for_plan(settings) if dry_run else LocalTarget.from_settings(settings)
 
 
 def _inventory(target: Target, component: str) -> list[str]:
@@ -118,7 +122,7 @@ def run_command(
     from drills.spec import load
 
     spec = load(runner.load_spec_or_name(drill, CATALOG))
-    target = _target(target_kind, state_dir, port_base)
+    target = _target(target_kind, state_dir, port_base, dry_run=dry_run)
     if dry_run:
         for line in runner.plan(spec, target):
             click.echo(line)

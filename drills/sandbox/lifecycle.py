@@ -27,6 +27,7 @@ from drills.sandbox.postgres import (
     bootstrap,
     initdb_if_needed,
     place,
+    placed,
     start_initdb,
 )
 from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
@@ -53,6 +54,8 @@ class Sandbox:
     secrets: SandboxSecrets
     placement: PostgresPlacement
     programs: list[Program]
+    # False for a read-only view of a sandbox that was never brought up (a dry run's plan).
+    created: bool = True
 
     @property
     def supervisor(self) -> Supervisor:
@@ -81,6 +84,29 @@ def resolve(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
         placement.user,
     )
     return Sandbox(settings, layout, secrets, placement, programs)
+
+
+def resolve_readonly(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
+    """The sandbox as it is, changing nothing on disk: for `--dry-run`.
+
+    No directory, secret or marker is created; a sandbox never brought up is described with
+    throw-away credentials that are never written and `created=False`.
+    """
+    layout = Layout(settings.state_dir)
+    binaries = binaries or Binaries.locate()
+    stored = SandboxSecrets.load(layout.secrets_file)
+    secrets = stored if stored is not None else SandboxSecrets.generate()
+    placement = placed(layout)
+    programs = build_programs(
+        layout,
+        settings.ports,
+        secrets,
+        binaries,
+        settings.python,
+        placement.data_dir,
+        placement.user,
+    )
+    return Sandbox(settings, layout, secrets, placement, programs, created=stored is not None)
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,19 @@ class SandboxSecrets:
 
     @classmethod
     def load_or_create(cls, path: Path) -> SandboxSecrets:
+        existing = cls.load(path)
+        if existing is not None:
+            return existing
+        created = cls.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({f.name: getattr(created, f.name).reveal() for f in fields(cls)}, handle)
+        return created
+
+    @classmethod
+    def load(cls, path: Path) -> SandboxSecrets | None:
+        """The stored secrets, or None when there are none yet (read-only: creates nothing)."""
         if path.exists():
             try:
                 raw = json.loads(path.read_text())
@@ -67,9 +80,4 @@ class SandboxSecrets:
                     f"{path}: unreadable sandbox secrets ({type(exc).__name__}: {exc}); "
                     "remove the state directory with `genesis-drill platform down --purge`"
                 ) from exc
-        created = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({f.name: getattr(created, f.name).reveal() for f in fields(cls)}, handle)
-        return created
+        return None
