@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
 from drills.settings import REPO_ROOT
 
@@ -84,7 +85,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
     help="Where run directories are written.",
@@ -221,7 +222,7 @@ def list_command() -> None:
 @click.command("recover")
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
 )

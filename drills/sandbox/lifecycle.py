@@ -281,7 +281,8 @@ def status_of(sandbox: Sandbox) -> list[ComponentStatus]:
 
 
 def status(settings: Settings) -> list[ComponentStatus]:
-    return status_of(resolve(settings))
+    # Looking changes nothing: no state directory or secrets are created by `status`.
+    return status_of(resolve_readonly(settings))
 
 
 # --- stopping ------------------------------------------------------------------------------------
