@@ -187,6 +187,24 @@ def supervisord_conf(
     return "\n".join(lines)
 
 
+def redis_conf(ports: Ports, secrets: SandboxSecrets, directory: Path) -> str:
+    """Redis's settings; the file (0600, owned by the account Redis runs as) holds its password,
+    so the password never appears on a command line."""
+    return "\n".join(
+        [
+            f"port {ports.of('redis')}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            f"dir {directory}",
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            f"requirepass {secrets.redis.reveal()}",
+            "",
+        ]
+    )
+
+
 def _escape(value: str) -> str:
     # supervisord expands %(name)s in values, and environment values are double-quoted.
     return value.replace("%", "%%").replace('"', '\\"')

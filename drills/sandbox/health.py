@@ -30,7 +30,7 @@ def probe(check: Probe, secrets: SandboxSecrets) -> Health:
         return _http(check.port, check.path)
     if check.kind == "postgres":
         return _postgres(check.port, secrets)
-    return _redis(check.port)
+    return _redis(check.port, secrets)
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -79,10 +79,15 @@ def _postgres(port: int, secrets: SandboxSecrets) -> Health:
     return Health(True, "SELECT 1 ok")
 
 
-def _redis(port: int) -> Health:
+def _redis(port: int, secrets: SandboxSecrets) -> Health:
     import redis
 
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=PROBE_TIMEOUT)
+    client = redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        password=secrets.redis.reveal(),
+        socket_timeout=PROBE_TIMEOUT,
+    )
     try:
         client.ping()
     except redis.RedisError as exc:

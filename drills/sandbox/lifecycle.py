@@ -31,7 +31,7 @@ from drills.sandbox.postgres import (
     start_initdb,
 )
 from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
-from drills.sandbox.programs import Binaries, Program, build_programs
+from drills.sandbox.programs import Binaries, Program, build_programs, redis_dir
 from drills.sandbox.secrets import SandboxSecrets
 from drills.sandbox.supervisor import Supervisor
 from drills.settings import Settings
@@ -171,6 +171,7 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
     if initdb and initdb_if_needed(sandbox.placement, Binaries.locate(), secrets):
         progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
     (layout.root / "postgres.location").write_text(str(sandbox.placement.data_dir) + "\n")
+    _write_redis_conf(sandbox)
     configs.write_private(layout.conf / "rabbitmq.conf", configs.rabbitmq_conf(ports, secrets))
     configs.write_private(layout.conf / "rabbitmq-enabled-plugins", "[rabbitmq_prometheus].\n")
     configs.write_private(layout.conf / "rabbitmq-env.conf", "# intentionally empty\n")
@@ -186,6 +187,19 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
         layout.supervisord_conf,
         configs.supervisord_conf(layout, ports, secrets, sandbox.programs),
     )
+
+
+def _write_redis_conf(sandbox: Sandbox) -> None:
+    """Redis's directory and config, owned by the account it runs as (not root, under root)."""
+    placement = sandbox.placement
+    home = redis_dir(sandbox.layout, placement.data_dir, placement.user)
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "redis.conf"
+    configs.write_private(conf, configs.redis_conf(sandbox.settings.ports, sandbox.secrets, home))
+    ids = placement.owner_ids()
+    if ids:
+        os.chown(home, *ids)
+        os.chown(conf, *ids)
 
 
 def _check_ports_free(sandbox: Sandbox) -> None:
