@@ -16,7 +16,7 @@ from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import SandboxSecrets
 
 Kind = Literal["infrastructure", "exporter", "observability", "service"]
-ProbeKind = Literal["tcp", "http", "postgres", "redis"]
+ProbeKind = Literal["tcp", "http", "alertmanager", "postgres", "redis"]
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -231,9 +231,11 @@ def build_programs(
                 f"--config.file={conf / 'alertmanager.yml'}",
                 f"--storage.path={layout.data_of('alertmanager')}",
                 f"--web.listen-address=127.0.0.1:{ports.of('alertmanager')}",
+                # Basic auth on every endpoint: nobody without the password can add a silence.
+                f"--web.config.file={conf / 'alertmanager-web.yml'}",
                 "--cluster.listen-address=",
             ),
-            probe=Probe("http", ports.of("alertmanager"), "/-/ready"),
+            probe=Probe("alertmanager", ports.of("alertmanager"), "/-/ready"),
             package="prometheus-alertmanager",
             priority=30,
         ),

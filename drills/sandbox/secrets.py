@@ -41,7 +41,8 @@ class Secret:
 
 
 # Fields added after the first release: generated when an existing secrets.json lacks them.
-NEWER_FIELDS = frozenset({"redis"})
+NEWER_FIELDS = frozenset({"redis", "alertmanager"})
+ALERTMANAGER_USER = "genesis"
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class SandboxSecrets:
     admin_token: Secret
     # Redis's requirepass (added later: an older secrets.json gets one generated and saved).
     redis: Secret
+    # Alertmanager's basic-auth password (user ALERTMANAGER_USER), likewise added later.
+    alertmanager: Secret
 
     @classmethod
     def generate(cls) -> SandboxSecrets:

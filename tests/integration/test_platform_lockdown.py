@@ -64,3 +64,24 @@ def test_redis_exporter_and_services_authenticate(live) -> None:
     assert "\nredis_up 1" in "\n" + metrics
     counters = httpx.get(live.url("event-audit-dashboard") + "/api/counters", timeout=10)
     assert counters.status_code == 200, counters.text
+
+
+def test_alertmanager_refuses_silences_without_credentials(live) -> None:
+    """An unauthenticated silence (say, of RabbitMQDown) is refused with 401; with the
+    sandbox's credentials the API answers, and Prometheus still delivers alerts to it."""
+    from drills.sandbox.secrets import ALERTMANAGER_USER
+
+    alertmanager = live.url("alertmanager")
+    silence = {
+        "matchers": [{"name": "alertname", "value": "RabbitMQDown", "isRegex": False}],
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "2099-01-01T00:00:00Z",
+        "createdBy": "anyone",
+        "comment": "silenced by a stranger",
+    }
+    refused = httpx.post(alertmanager + "/api/v2/silences", json=silence, timeout=5)
+    assert refused.status_code == 401
+    auth = (ALERTMANAGER_USER, live.sandbox.secrets.alertmanager.reveal())
+    assert httpx.get(alertmanager + "/api/v2/silences", auth=auth, timeout=5).json() == []
+    targets = httpx.get(live.url("prometheus") + "/api/v1/alertmanagers", timeout=5).json()
+    assert targets["data"]["activeAlertmanagers"], targets

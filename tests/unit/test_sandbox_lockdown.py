@@ -52,3 +52,29 @@ def test_older_secrets_file_gains_a_redis_password_and_keeps_the_rest(tmp_path: 
     assert json.loads(path.read_text())["redis"] == upgraded.redis.reveal()
     assert SandboxSecrets.load_or_create(path) == upgraded
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_alertmanager_requires_basic_auth_and_prometheus_sends_it(tmp_path: Path) -> None:
+    """Alertmanager loads a web config whose bcrypt hash matches the sandbox's password, and
+    Prometheus authenticates (from a file) when sending alerts and scraping it."""
+    import bcrypt
+    import yaml
+
+    from drills.sandbox.secrets import ALERTMANAGER_USER
+    from drills.settings import REPO_ROOT
+
+    secrets = SandboxSecrets.generate()
+    argv = programs(tmp_path, secrets, None)["alertmanager"].argv
+    assert any(arg.startswith("--web.config.file=") for arg in argv)
+    users = yaml.safe_load(configs.alertmanager_web_yml(secrets))["basic_auth_users"]
+    hashed = users[ALERTMANAGER_USER].encode()
+    assert bcrypt.checkpw(secrets.alertmanager.reveal().encode(), hashed)
+    password_file = tmp_path / "am-password"
+    config = yaml.safe_load(
+        configs.prometheus_yml(Ports(28450), REPO_ROOT / "manifests", password_file)
+    )
+    expected = {"username": ALERTMANAGER_USER, "password_file": str(password_file)}
+    assert config["alerting"]["alertmanagers"][0]["basic_auth"] == expected
+    scrape = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert scrape["alertmanager"]["basic_auth"] == expected
+    assert "basic_auth" not in scrape["prometheus"]
