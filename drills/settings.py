@@ -17,6 +17,12 @@ from drills.sandbox.layout import DEFAULT_PORT_BASE, Ports
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def absolute(path: Path) -> Path:
+    """The absolute, normalised path *without* following symbolic links, so that a state
+    directory given as a link is seen as one (a purge refuses it) rather than as its target."""
+    return Path(os.path.abspath(path))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the sandbox lives and what it runs with."""
@@ -31,11 +37,23 @@ class Settings:
         return Ports(self.port_base)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        state_dir: Path | None = None,
+        port_base: int | None = None,
+    ) -> Settings:
+        """Settings from `GENESIS_*`; a flag given (`state_dir`, `port_base`) wins, and the
+        variable it replaces is not even parsed, so a garbage value cannot fail the command."""
         env = os.environ if environ is None else environ
-        state = Path(env.get("GENESIS_STATE_DIR") or ".genesis")
-        settings = cls(state_dir=state.resolve())
-        if "GENESIS_PORT_BASE" in env:
+        state = (
+            state_dir if state_dir is not None else Path(env.get("GENESIS_STATE_DIR") or ".genesis")
+        )
+        settings = cls(state_dir=absolute(state))
+        if port_base is not None:
+            settings = settings.with_port_base(port_base, "--port-base")
+        elif "GENESIS_PORT_BASE" in env:
             settings = settings.with_port_base(env["GENESIS_PORT_BASE"], "GENESIS_PORT_BASE")
         if env.get("GENESIS_MANIFESTS_DIR"):
             settings = replace(settings, manifests_dir=Path(env["GENESIS_MANIFESTS_DIR"]).resolve())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
 from drills.settings import REPO_ROOT
 
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 CATALOG = REPO_ROOT / "drills" / "catalog"
 
 
-def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
+def _target(
+    kind: str, state_dir: Path | None, port_base: int | None, *, dry_run: bool = False
+) -> Target:
     from drills.errors import InvalidInput
 
     if kind == "kubernetes":
@@ -36,7 +39,9 @@ def _target(kind: str, state_dir: Path | None, port_base: int | None) -> Target:
         raise InvalidInput(f"unknown target {kind!r}")
     from drills.targets.local import LocalTarget
 
-    return LocalTarget.from_settings(_settings(state_dir, port_base))
+    settings = _settings(state_dir, port_base)
+    # A dry run changes nothing on disk: no state directory, no secrets.json.
+    return LocalTarget.for_plan(settings) if dry_run else LocalTarget.from_settings(settings)
 
 
 def _inventory(target: Target, component: str) -> list[str]:
@@ -80,7 +85,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
     help="Where run directories are written.",
@@ -118,7 +123,7 @@ def run_command(
     from drills.spec import load
 
     spec = load(runner.load_spec_or_name(drill, CATALOG))
-    target = _target(target_kind, state_dir, port_base)
+    target = _target(target_kind, state_dir, port_base, dry_run=dry_run)
     if dry_run:
         for line in runner.plan(spec, target):
             click.echo(line)
@@ -225,7 +230,7 @@ def list_command() -> None:
 )
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
 )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 RUNS_DIR = click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
     help="Where run directories (and gamedays/<time>-<plan>/) are written.",

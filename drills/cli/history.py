@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.paths import WritableDirectory
 
 
 def _fig(value: float | None, unit: str = "s") -> str:
@@ -18,7 +19,7 @@ def _fig(value: float | None, unit: str = "s") -> str:
 @click.argument("drill", required=False)
 @click.option(
     "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=Path("runs"),
     show_default=True,
 )

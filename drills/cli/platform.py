@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.paths import WritableDirectory
 
 if TYPE_CHECKING:
     from drills.sandbox.lifecycle import ComponentStatus
@@ -25,7 +26,7 @@ OUTPUT = click.option(
 )
 STATE_DIR = click.option(
     "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=WritableDirectory(),
     default=None,
     help="Sandbox state directory [env GENESIS_STATE_DIR; default .genesis].",
 )
@@ -38,16 +39,15 @@ PORT_BASE = click.option(
 
 
 def _settings(state_dir: Path | None, port_base: int | None) -> Settings:
-    from dataclasses import replace
+    """Flags beat the environment: a variable a flag replaces is never parsed."""
+    import os
 
+    from drills.cli.paths import check_directory
     from drills.settings import Settings
 
-    settings = Settings.from_env()
-    if state_dir is not None:
-        settings = replace(settings, state_dir=state_dir.resolve())
-    if port_base is not None:
-        settings = settings.with_port_base(port_base, "--port-base")
-    return settings
+    if state_dir is None and os.environ.get("GENESIS_STATE_DIR"):
+        check_directory(os.environ["GENESIS_STATE_DIR"], "GENESIS_STATE_DIR")
+    return Settings.from_env(state_dir=state_dir, port_base=port_base)
 
 
 @click.group()

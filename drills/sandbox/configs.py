@@ -11,12 +11,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+import bcrypt
 import yaml
 
 from drills.errors import InvalidInput
 from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.programs import Program
-from drills.sandbox.secrets import SandboxSecrets
+from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 
 SCRAPE_INTERVAL = "1s"
 EVALUATION_INTERVAL = "1s"
@@ -81,7 +82,24 @@ def rule_files(manifests: Path) -> list[Path]:
     return files
 
 
-def prometheus_yml(ports: Ports, manifests: Path) -> str:
+def alertmanager_web_yml(secrets: SandboxSecrets) -> str:
+    """Alertmanager's --web.config.file: basic auth on every endpoint (silences included).
+
+    bcrypt at the lowest cost: the password is 128 random bits, so the hash's work factor adds
+    no safety, and Alertmanager checks it on requests Prometheus sends every evaluation.
+    """
+    hashed = bcrypt.hashpw(secrets.alertmanager.reveal().encode(), bcrypt.gensalt(rounds=4))
+    return yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed.decode()}})
+
+
+def prometheus_yml(ports: Ports, manifests: Path, alertmanager_password: Path | None = None) -> str:
+    """Prometheus's config; with `alertmanager_password` (a file) it authenticates to
+    Alertmanager both when sending alerts and when scraping it."""
+    auth: dict[str, Any] = (
+        {"basic_auth": {"username": ALERTMANAGER_USER, "password_file": str(alertmanager_password)}}
+        if alertmanager_password is not None
+        else {}
+    )
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": SCRAPE_INTERVAL,
@@ -92,7 +110,10 @@ def prometheus_yml(ports: Ports, manifests: Path) -> str:
         "rule_files": [str(path) for path in rule_files(manifests)],
         "alerting": {
             "alertmanagers": [
-                {"static_configs": [{"targets": [f"127.0.0.1:{ports.of('alertmanager')}"]}]}
+                {
+                    "static_configs": [{"targets": [f"127.0.0.1:{ports.of('alertmanager')}"]}],
+                    **auth,
+                }
             ]
         },
         "scrape_configs": [
@@ -105,6 +126,7 @@ def prometheus_yml(ports: Ports, manifests: Path) -> str:
                     if job in SLOW_JOBS
                     else {}
                 ),
+                **(auth if component == "alertmanager" else {}),
             }
             for job, (component, path) in SCRAPE_JOBS.items()
         ],
@@ -185,6 +207,24 @@ def supervisord_conf(
             lines.append(f"environment={pairs}")
         lines.append("")
     return "\n".join(lines)
+
+
+def redis_conf(ports: Ports, secrets: SandboxSecrets, directory: Path) -> str:
+    """Redis's settings; the file (0600, owned by the account Redis runs as) holds its password,
+    so the password never appears on a command line."""
+    return "\n".join(
+        [
+            f"port {ports.of('redis')}",
+            "bind 127.0.0.1",
+            "protected-mode yes",
+            f"dir {directory}",
+            'save ""',
+            "appendonly no",
+            "daemonize no",
+            f"requirepass {secrets.redis.reveal()}",
+            "",
+        ]
+    )
 
 
 def _escape(value: str) -> str:

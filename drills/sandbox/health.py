@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from drills.sandbox.programs import Probe
-from drills.sandbox.secrets import SandboxSecrets
+from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 
 PROBE_TIMEOUT = 2.0
 
@@ -28,9 +28,11 @@ def probe(check: Probe, secrets: SandboxSecrets) -> Health:
         return _tcp(check.port)
     if check.kind == "http":
         return _http(check.port, check.path)
+    if check.kind == "alertmanager":  # HTTP with Alertmanager's basic auth
+        return _http(check.port, check.path, (ALERTMANAGER_USER, secrets.alertmanager.reveal()))
     if check.kind == "postgres":
         return _postgres(check.port, secrets)
-    return _redis(check.port)
+    return _redis(check.port, secrets)
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
@@ -47,12 +49,12 @@ def _tcp(port: int) -> Health:
     return Health(False, f"nothing accepting on 127.0.0.1:{port}")
 
 
-def _http(port: int, path: str) -> Health:
+def _http(port: int, path: str, auth: tuple[str, str] | None = None) -> Health:
     url = f"http://127.0.0.1:{port}{path}"
     try:
         # Plain http on loopback: no TLS, so no CA bundle to load (~30 ms of CPU per probe,
         # and a drill probes a restarting component every 0.25 s).
-        response = httpx.get(url, timeout=PROBE_TIMEOUT, verify=False)  # noqa: S501 - http only
+        response = httpx.get(url, timeout=PROBE_TIMEOUT, verify=False, auth=auth)  # noqa: S501 - http only
     except httpx.HTTPError as exc:
         return Health(False, f"{url}: {type(exc).__name__}")
     if response.status_code == 200:
@@ -79,10 +81,15 @@ def _postgres(port: int, secrets: SandboxSecrets) -> Health:
     return Health(True, "SELECT 1 ok")
 
 
-def _redis(port: int) -> Health:
+def _redis(port: int, secrets: SandboxSecrets) -> Health:
     import redis
 
-    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=PROBE_TIMEOUT)
+    client = redis.Redis(
+        host="127.0.0.1",
+        port=port,
+        password=secrets.redis.reveal(),
+        socket_timeout=PROBE_TIMEOUT,
+    )
     try:
         client.ping()
     except redis.RedisError as exc:

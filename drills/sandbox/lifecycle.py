@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from drills.errors import ComponentFailed, PortBusy, TargetError
-from drills.sandbox import configs
+from drills.sandbox import configs, ownership
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
 from drills.sandbox.postgres import (
@@ -27,10 +27,11 @@ from drills.sandbox.postgres import (
     bootstrap,
     initdb_if_needed,
     place,
+    placed,
     start_initdb,
 )
 from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
-from drills.sandbox.programs import Binaries, Program, build_programs
+from drills.sandbox.programs import Binaries, Program, build_programs, redis_dir
 from drills.sandbox.secrets import SandboxSecrets
 from drills.sandbox.supervisor import Supervisor
 from drills.settings import Settings
@@ -53,6 +54,8 @@ class Sandbox:
     secrets: SandboxSecrets
     placement: PostgresPlacement
     programs: list[Program]
+    # False for a read-only view of a sandbox that was never brought up (a dry run's plan).
+    created: bool = True
 
     @property
     def supervisor(self) -> Supervisor:
@@ -68,7 +71,7 @@ class Sandbox:
 def resolve(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
     layout = Layout(settings.state_dir)
     binaries = binaries or Binaries.locate()
-    layout.root.mkdir(parents=True, exist_ok=True)
+    ownership.claim(layout.root)
     secrets = SandboxSecrets.load_or_create(layout.secrets_file)
     placement = place(layout)
     programs = build_programs(
@@ -81,6 +84,29 @@ def resolve(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
         placement.user,
     )
     return Sandbox(settings, layout, secrets, placement, programs)
+
+
+def resolve_readonly(settings: Settings, binaries: Binaries | None = None) -> Sandbox:
+    """The sandbox as it is, changing nothing on disk: for `--dry-run`.
+
+    No directory, secret or marker is created; a sandbox never brought up is described with
+    throw-away credentials that are never written and `created=False`.
+    """
+    layout = Layout(settings.state_dir)
+    binaries = binaries or Binaries.locate()
+    stored = SandboxSecrets.load(layout.secrets_file)
+    secrets = stored if stored is not None else SandboxSecrets.generate()
+    placement = placed(layout)
+    programs = build_programs(
+        layout,
+        settings.ports,
+        secrets,
+        binaries,
+        settings.python,
+        placement.data_dir,
+        placement.user,
+    )
+    return Sandbox(settings, layout, secrets, placement, programs, created=stored is not None)
 
 
 @dataclass(frozen=True)
@@ -145,12 +171,20 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
     if initdb and initdb_if_needed(sandbox.placement, Binaries.locate(), secrets):
         progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
     (layout.root / "postgres.location").write_text(str(sandbox.placement.data_dir) + "\n")
+    _write_redis_conf(sandbox)
     configs.write_private(layout.conf / "rabbitmq.conf", configs.rabbitmq_conf(ports, secrets))
     configs.write_private(layout.conf / "rabbitmq-enabled-plugins", "[rabbitmq_prometheus].\n")
     configs.write_private(layout.conf / "rabbitmq-env.conf", "# intentionally empty\n")
     configs.write_private(layout.conf / "rabbitmq-advanced.config", "[].\n")
     manifests = sandbox.settings.manifests_dir
-    configs.write_private(layout.conf / "prometheus.yml", configs.prometheus_yml(ports, manifests))
+    am_password = layout.conf / "alertmanager-password"
+    configs.write_private(am_password, secrets.alertmanager.reveal())
+    configs.write_private(
+        layout.conf / "alertmanager-web.yml", configs.alertmanager_web_yml(secrets)
+    )
+    configs.write_private(
+        layout.conf / "prometheus.yml", configs.prometheus_yml(ports, manifests, am_password)
+    )
     token_file = layout.conf / "notify-token"
     configs.write_private(token_file, secrets.notify_token.reveal())
     configs.write_private(
@@ -160,6 +194,19 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
         layout.supervisord_conf,
         configs.supervisord_conf(layout, ports, secrets, sandbox.programs),
     )
+
+
+def _write_redis_conf(sandbox: Sandbox) -> None:
+    """Redis's directory and config, owned by the account it runs as (not root, under root)."""
+    placement = sandbox.placement
+    home = redis_dir(sandbox.layout, placement.data_dir, placement.user)
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "redis.conf"
+    configs.write_private(conf, configs.redis_conf(sandbox.settings.ports, sandbox.secrets, home))
+    ids = placement.owner_ids()
+    if ids:
+        os.chown(home, *ids)
+        os.chown(conf, *ids)
 
 
 def _check_ports_free(sandbox: Sandbox) -> None:
@@ -255,7 +302,8 @@ def status_of(sandbox: Sandbox) -> list[ComponentStatus]:
 
 
 def status(settings: Settings) -> list[ComponentStatus]:
-    return status_of(resolve(settings))
+    # Looking changes nothing: no state directory or secrets are created by `status`.
+    return status_of(resolve_readonly(settings))
 
 
 # --- stopping ------------------------------------------------------------------------------------
@@ -328,11 +376,15 @@ class DownReport:
 
 
 def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -> DownReport:
+    """Stop the sandbox; with `purge`, also delete its state directory — only after proving the
+    sandbox created it (ownership.py), checked before anything is stopped or removed."""
     started = time.monotonic()
     layout = Layout(settings.state_dir)
+    if purge and os.path.lexists(layout.root):
+        ownership.check_purgeable(layout.root)
     if not layout.secrets_file.exists():
         if purge and layout.root.exists():
-            shutil.rmtree(layout.root)
+            ownership.purge(layout.root)
         return DownReport([], [], [], purge, time.monotonic() - started)
     sandbox = resolve(settings)
     supervisor = sandbox.supervisor
@@ -356,6 +408,7 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -
         progress("state", f"removing {layout.root}")
         pg_root = sandbox.placement.data_dir.parent
         if not pg_root.is_relative_to(layout.root):
+            # The /var/tmp fallback's name is derived from the state directory (postgres.place).
             shutil.rmtree(pg_root, ignore_errors=True)
-        shutil.rmtree(layout.root, ignore_errors=True)
+        ownership.purge(layout.root)
     return DownReport(stopped, leftovers, still_open, purge, time.monotonic() - started)

@@ -58,6 +58,19 @@ def place(layout: Layout) -> PostgresPlacement:
     return PostgresPlacement(fallback, PG_SERVICE_USER)
 
 
+def placed(layout: Layout) -> PostgresPlacement:
+    """Where PostgreSQL's data is for an existing state directory, read-only (for a dry run):
+    what `postgres.location` records, or where `place` would start looking."""
+    user = PG_SERVICE_USER if os.geteuid() == 0 else None
+    try:
+        recorded = (layout.root / "postgres.location").read_text().strip()
+    except OSError:
+        recorded = ""
+    return PostgresPlacement(
+        Path(recorded) if recorded else layout.data_of("postgres") / "pgdata", user
+    )
+
+
 def _reachable_by(user: str, directory: Path) -> bool:
     """True when `user` can traverse every parent of `directory` (checked as that user)."""
     result = subprocess.run(

@@ -16,7 +16,7 @@ from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import SandboxSecrets
 
 Kind = Literal["infrastructure", "exporter", "observability", "service"]
-ProbeKind = Literal["tcp", "http", "postgres", "redis"]
+ProbeKind = Literal["tcp", "http", "alertmanager", "postgres", "redis"]
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -96,6 +96,12 @@ class Binaries:
         return str(self.paths[name])
 
 
+def redis_dir(layout: Layout, pg_data: Path, pg_user: str | None) -> Path:
+    """Redis's working directory. Started by root, Redis runs as PostgreSQL's unprivileged
+    account, so it lives beside PostgreSQL's data, in the directory that account can reach."""
+    return layout.data_of("redis") if pg_user is None else pg_data.parent / "redis"
+
+
 def build_programs(
     layout: Layout,
     ports: Ports,
@@ -112,7 +118,8 @@ def build_programs(
         f"postgresql://auditflow:{secrets.postgres_app.reveal()}"
         f"@127.0.0.1:{ports.of('postgres')}/auditflow?connect_timeout=3"
     )
-    redis_url = f"redis://127.0.0.1:{ports.of('redis')}/0"
+    redis_url = f"redis://:{secrets.redis.reveal()}@127.0.0.1:{ports.of('redis')}/0"
+    redis_home = redis_dir(layout, pg_data, pg_user)
     rabbit_home = layout.data_of("rabbitmq")
 
     def service(name: str, module: str, priority: int, env: dict[str, str]) -> Program:
@@ -206,28 +213,15 @@ def build_programs(
             stop_wait_seconds=20,
         ),
         Program(
+            # Its password is in redis.conf (0600, the server's own), never on the command line.
             name="redis",
             kind="infrastructure",
-            argv=(
-                binaries["redis-server"],
-                "--port",
-                str(ports.of("redis")),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(layout.data_of("redis")),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--protected-mode",
-                "yes",
-            ),
+            argv=(binaries["redis-server"], str(redis_home / "redis.conf")),
             probe=Probe("redis", ports.of("redis")),
             package="redis-server",
             priority=20,
+            user=pg_user,
+            directory=redis_home,
         ),
         Program(
             name="alertmanager",
@@ -237,9 +231,11 @@ def build_programs(
                 f"--config.file={conf / 'alertmanager.yml'}",
                 f"--storage.path={layout.data_of('alertmanager')}",
                 f"--web.listen-address=127.0.0.1:{ports.of('alertmanager')}",
+                # Basic auth on every endpoint: nobody without the password can add a silence.
+                f"--web.config.file={conf / 'alertmanager-web.yml'}",
                 "--cluster.listen-address=",
             ),
-            probe=Probe("http", ports.of("alertmanager"), "/-/ready"),
+            probe=Probe("alertmanager", ports.of("alertmanager"), "/-/ready"),
             package="prometheus-alertmanager",
             priority=30,
         ),
@@ -252,7 +248,6 @@ def build_programs(
                 f"--storage.tsdb.path={layout.data_of('prometheus')}",
                 "--storage.tsdb.retention.time=7d",
                 f"--web.listen-address=127.0.0.1:{ports.of('prometheus')}",
-                "--web.enable-lifecycle",
             ),
             probe=Probe("http", ports.of("prometheus"), "/-/ready"),
             package="prometheus",
@@ -304,6 +299,8 @@ def build_programs(
             probe=Probe("http", ports.of("redis-exporter"), "/metrics"),
             package="prometheus-redis-exporter",
             priority=40,
+            # redis_exporter reads REDIS_PASSWORD; an environment value stays off `ps`.
+            env={"REDIS_PASSWORD": secrets.redis.reveal()},
         ),
         service(
             "notification-service",

@@ -14,7 +14,7 @@ import time
 
 from drills.errors import TargetError
 from drills.sandbox.health import probe
-from drills.sandbox.lifecycle import Sandbox, resolve
+from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
 from drills.sandbox.procfs import pid_start_time
 from drills.secret import Secret
 from drills.settings import Settings
@@ -40,11 +40,19 @@ class LocalTarget:
     def from_settings(cls, settings: Settings) -> LocalTarget:
         return cls(resolve(settings))
 
+    @classmethod
+    def for_plan(cls, settings: Settings) -> LocalTarget:
+        """A read-only view for `--dry-run`: creates no state directory, secret or marker."""
+        return cls(resolve_readonly(settings))
+
     def describe(self) -> str:
-        return (
+        where = (
             f"local sandbox in {self.sandbox.layout.root} "
             f"(ports {self.sandbox.settings.ports.base}+)"
         )
+        if not self.sandbox.created:
+            where += " — not created yet (`genesis-drill platform up` creates it)"
+        return where
 
     def identity(self) -> TargetIdentity:
         """The sandbox is its absolute state directory and its port block."""
