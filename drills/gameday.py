@@ -33,7 +33,16 @@ from drills.history import History, Verdict
 from drills.results import DrillResult, iso
 from drills.runner import Listener, RunOptions, load_spec_or_name
 from drills.settings import REPO_ROOT
-from drills.spec import FAULT_PARAMS, DrillSpec, SpecError, _fault_params, _fields, _Node
+from drills.spec import (
+    DAY_S,
+    FAULT_PARAMS,
+    MAX_RATE,
+    DrillSpec,
+    SpecError,
+    _fault_params,
+    _fields,
+    _Node,
+)
 from drills.spec import load as load_spec
 from drills.targets.base import Target
 
@@ -192,8 +201,10 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
         missed_runs=_choice(top["missed_runs"], MISSED_POLICIES)
         if "missed_runs" in top
         else "skip",
-        cool_down_s=top["cool_down_s"].number(0) if "cool_down_s" in top else 300.0,
-        quiet_timeout_s=top["quiet_timeout_s"].number(0) if "quiet_timeout_s" in top else 180.0,
+        cool_down_s=top["cool_down_s"].number(0, maximum=DAY_S) if "cool_down_s" in top else 300.0,
+        quiet_timeout_s=top["quiet_timeout_s"].number(0, maximum=DAY_S)
+        if "quiet_timeout_s" in top
+        else 180.0,
         budget=BudgetGate(
             floor,
             _choice(budget["when_below"], BUDGET_ACTIONS) if "when_below" in budget else "skip",
@@ -229,9 +240,11 @@ def _parse_step(node: _Node, catalog: Path) -> PlanDrill:
         path=drill_path,
         line=node.line,
         params=params,
-        load_rate=load["rate"].number(0) if "rate" in load else None,
-        baseline_s=load["baseline_s"].number(0) if "baseline_s" in load else None,
-        max_duration_s=fields["max_duration_s"].number(1) if "max_duration_s" in fields else None,
+        load_rate=load["rate"].number(0, maximum=MAX_RATE) if "rate" in load else None,
+        baseline_s=load["baseline_s"].number(0, maximum=DAY_S) if "baseline_s" in load else None,
+        max_duration_s=fields["max_duration_s"].number(1, maximum=DAY_S)
+        if "max_duration_s" in fields
+        else None,
     )
 
 

@@ -13,6 +13,7 @@ import click
 
 from drills.cli.main import reports_errors
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
+from drills.cli.types import FiniteFloatRange
 from drills.settings import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -66,14 +67,14 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option(
     "--load",
     "load_rate",
-    type=click.FloatRange(0, 100_000),
+    type=FiniteFloatRange(0, 100_000),
     default=None,
     help="Events/s during the drill [default: the drill's load.rate].",
 )
 @click.option("--dry-run", is_flag=True, help="Print the resolved plan; touch nothing.")
 @click.option(
     "--max-duration",
-    type=click.FloatRange(1, 24 * 3600),
+    type=FiniteFloatRange(1, 24 * 3600),
     default=None,
     help="Abort (and roll back) after this many seconds [default: the drill's].",
 )
