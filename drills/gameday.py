@@ -38,10 +38,11 @@ from drills.spec import (
     FAULT_PARAMS,
     MAX_RATE,
     DrillSpec,
+    Node,
     SpecError,
-    _fault_params,
-    _fields,
-    _Node,
+    compose_file,
+    fault_params,
+    fields,
 )
 from drills.spec import load as load_spec
 from drills.targets.base import Target
@@ -134,33 +135,23 @@ class Plan:
 
 def load_plan(path: Path, catalog: Path = CATALOG) -> Plan:
     """Read and validate a game-day plan; errors are `file:line: field: why` (exit 2)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, None, "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(
-            path, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}"
-        ) from exc
+    root = compose_file(path)  # bounded, non-blocking read and YAML checks (drills.yamlio)
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
-    return _parse_plan(_Node(path, root, ""), path, catalog)
+    return _parse_plan(Node(path, root, ""), path, catalog)
 
 
-def _choice(node: _Node, choices: Sequence[str]) -> str:
+def _choice(node: Node, choices: Sequence[str]) -> str:
     value = node.text()
     if value not in choices:
         raise node.fail(f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
-def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
+def _parse_plan(root: Node, path: Path, catalog: Path) -> Plan:
     from cronsim import CronSim, CronSimError
 
-    top = _fields(
+    top = fields(
         root,
         {"name", "schedule", "drills"},
         {"description", "missed_runs", "cool_down_s", "quiet_timeout_s", "error_budget", "abort"}
@@ -173,15 +164,13 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
     except CronSimError as exc:
         raise top["schedule"].fail(f"not a cron expression: {exc}") from None
     budget = (
-        _fields(top["error_budget"], set(), {"floor", "when_below"})
-        if "error_budget" in top
-        else {}
+        fields(top["error_budget"], set(), {"floor", "when_below"}) if "error_budget" in top else {}
     )
     floor = budget["floor"].number(0) if "floor" in budget else 0.0
     if floor > 1:
         raise budget["floor"].fail(f"is a share of the budget (0..1), got {floor:g}")
-    abort = _fields(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
-    roles = _fields(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
+    abort = fields(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
+    roles = fields(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
     steps = top["drills"].items()
     if not steps:
         raise top["drills"].fail("needs at least one drill")
@@ -221,20 +210,20 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
     )
 
 
-def _parse_step(node: _Node, catalog: Path) -> PlanDrill:
-    fields = _fields(node, {"drill"}, {"params", "load", "max_duration_s"})
-    name = fields["drill"].text()
+def _parse_step(node: Node, catalog: Path) -> PlanDrill:
+    step = fields(node, {"drill"}, {"params", "load", "max_duration_s"})
+    name = step["drill"].text()
     try:
         drill_path = load_spec_or_name(name, catalog)
         spec = load_spec(drill_path)
     except InvalidInput as exc:
-        raise fields["drill"].fail(str(exc)) from None
+        raise step["drill"].fail(str(exc)) from None
     params: dict[str, Any] = {}
-    if "params" in fields:
-        given = _fields(fields["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
-        checked = _fault_params(spec.fault.kind, fields["params"])
+    if "params" in step:
+        given = fields(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
+        checked = fault_params(spec.fault.kind, step["params"])
         params = {key: checked[key] for key in given}
-    load = _fields(fields["load"], set(), {"rate", "baseline_s"}) if "load" in fields else {}
+    load = fields(step["load"], set(), {"rate", "baseline_s"}) if "load" in step else {}
     return PlanDrill(
         drill=spec.name,
         path=drill_path,
@@ -242,8 +231,8 @@ def _parse_step(node: _Node, catalog: Path) -> PlanDrill:
         params=params,
         load_rate=load["rate"].number(0, maximum=MAX_RATE) if "rate" in load else None,
         baseline_s=load["baseline_s"].number(0, maximum=DAY_S) if "baseline_s" in load else None,
-        max_duration_s=fields["max_duration_s"].number(1, maximum=DAY_S)
-        if "max_duration_s" in fields
+        max_duration_s=step["max_duration_s"].number(1, maximum=DAY_S)
+        if "max_duration_s" in step
         else None,
     )
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import yaml
 
-from auditflow.generator.settings import MAX_RATE
-from drills.errors import InvalidInput
+from auditflow.generator import settings as generator_settings
+from drills import yamlio
+from drills.errors import BadFile, InvalidInput
 
 FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
 COMPONENTS = (
@@ -34,6 +35,7 @@ SIGNALS = ("KILL", "TERM", "INT", "QUIT", "STOP")
 # its objectives are at most a day; a rate at most what the generator's admin API accepts
 # (auditflow.generator.settings.MAX_RATE, else a raw HTTP 400 half-way through the drill).
 DAY_S = 24 * 3600.0
+MAX_RATE = generator_settings.MAX_RATE
 MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
 MAX_SAMPLES = 1_000
 MAX_BACKLOG = 1e9
@@ -197,6 +199,13 @@ class _Node:
             raise self.fail("must be a mapping")
         result: dict[str, _Node] = {}
         for key_node, value_node in self.node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError(
+                    self.path,
+                    key_node.start_mark.line + 1,
+                    self.where,
+                    "a key must be a plain string",
+                )
             key = str(key_node.value)
             if key in result:
                 raise SpecError(
@@ -216,7 +225,7 @@ class _Node:
     def scalar(self) -> Any:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.fail("must be a single value")
-        return yaml.safe_load(yaml.serialize(self.node))
+        return self._construct()
 
     def text(self) -> str:
         value = self.scalar()
@@ -249,7 +258,14 @@ class _Node:
         return value
 
     def plain(self) -> Any:
-        return yaml.safe_load(yaml.serialize(self.node))
+        return self._construct()
+
+    def _construct(self) -> Any:
+        # `!!int abc` or `!!bool maybe` passes the tag check and fails in PyYAML's constructor.
+        try:
+            return yaml.safe_load(yaml.serialize(self.node))
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise self.fail(f"not a valid value ({type(exc).__name__})") from None
 
 
 def _short(value: object) -> str:
@@ -274,21 +290,19 @@ def _fields(node: _Node, required: set[str], optional: set[str]) -> dict[str, _N
 
 
 def load(path: Path) -> DrillSpec:
-    """Read and validate one drill file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, None, "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(path, line, "", f"not valid YAML: {problem}") from exc
+    """Read and validate one drill file (read and composed with bounds by drills.yamlio)."""
+    root = compose_file(path)
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
     return _parse(_Node(path, root, ""), path)
+
+
+def compose_file(path: Path) -> yaml.Node | None:
+    """A YAML file's node tree, every reading and parsing failure a `SpecError` (file:line)."""
+    try:
+        return yamlio.load_file(path)[1]
+    except BadFile as exc:
+        raise SpecError(path, exc.line, "", exc.why) from None
 
 
 def _parse(root: _Node, path: Path) -> DrillSpec:
@@ -414,3 +428,9 @@ def _fault_params(kind: str, node: _Node | None) -> dict[str, Any]:
 
 def _opt_number(fields: dict[str, _Node], key: str, maximum: float | None = None) -> float | None:
     return fields[key].number(0, exclusive=True, maximum=maximum) if key in fields else None
+
+
+# Public names for the other loaders of YAML (game-day plans) that reuse these checks.
+Node = _Node
+fields = _fields
+fault_params = _fault_params

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from drills.errors import InvalidInput
+from drills.yamlio import read_text
 
 ERROR, WARNING = "error", "warning"
 
@@ -660,11 +660,8 @@ def review_text(path: str, text: str, allow_draft: bool = False) -> Review:
 
 
 def review_file(path: Path, allow_draft: bool = False) -> Review:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-    return review_text(str(path), text, allow_draft)
+    # Bounded, non-blocking read: a FIFO or /dev/zero is refused instead of hanging the review.
+    return review_text(str(path), read_text(path), allow_draft)
 
 
 # --- output ----------------------------------------------------------------------------------
