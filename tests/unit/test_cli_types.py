@@ -14,9 +14,8 @@ def test_run_float_flags_refuse_non_finite_values(tmp_path, flag, value):
     """`run --max-duration nan` / `--load inf` is a usage error (exit 2) naming the flag."""
     result = CliRunner().invoke(
         cli,
-        ["run", "rabbitmq-outage", "--dry-run", flag, value]
-        + ["--state-dir", str(tmp_path / "state"), "--port-base", "28550"],
+        ["run", "rabbitmq-outage", "--dry-run", flag, value, "--state-dir", str(tmp_path / "s")],
     )
     assert result.exit_code == 2, result.output
     assert flag in result.output and "finite" in result.output
-    assert not (tmp_path / "state").exists()
+    assert not (tmp_path / "s").exists()

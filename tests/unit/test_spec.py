@@ -185,7 +185,7 @@ def test_non_finite_numbers_are_rejected(tmp_path, change, field):
     ],
 )
 def test_numbers_above_their_bound_are_rejected(tmp_path, change, field, bound):
-    """A drill longer than a day or a rate the generator refuses is an error naming field and bound."""
+    """A day-plus duration or a rate the generator refuses is an error naming field and bound."""
     with pytest.raises(SpecError) as info:
         load(write(tmp_path, VALID.replace(*change)))
     assert info.value.field_path == field
