@@ -56,7 +56,8 @@ def _bad_numbers(path: tuple[Any, ...]) -> st.SearchStrategy[Any]:
     if "max_error_budget" in path:
         return st.one_of(always, negative)
     huge = st.one_of(
-        st.floats(min_value=1e7, allow_nan=False, allow_infinity=False), st.integers(10**7, 10**90)
+        st.floats(min_value=1e10, allow_nan=False, allow_infinity=False),
+        st.integers(10**10, 10**90),
     )
     return st.one_of(always, negative, huge)
 

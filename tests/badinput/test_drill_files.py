@@ -14,7 +14,7 @@ from tests.badinput.hostile import CATALOG, HOSTILE_FILES, mutated_document, mut
 from tests.badinput.support import PORT_BASE, check
 
 TIER = settings(
-    max_examples=150,
+    max_examples=300,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
