@@ -46,6 +46,7 @@ from drills.spec import (
 )
 from drills.spec import load as load_spec
 from drills.targets.base import Target
+from drills.yamlio import read_text
 
 CATALOG = REPO_ROOT / "drills" / "catalog"
 GAMEDAYS = REPO_ROOT / "drills" / "gamedays"
@@ -124,7 +125,8 @@ class Plan:
         if not names:
             return self
         known = [step.drill for step in self.drills]
-        unknown = [name for name in names if name not in known]
+        # A name with a newline or escape is quoted, so the error stays one harmless line.
+        unknown = [n if n.isprintable() else repr(n) for n in names if n not in known]
         if unknown:
             raise InvalidInput(
                 f"--only {', '.join(unknown)}: not in plan {self.name} (plan: {', '.join(known)})"
@@ -240,7 +242,7 @@ def _parse_step(node: Node, catalog: Path) -> PlanDrill:
 def resolve_step(step: PlanDrill, out_dir: Path) -> DrillSpec:
     """The catalog drill with the plan's overrides, written out and validated by `drills.spec`
     (so each run directory's `drill.yaml` is exactly what ran, and `recover` can rebuild it)."""
-    raw = yaml.safe_load(step.path.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(read_text(step.path))  # validated by load_spec; read with its bounds
     fault = raw.setdefault("fault", {})
     fault["params"] = {**(fault.get("params") or {}), **step.params}
     if step.load_rate is not None or step.baseline_s is not None:
