@@ -69,3 +69,12 @@ class Interrupted(GenesisError):
     """The user or the system asked the harness to stop (Ctrl-C, SIGTERM)."""
 
     exit_code = 130
+
+
+class BadFile(InvalidInput):
+    """A file the harness reads is unsafe or malformed (too big, not a regular file, not YAML);
+    the message is `file:line: why` (drills/yamlio.py)."""
+
+    def __init__(self, path: object, line: int | None, why: str) -> None:
+        self.path, self.line, self.why = path, line, why
+        super().__init__(f"{path}:{line}: {why}" if line else f"{path}: {why}")

@@ -33,9 +33,20 @@ from drills.history import History, Verdict
 from drills.results import DrillResult, iso
 from drills.runner import Listener, RunOptions, load_spec_or_name
 from drills.settings import REPO_ROOT
-from drills.spec import FAULT_PARAMS, DrillSpec, SpecError, _fault_params, _fields, _Node
+from drills.spec import (
+    DAY_S,
+    FAULT_PARAMS,
+    MAX_RATE,
+    DrillSpec,
+    Node,
+    SpecError,
+    compose_file,
+    fault_params,
+    fields,
+)
 from drills.spec import load as load_spec
 from drills.targets.base import Target
+from drills.yamlio import read_text
 
 CATALOG = REPO_ROOT / "drills" / "catalog"
 GAMEDAYS = REPO_ROOT / "drills" / "gamedays"
@@ -114,7 +125,8 @@ class Plan:
         if not names:
             return self
         known = [step.drill for step in self.drills]
-        unknown = [name for name in names if name not in known]
+        # A name with a newline or escape is quoted, so the error stays one harmless line.
+        unknown = [n if n.isprintable() else repr(n) for n in names if n not in known]
         if unknown:
             raise InvalidInput(
                 f"--only {', '.join(unknown)}: not in plan {self.name} (plan: {', '.join(known)})"
@@ -125,33 +137,23 @@ class Plan:
 
 def load_plan(path: Path, catalog: Path = CATALOG) -> Plan:
     """Read and validate a game-day plan; errors are `file:line: field: why` (exit 2)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, None, "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(
-            path, mark.line + 1 if mark else None, "", f"not valid YAML: {exc}"
-        ) from exc
+    root = compose_file(path)  # bounded, non-blocking read and YAML checks (drills.yamlio)
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
-    return _parse_plan(_Node(path, root, ""), path, catalog)
+    return _parse_plan(Node(path, root, ""), path, catalog)
 
 
-def _choice(node: _Node, choices: Sequence[str]) -> str:
+def _choice(node: Node, choices: Sequence[str]) -> str:
     value = node.text()
     if value not in choices:
         raise node.fail(f"must be one of {', '.join(choices)}, got {value!r}")
     return value
 
 
-def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
+def _parse_plan(root: Node, path: Path, catalog: Path) -> Plan:
     from cronsim import CronSim, CronSimError
 
-    top = _fields(
+    top = fields(
         root,
         {"name", "schedule", "drills"},
         {"description", "missed_runs", "cool_down_s", "quiet_timeout_s", "error_budget", "abort"}
@@ -164,15 +166,13 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
     except CronSimError as exc:
         raise top["schedule"].fail(f"not a cron expression: {exc}") from None
     budget = (
-        _fields(top["error_budget"], set(), {"floor", "when_below"})
-        if "error_budget" in top
-        else {}
+        fields(top["error_budget"], set(), {"floor", "when_below"}) if "error_budget" in top else {}
     )
     floor = budget["floor"].number(0) if "floor" in budget else 0.0
     if floor > 1:
         raise budget["floor"].fail(f"is a share of the budget (0..1), got {floor:g}")
-    abort = _fields(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
-    roles = _fields(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
+    abort = fields(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
+    roles = fields(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
     steps = top["drills"].items()
     if not steps:
         raise top["drills"].fail("needs at least one drill")
@@ -192,8 +192,10 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
         missed_runs=_choice(top["missed_runs"], MISSED_POLICIES)
         if "missed_runs" in top
         else "skip",
-        cool_down_s=top["cool_down_s"].number(0) if "cool_down_s" in top else 300.0,
-        quiet_timeout_s=top["quiet_timeout_s"].number(0) if "quiet_timeout_s" in top else 180.0,
+        cool_down_s=top["cool_down_s"].number(0, maximum=DAY_S) if "cool_down_s" in top else 300.0,
+        quiet_timeout_s=top["quiet_timeout_s"].number(0, maximum=DAY_S)
+        if "quiet_timeout_s" in top
+        else 180.0,
         budget=BudgetGate(
             floor,
             _choice(budget["when_below"], BUDGET_ACTIONS) if "when_below" in budget else "skip",
@@ -210,35 +212,37 @@ def _parse_plan(root: _Node, path: Path, catalog: Path) -> Plan:
     )
 
 
-def _parse_step(node: _Node, catalog: Path) -> PlanDrill:
-    fields = _fields(node, {"drill"}, {"params", "load", "max_duration_s"})
-    name = fields["drill"].text()
+def _parse_step(node: Node, catalog: Path) -> PlanDrill:
+    step = fields(node, {"drill"}, {"params", "load", "max_duration_s"})
+    name = step["drill"].text()
     try:
         drill_path = load_spec_or_name(name, catalog)
         spec = load_spec(drill_path)
     except InvalidInput as exc:
-        raise fields["drill"].fail(str(exc)) from None
+        raise step["drill"].fail(str(exc)) from None
     params: dict[str, Any] = {}
-    if "params" in fields:
-        given = _fields(fields["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
-        checked = _fault_params(spec.fault.kind, fields["params"])
+    if "params" in step:
+        given = fields(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
+        checked = fault_params(spec.fault.kind, step["params"])
         params = {key: checked[key] for key in given}
-    load = _fields(fields["load"], set(), {"rate", "baseline_s"}) if "load" in fields else {}
+    load = fields(step["load"], set(), {"rate", "baseline_s"}) if "load" in step else {}
     return PlanDrill(
         drill=spec.name,
         path=drill_path,
         line=node.line,
         params=params,
-        load_rate=load["rate"].number(0) if "rate" in load else None,
-        baseline_s=load["baseline_s"].number(0) if "baseline_s" in load else None,
-        max_duration_s=fields["max_duration_s"].number(1) if "max_duration_s" in fields else None,
+        load_rate=load["rate"].number(0, maximum=MAX_RATE) if "rate" in load else None,
+        baseline_s=load["baseline_s"].number(0, maximum=DAY_S) if "baseline_s" in load else None,
+        max_duration_s=step["max_duration_s"].number(1, maximum=DAY_S)
+        if "max_duration_s" in step
+        else None,
     )
 
 
 def resolve_step(step: PlanDrill, out_dir: Path) -> DrillSpec:
     """The catalog drill with the plan's overrides, written out and validated by `drills.spec`
     (so each run directory's `drill.yaml` is exactly what ran, and `recover` can rebuild it)."""
-    raw = yaml.safe_load(step.path.read_text(encoding="utf-8"))
+    raw = yaml.safe_load(read_text(step.path))  # validated by load_spec; read with its bounds
     fault = raw.setdefault("fault", {})
     fault["params"] = {**(fault.get("params") or {}), **step.params}
     if step.load_rate is not None or step.baseline_s is not None:

@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
-from drills.errors import InvalidInput
+from auditflow.generator import settings as generator_settings
+from drills import yamlio
+from drills.errors import BadFile, InvalidInput
 
 FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
 COMPONENTS = (
@@ -29,6 +31,15 @@ COMPONENTS = (
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SIGNALS = ("KILL", "TERM", "INT", "QUIT", "STOP")
+# Upper bounds: a limit that cannot be reached is no limit. A drill, its baseline, its abort and
+# its objectives are at most a day; a rate at most what the generator's admin API accepts
+# (auditflow.generator.settings.MAX_RATE, else a raw HTTP 400 half-way through the drill).
+DAY_S = 24 * 3600.0
+MAX_RATE = generator_settings.MAX_RATE
+MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
+MAX_SAMPLES = 1_000
+MAX_BACKLOG = 1e9
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class Param:
     type: type
     default: Any
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
 
@@ -48,17 +60,29 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
         "signal": Param(str, "KILL", choices=SIGNALS, help="signal sent to the process group"),
     },
     "service-stop": {
-        "duration_s": Param(float, 20.0, minimum=0.5, help="how long the component stays down"),
+        "duration_s": Param(
+            float, 20.0, minimum=0.5, maximum=DAY_S, help="how long the component stays down"
+        ),
         "mode": Param(str, "kill", choices=("kill", "term"), help="kill -9 or a graceful stop"),
     },
     "malformed-events": {
-        "count": Param(int, 200, minimum=1, help="malformed messages to publish"),
-        "interval_s": Param(float, 0.02, minimum=0, help="pause between malformed messages"),
-        "seed": Param(int, 0, minimum=0, help="seed of the hypothesis strategies"),
+        "count": Param(
+            int, 200, minimum=1, maximum=MAX_COUNT, help="malformed messages to publish"
+        ),
+        "interval_s": Param(
+            float, 0.02, minimum=0, maximum=60, help="pause between malformed messages"
+        ),
+        "seed": Param(
+            int, 0, minimum=0, maximum=MAX_SEED, help="seed of the hypothesis strategies"
+        ),
     },
     "pvc-wipe-restore": {
         "events_after_backup_s": Param(
-            float, 10.0, minimum=0, help="load that runs after the backup, before the wipe"
+            float,
+            10.0,
+            minimum=0,
+            maximum=DAY_S,
+            help="load that runs after the backup, before the wipe",
         ),
         "redrive": Param(bool, True, help="replay events missing after restore from the archive"),
     },
@@ -175,6 +199,13 @@ class _Node:
             raise self.fail("must be a mapping")
         result: dict[str, _Node] = {}
         for key_node, value_node in self.node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SpecError(
+                    self.path,
+                    key_node.start_mark.line + 1,
+                    self.where,
+                    "a key must be a plain string",
+                )
             key = str(key_node.value)
             if key in result:
                 raise SpecError(
@@ -194,7 +225,7 @@ class _Node:
     def scalar(self) -> Any:
         if not isinstance(self.node, yaml.ScalarNode):
             raise self.fail("must be a single value")
-        return yaml.safe_load(yaml.serialize(self.node))
+        return self._construct()
 
     def text(self) -> str:
         value = self.scalar()
@@ -202,22 +233,48 @@ class _Node:
             raise self.fail("must be a non-empty string")
         return value.strip()
 
-    def number(self, minimum: float | None = None, exclusive: bool = False) -> float:
+    def number(
+        self, minimum: float | None = None, exclusive: bool = False, maximum: float | None = None
+    ) -> float:
+        """A finite number within the bounds: NaN compares false with everything, so a NaN or
+        infinite limit would silently switch the limit off."""
         value = self.scalar()
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(f"must be a number, got {value!r}")
+        if (isinstance(value, int) and abs(value) > 1e300) or not math.isfinite(value):
+            raise self.fail(f"must be a finite number, got {_short(value)}")
         if minimum is not None and (value <= minimum if exclusive else value < minimum):
             raise self.fail(f"must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise self.fail(f"must be <= {maximum:g}, got {_short(value)}")
         return float(value)
 
-    def integer(self, minimum: int = 0) -> int:
+    def integer(self, minimum: int = 0, maximum: int | None = None) -> int:
         value = self.scalar()
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"must be an integer >= {minimum}, got {value!r}")
+            raise self.fail(f"must be an integer >= {minimum}, got {_short(value)}")
+        if maximum is not None and value > maximum:
+            raise self.fail(f"must be an integer <= {maximum}, got {_short(value)}")
         return value
 
     def plain(self) -> Any:
-        return yaml.safe_load(yaml.serialize(self.node))
+        return self._construct()
+
+    def _construct(self) -> Any:
+        # `!!int abc` or `!!bool maybe` passes the tag check and fails in PyYAML's constructor.
+        try:
+            return yaml.safe_load(yaml.serialize(self.node))
+        except (yaml.YAMLError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise self.fail(f"not a valid value ({type(exc).__name__})") from None
+
+
+def _short(value: object) -> str:
+    """A value for an error message, cut short (a 5,000-digit number is not worth printing)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit
+        return "a number too long to print"
+    return text if len(text) <= 40 else f"{text[:37]}..."
 
 
 def _fields(node: _Node, required: set[str], optional: set[str]) -> dict[str, _Node]:
@@ -233,21 +290,19 @@ def _fields(node: _Node, required: set[str], optional: set[str]) -> dict[str, _N
 
 
 def load(path: Path) -> DrillSpec:
-    """Read and validate one drill file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(path, None, "", f"cannot read: {exc}") from exc
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(path, line, "", f"not valid YAML: {problem}") from exc
+    """Read and validate one drill file (read and composed with bounds by drills.yamlio)."""
+    root = compose_file(path)
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
     return _parse(_Node(path, root, ""), path)
+
+
+def compose_file(path: Path) -> yaml.Node | None:
+    """A YAML file's node tree, every reading and parsing failure a `SpecError` (file:line)."""
+    try:
+        return yamlio.load_file(path)[1]
+    except BadFile as exc:
+        raise SpecError(path, exc.line, "", exc.why) from None
 
 
 def _parse(root: _Node, path: Path) -> DrillSpec:
@@ -272,8 +327,10 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
 
     load_node = _fields(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
-        rate=load_node["rate"].number(0) if "rate" in load_node else 200.0,
-        baseline_s=load_node["baseline_s"].number(0) if "baseline_s" in load_node else 10.0,
+        rate=load_node["rate"].number(0, maximum=MAX_RATE) if "rate" in load_node else 200.0,
+        baseline_s=load_node["baseline_s"].number(0, maximum=DAY_S)
+        if "baseline_s" in load_node
+        else 10.0,
     )
 
     probes = []
@@ -315,21 +372,25 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
         fault=Fault(kind, params),
         load=load_spec,
         steady_state=tuple(probes),
-        recovery_samples=recovery["samples"].integer(1) if "samples" in recovery else 5,
+        recovery_samples=recovery["samples"].integer(1, MAX_SAMPLES)
+        if "samples" in recovery
+        else 5,
         backlog_query=recovery["backlog_query"].text() if "backlog_query" in recovery else None,
-        backlog_max=recovery["backlog_max"].number(0) if "backlog_max" in recovery else 50.0,
+        backlog_max=recovery["backlog_max"].number(0, maximum=MAX_BACKLOG)
+        if "backlog_max" in recovery
+        else 50.0,
         expected_alerts=alerts,
         objectives=Objectives(
-            max_ttd_s=_opt_number(objectives, "max_ttd_s"),
-            max_ttr_s=_opt_number(objectives, "max_ttr_s"),
-            max_lost=objectives["max_lost"].integer(0),
-            max_duplicated=objectives["max_duplicated"].integer(0)
+            max_ttd_s=_opt_number(objectives, "max_ttd_s", DAY_S),
+            max_ttr_s=_opt_number(objectives, "max_ttr_s", DAY_S),
+            max_lost=objectives["max_lost"].integer(0, MAX_COUNT),
+            max_duplicated=objectives["max_duplicated"].integer(0, MAX_COUNT)
             if "max_duplicated" in objectives
             else 0,
             max_error_budget=_opt_number(objectives, "max_error_budget"),
         ),
         abort=Abort(
-            max_duration_s=abort["max_duration_s"].number(1)
+            max_duration_s=abort["max_duration_s"].number(1, maximum=DAY_S)
             if "max_duration_s" in abort
             else 600.0,
             max_error_budget=_opt_number(abort, "max_error_budget"),
@@ -353,9 +414,10 @@ def _fault_params(kind: str, node: _Node | None) -> dict[str, Any]:
             if not isinstance(value, bool):
                 raise child.fail(f"must be true or false, got {value!r}")
         elif param.type is int:
-            value = child.integer(int(param.minimum or 0))
+            high = None if param.maximum is None else int(param.maximum)
+            value = child.integer(int(param.minimum or 0), high)
         elif param.type is float:
-            value = child.number(param.minimum)
+            value = child.number(param.minimum, maximum=param.maximum)
         else:
             value = child.text()
             if param.choices and value not in param.choices:
@@ -364,5 +426,11 @@ def _fault_params(kind: str, node: _Node | None) -> dict[str, Any]:
     return params
 
 
-def _opt_number(fields: dict[str, _Node], key: str) -> float | None:
-    return fields[key].number(0, exclusive=True) if key in fields else None
+def _opt_number(fields: dict[str, _Node], key: str, maximum: float | None = None) -> float | None:
+    return fields[key].number(0, exclusive=True, maximum=maximum) if key in fields else None
+
+
+# Public names for the other loaders of YAML (game-day plans) that reuse these checks.
+Node = _Node
+fields = _fields
+fault_params = _fault_params

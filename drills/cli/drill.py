@@ -14,6 +14,8 @@ import click
 from drills.cli.main import reports_errors
 from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
+from drills.cli.printable import printable
+from drills.cli.types import FiniteFloatRange
 from drills.settings import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -71,14 +73,14 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option(
     "--load",
     "load_rate",
-    type=click.FloatRange(0, 100_000),
+    type=FiniteFloatRange(0, 100_000),
     default=None,
     help="Events/s during the drill [default: the drill's load.rate].",
 )
 @click.option("--dry-run", is_flag=True, help="Print the resolved plan; touch nothing.")
 @click.option(
     "--max-duration",
-    type=click.FloatRange(1, 24 * 3600),
+    type=FiniteFloatRange(1, 24 * 3600),
     default=None,
     help="Abort (and roll back) after this many seconds [default: the drill's].",
 )
@@ -126,7 +128,7 @@ def run_command(
     target = _target(target_kind, state_dir, port_base, dry_run=dry_run)
     if dry_run:
         for line in runner.plan(spec, target):
-            click.echo(line)
+            click.echo(printable(line))
         for line in _inventory(target, spec.target):
             click.echo(line)
         return
@@ -193,14 +195,19 @@ def validate_command(paths: tuple[Path, ...]) -> None:
     failed = 0
     for path in paths:
         files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        if not files:
+            click.secho(
+                f"error: no drill files (*.yaml) in {printable(str(path))}", fg="red", err=True
+            )
+            failed += 1
         for file in files:
             try:
                 spec = load(file)
             except SpecError as error:
                 failed += 1
-                click.secho(f"error: {error}", fg="red", err=True)
+                click.secho(f"error: {printable(str(error))}", fg="red", err=True)
                 continue
-            click.echo(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})")
+            click.echo(printable(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})"))
     if failed:
         sys.exit(2)
 
@@ -214,9 +221,9 @@ def list_command() -> None:
         try:
             spec = load(path)
         except SpecError as error:
-            click.secho(f"{path.stem:<20} (invalid: {error.why})", fg="red")
+            click.secho(printable(f"{path.stem:<20} (invalid: {error.why})"), fg="red")
             continue
-        click.echo(f"{spec.name:<20} {spec.description}")
+        click.echo(printable(f"{spec.name:<20} {spec.description}"))
 
 
 @click.command("recover")

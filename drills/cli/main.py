@@ -24,12 +24,13 @@ def reports_errors(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from drills.cli.printable import printable
         from drills.errors import GenesisError
 
         try:
             return func(*args, **kwargs)
         except GenesisError as error:
-            click.secho(f"error: {error}", fg="red", err=True)
+            click.secho(f"error: {printable(str(error), keep_newlines=True)}", fg="red", err=True)
             sys.exit(error.exit_code)
         except KeyboardInterrupt:
             click.secho("interrupted", fg="yellow", err=True)

@@ -57,6 +57,7 @@ def review_command(files: tuple[Path, ...], output: str, allow_draft: bool) -> N
 
     Exit codes: 0 clean, 1 an error-level rule fired, 2 a file could not be read.
     """
+    from drills.cli.printable import printable
     from drills.errors import InvalidInput
     from drills.postmortem import review
 
@@ -67,7 +68,7 @@ def review_command(files: tuple[Path, ...], output: str, allow_draft: bool) -> N
             reviews.append(review.review_file(path, allow_draft))
         except InvalidInput as error:
             unreadable = True
-            click.secho(f"error: {error}", fg="red", err=True)
+            click.secho(f"error: {printable(str(error))}", fg="red", err=True)
     formatter = {
         "text": review.format_text,
         "json": review.format_json,
@@ -75,7 +76,7 @@ def review_command(files: tuple[Path, ...], output: str, allow_draft: bool) -> N
     }[output]
     text = formatter(reviews)
     if text:
-        click.echo(text)
+        click.echo(printable(text, keep_newlines=True))
     if unreadable:
         sys.exit(2)
     sys.exit(1 if any(r.errors for r in reviews) else 0)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from drills.errors import InvalidInput
+from drills.yamlio import read_text
 
 ERROR, WARNING = "error", "warning"
 
@@ -45,6 +45,7 @@ RULES = {
         Rule("action-no-verb", ERROR, "an action item starts with a verb"),
         Rule("action-vague", ERROR, "vague action items ('improve monitoring') never get done"),
         Rule("placeholder", ERROR, "template placeholders (TODO, TBD, {{ }}) are left"),
+        Rule("front-matter", ERROR, "the YAML front matter must be a valid mapping"),
         Rule("draft-status", ERROR, "the post-mortem is still a draft"),
         Rule("blame-language", ERROR, "blameless post-mortems describe systems, not fault"),
         Rule("blame-person", ERROR, "a named person is presented as the cause"),
@@ -333,19 +334,28 @@ class Parsed:
     body_start: int
     lines: list[str]
     sections: list[Section]
+    front_matter_error: tuple[int, str] | None = None  # (line, why): reported, never ignored
 
 
 def parse(text: str) -> Parsed:
     lines = text.splitlines()
     front: dict[str, object] = {}
+    front_error: tuple[int, str] | None = None
     start = 0
     if lines and lines[0].strip() == "---":
         for index in range(1, len(lines)):
             if lines[index].strip() in ("---", "..."):
+                loaded: object = None
                 try:
                     loaded = yaml.safe_load("\n".join(lines[1:index]))
-                except yaml.YAMLError:
-                    loaded = None
+                except yaml.MarkedYAMLError as exc:
+                    mark = exc.problem_mark or exc.context_mark
+                    at = mark.line + 2 if mark is not None else 1  # line 1 is the opening ---
+                    front_error = (at, f"front matter is not valid YAML: {exc.problem}")
+                except (yaml.YAMLError, RecursionError, ValueError) as exc:
+                    front_error = (1, f"front matter is not valid YAML: {type(exc).__name__}")
+                if front_error is None and not isinstance(loaded, dict | None):
+                    front_error = (2, "front matter must be a mapping of fields")
                 front = loaded if isinstance(loaded, dict) else {}
                 start = index + 1
                 break
@@ -366,7 +376,7 @@ def parse(text: str) -> Parsed:
             continue
         for open_section in stack:  # a sub-section's content counts for its parents too
             open_section.body.append((number, line))
-    return Parsed(front, start, lines, sections)
+    return Parsed(front, start, lines, sections, front_error)
 
 
 def _strip_code(line: str) -> str:
@@ -646,6 +656,9 @@ def review_text(path: str, text: str, allow_draft: bool = False) -> Review:
     status = str(parsed.front_matter.get("status", "")).strip().lower()
     draft = status == "draft"
     findings: list[Finding] = []
+    if parsed.front_matter_error is not None:
+        at, why = parsed.front_matter_error
+        findings.append(_find(path, at, "front-matter", why))
     if draft and not allow_draft:
         findings.append(
             _find(path, 1, "draft-status", "status is draft (pass --allow-draft to review a draft)")
@@ -660,11 +673,8 @@ def review_text(path: str, text: str, allow_draft: bool = False) -> Review:
 
 
 def review_file(path: Path, allow_draft: bool = False) -> Review:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc}") from exc
-    return review_text(str(path), text, allow_draft)
+    # Bounded, non-blocking read: a FIFO or /dev/zero is refused instead of hanging the review.
+    return review_text(str(path), read_text(path), allow_draft)
 
 
 # --- output ----------------------------------------------------------------------------------

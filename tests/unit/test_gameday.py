@@ -354,3 +354,24 @@ def test_combined_postmortem_deduplicates_action_items_by_fingerprint(tmp_path):
     assert len(fingerprints) == len(set(fingerprints))
     assert all("0001-pod-kill" in row and "0002-pod-kill" in row for row in rows)
     assert "status: draft" in text
+
+
+@pytest.mark.parametrize(
+    ("replace", "expected"),
+    [
+        (("cool_down_s: 120", "cool_down_s: .nan"), "plan.yaml:3: cool_down_s: must be a finite"),
+        (("floor: 0.5", "floor: .nan"), "plan.yaml:5: error_budget.floor: must be a finite"),
+        (
+            ("{duration_s: 5}", "{duration_s: .inf}"),
+            "drills[1].params.duration_s: must be a finite",
+        ),
+        (("rate: 100", "rate: 1.0e+15"), "drills[1].load.rate: must be <= 1e+06"),
+        (("baseline_s: 2", "baseline_s: 1.0e+9"), "drills[1].load.baseline_s: must be <= 86400"),
+        (("quiet_timeout_s: 30", "quiet_timeout_s: 1.0e+9"), "quiet_timeout_s: must be <= 86400"),
+    ],
+)
+def test_plan_numbers_must_be_finite_and_bounded(tmp_path, replace, expected):
+    """A NaN, infinite or out-of-bound number in a plan is refused naming the field and bound."""
+    with pytest.raises(SpecError) as error:
+        load_plan(plan_file(tmp_path, PLAN.replace(*replace)))
+    assert expected in str(error.value)

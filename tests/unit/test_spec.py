@@ -121,3 +121,91 @@ def test_duplicate_keys_are_rejected(tmp_path):
     with pytest.raises(SpecError, match="duplicate key") as info:
         load(path)
     assert info.value.line == 17
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (
+            ("  max_lost: 0", "  max_lost: 0\nabort:\n  max_duration_s: .nan"),
+            "abort.max_duration_s",
+        ),
+        (("    duration_s: 5", "    duration_s: .inf"), "fault.params.duration_s"),
+        (
+            ("    tolerance: {min: 1}", "    tolerance: {min: .nan}"),
+            "steady_state[0].tolerance.min",
+        ),
+        (
+            ("    tolerance: {min: 1}", "    tolerance: {max: -.inf}"),
+            "steady_state[0].tolerance.max",
+        ),
+        (("  max_ttd_s: 30", "  max_ttd_s: .nan"), "objectives.max_ttd_s"),
+        (
+            ("  max_ttd_s: 30", "  max_ttd_s: 30\n  max_error_budget: .inf"),
+            "objectives.max_error_budget",
+        ),
+        (("  max_lost: 0", "  max_lost: 0\nload: {rate: .NaN}"), "load.rate"),
+    ],
+)
+def test_non_finite_numbers_are_rejected(tmp_path, change, field):
+    """NaN and ±inf would switch a limit or a tolerance off; each is an error naming the field."""
+    with pytest.raises(SpecError) as info:
+        load(write(tmp_path, VALID.replace(*change)))
+    assert info.value.field_path == field
+    assert "finite" in info.value.why
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "bound"),
+    [
+        (("    duration_s: 5", "    duration_s: 86401"), "fault.params.duration_s", "86400"),
+        (("  max_lost: 0", "  max_lost: 0\nload: {rate: 1.0e+15}"), "load.rate", "1e+06"),
+        (
+            ("  max_lost: 0", "  max_lost: 0\nload: {baseline_s: 1.0e+9}"),
+            "load.baseline_s",
+            "86400",
+        ),
+        (
+            ("  max_lost: 0", "  max_lost: 0\nabort: {max_duration_s: 1.0e+9}"),
+            "abort.max_duration_s",
+            "86400",
+        ),
+        (("  max_ttd_s: 30", "  max_ttd_s: 100000"), "objectives.max_ttd_s", "86400"),
+        (
+            ("  max_lost: 0", "  max_lost: 0\nrecovery: {samples: 100000}"),
+            "recovery.samples",
+            "1000",
+        ),
+        (
+            ("  max_lost: 0", "  max_lost: 0\nrecovery: {backlog_max: 1.0e+12}"),
+            "recovery.backlog_max",
+            "1e+09",
+        ),
+        (("  max_lost: 0", "  max_lost: 99999999999"), "objectives.max_lost", "1000000"),
+    ],
+)
+def test_numbers_above_their_bound_are_rejected(tmp_path, change, field, bound):
+    """A day-plus duration or a rate the generator refuses is an error naming field and bound."""
+    with pytest.raises(SpecError) as info:
+        load(write(tmp_path, VALID.replace(*change)))
+    assert info.value.field_path == field
+    assert f"<= {bound}" in info.value.why
+
+
+def test_malformed_event_count_is_bounded(tmp_path):
+    """The malformed-events count has a maximum in its Param, reported with the bound."""
+    text = VALID.replace("kind: service-stop", "kind: malformed-events").replace(
+        "duration_s: 5", "count: 100000000"
+    )
+    with pytest.raises(SpecError) as info:
+        load(write(tmp_path, text))
+    assert info.value.field_path == "fault.params.count"
+    assert "<= 1000000" in info.value.why
+
+
+def test_rate_bound_is_the_generators():
+    """The load-rate bound is exactly what the generator's admin API accepts."""
+    from auditflow.generator.settings import MAX_RATE
+    from drills import spec
+
+    assert spec.MAX_RATE == MAX_RATE
