@@ -32,6 +32,7 @@ class FakeTarget:
             "audit-event-generator",
             "event-audit-dashboard",
             "notification-service",
+            "alertmanager",
         ):
             self.components.setdefault(name, self._fresh(name))
 
