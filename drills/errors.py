@@ -2,21 +2,32 @@
 
     GenesisError                  exit 1  (base; never raised bare)
     ├── InvalidInput              exit 2  bad file, field, flag or value
+    │   └── SpecError             a drill or game-day file is invalid (file:line: field: why)
     ├── TargetError               exit 3  the platform cannot be reached, started or trusted
+    │   ├── TemporaryError        worth retrying: unreachable, 5xx, 409 conflict, a timeout
+    │   ├── PermanentError        retrying cannot help: 403 forbidden, 404 not found, 422 invalid
+    │   ├── PreflightRefused      a precondition failed: the fault was not injected
     │   ├── MissingDependency     a Debian package / binary the sandbox needs is absent
     │   ├── PortBusy              a port of the sandbox's block is taken by someone else
     │   ├── ComponentFailed       a component did not become healthy
+    │   ├── SchedulerBusy         another scheduler of the same game-day plan holds the lock
     │   └── GitHubError           GitHub refused or could not answer (issue export)
+    ├── Aborted                   exit 1  an abort condition ended the drill early; rolled back
     ├── ObservationError          exit 4  Prometheus (or another observer) cannot be read
     ├── RollbackFailed            exit 5  the harness could not undo what it did (loud)
     └── Interrupted               exit 130 Ctrl-C / SIGTERM
 
-Third-party exceptions are translated into these at the boundary of the module that talks to the
-third party (supervisord's XML-RPC, psycopg, httpx), re-raised `from` the original, so the CLI maps
-every failure to one message and one exit code — never a traceback.
+Temporary vs permanent (as kopf has it): a backend says which of the two a failure is where it
+translates the third-party error, and `drills.retry` retries only the temporary kind; a plain
+`TargetError` is neither and is not retried. Third-party exceptions are translated into these at
+the boundary of the module that talks to the third party (supervisord's XML-RPC, psycopg, httpx,
+the Kubernetes client), re-raised `from` the original, so the CLI maps every failure to one
+message and one exit code — never a traceback.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 
 class GenesisError(Exception):
@@ -31,10 +42,37 @@ class InvalidInput(GenesisError):
     exit_code = 2
 
 
+class SpecError(InvalidInput):
+    """A drill file is invalid; the message is `file:line: field: why`."""
+
+    def __init__(self, path: Path, line: int | None, field_path: str, why: str) -> None:
+        where = f"{path}:{line}" if line else str(path)
+        self.path, self.line, self.field_path, self.why = path, line, field_path, why
+        super().__init__(f"{where}: {field_path}: {why}" if field_path else f"{where}: {why}")
+
+
 class TargetError(GenesisError):
     """The platform under test cannot be reached, started, stopped or trusted."""
 
     exit_code = 3
+
+
+class TemporaryError(TargetError):
+    """A failure that may go away by itself (unreachable, 5xx, conflict): worth a retry.
+
+    `delay` is the back-off the backend suggests (a Retry-After), or None for the default."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(TargetError):
+    """A failure a retry cannot fix (forbidden, not found, invalid): fail at once."""
+
+
+class PreflightRefused(TargetError):
+    """The steady state does not hold (or a precondition failed): the fault is not injected."""
 
 
 class MissingDependency(TargetError):
@@ -49,8 +87,17 @@ class ComponentFailed(TargetError):
     """A component did not become healthy in time; the message names it and its log file."""
 
 
+class SchedulerBusy(TargetError):
+    """Another scheduler of the same game-day plan already holds the lock."""
+
+
 class GitHubError(TargetError):
     """GitHub refused or could not answer a request (an external system failed)."""
+
+
+class Aborted(GenesisError):
+    """An abort condition (max duration, error budget, burn rate, SLI floor) ended the run
+    early; rollback ran. The message names the condition, the value and when it fired."""
 
 
 class ObservationError(GenesisError):

@@ -27,19 +27,22 @@ from typing import Any, Protocol
 
 import yaml
 
-from drills.errors import GenesisError, InvalidInput
+from drills.budget import good_ratio_query
+from drills.budget import remaining as budget_remaining
+from drills.errors import GenesisError, InvalidInput, SpecError
 from drills.history import RULE as RULE_TEXT
 from drills.history import History, Verdict
 from drills.results import DrillResult, iso
 from drills.runner import Listener, RunOptions, load_spec_or_name
 from drills.settings import REPO_ROOT
+from drills.slo import SloConfig
+from drills.slo import load as load_slos
 from drills.spec import (
     DAY_S,
     FAULT_PARAMS,
     MAX_RATE,
     DrillSpec,
     Node,
-    SpecError,
     compose_file,
     fault_params,
     fields,
@@ -361,18 +364,21 @@ class LineMarks:
         return marks
 
 
-def prometheus_budget(prometheus_url: str) -> BudgetSource:
-    """Remaining share of the latency SLO's budget over the last hour (99 % under 500 ms)."""
+def prometheus_budget(prometheus_url: str, slos: SloConfig | None = None) -> BudgetSource:
+    """Remaining share of the latency SLO's budget over its window (drills/slo.yaml, or the
+    file GENESIS_SLO_CONFIG names), computed by drills.budget as the runner does."""
     from drills.observe import Observer
 
     observer = Observer(prometheus_url)
+    objective = (slos or load_slos()).event_latency
+    query = good_ratio_query(objective, objective.window_s)
 
     def remaining() -> float | None:
         try:
-            ratio = observer.value("sli:event_latency_under_500ms:ratio_rate1h")
+            ratio = observer.value(query)
         except GenesisError:
             return None
-        return None if ratio is None else max(0.0, 1 - (1 - ratio) / 0.01)
+        return None if ratio is None else budget_remaining(ratio, objective)
 
     return remaining
 

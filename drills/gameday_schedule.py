@@ -33,7 +33,7 @@ from typing import IO, Any
 import yaml
 from cronsim import CronSim
 
-from drills.errors import TargetError
+from drills.errors import SchedulerBusy, TargetError
 from drills.gameday import Clock, Plan
 from drills.runner import Listener
 from drills.settings import REPO_ROOT
@@ -42,10 +42,6 @@ NAMESPACE = "auditflow-platform"
 SERVICE_ACCOUNT = "genesis-drill"
 DEFAULT_IMAGE = "auditflow/genesis-drill:0.1.0"
 POD_TMP = "/tmp"  # noqa: S108 - an emptyDir mounted in the pod, not this machine's /tmp
-
-
-class SchedulerBusy(TargetError):
-    """Another scheduler of the same plan already holds the lock."""
 
 
 def next_slot(schedule: str, after: float) -> float:

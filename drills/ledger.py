@@ -9,12 +9,13 @@ them are confirmed by the broker; the database then must hold exactly one row pe
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from drills.errors import TargetError
+from drills.errors import TargetError, TemporaryError
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class GeneratorClient:
     """The generator's admin API, used for load control and ledger marks."""
 
     def __init__(self, base_url: str, token: str) -> None:
+        self.base_url = base_url
         # Plain http (the sandbox, a port-forward) needs no CA bundle: loading one into an SSL
         # context cost ~0.1-0.5 s of every drill's start-up. An https URL is verified as usual.
         self._http = httpx.Client(
@@ -89,6 +91,12 @@ class GeneratorClient:
             response = self._http.request(method, path, json=body)
             response.raise_for_status()
             return response.json()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # Nothing listens: the generator died or was never started — say so, not ConnectError.
+            raise TemporaryError(
+                f"audit-event-generator at {self.base_url} is not answering "
+                f"({type(exc).__name__}; is it running? `genesis-drill platform status`)"
+            ) from exc
         except httpx.HTTPError as exc:
             raise TargetError(f"generator admin API {path}: {type(exc).__name__}: {exc}") from exc
 
@@ -109,6 +117,25 @@ class GeneratorClient:
 
     def close(self) -> None:
         self._http.close()
+
+
+def counter_increase(series: Sequence[Sequence[tuple[float, float]]], since: float) -> float:
+    """How much counters grew after `since`, resets counted as Prometheus's `increase()` does.
+
+    Each series is a counter's raw samples `(t, value)` in time order. Its value at `since` is
+    its last sample at or before then (0 for a series born later, e.g. the first dead letter of
+    a restarted consumer); every later sample adds its increment, and a drop — the process
+    restarted and counts from 0 again — adds the post-reset value. Unlike `increase()` there is
+    no extrapolation to the window's edges: the figure is an exact count.
+    """
+    total = 0.0
+    for samples in series:
+        previous = 0.0
+        for at, value in samples:
+            if at > since:
+                total += value - previous if value >= previous else value
+            previous = value
+    return total
 
 
 _COUNT_RANGE = (

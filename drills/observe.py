@@ -81,6 +81,18 @@ class Observer:
             series.append(Series(query, dict(item.get("metric", {})), samples))
         return series
 
+    def raw_samples(self, selector: str, window_s: float) -> list[Series]:
+        """The raw samples of `selector` over the last `window_s`, at their scrape timestamps:
+        a range selector in an instant query (`metric[120s]`), not a `query_range` grid, so a
+        counter reset between two grid points is not skipped."""
+        query = f"{selector}[{max(1, math.ceil(window_s))}s]"
+        result = self._call(query, self._client.custom_query, query=query)
+        series = []
+        for item in result or []:
+            samples = [(float(t), float(v)) for t, v in item.get("values", [])]
+            series.append(Series(query, dict(item.get("metric", {})), samples))
+        return series
+
     def single_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
         """A range query expected to give at most one series (e.g. a `sum(...)`)."""
         series = self.range(query, start, end, step)

@@ -24,18 +24,22 @@ from typing import Any
 
 import httpx
 
-from drills import measure
+from drills import budget, measure, retry, slo
+from drills.abort import AbortCheck, Trip
 from drills.errors import (
+    Aborted,
     GenesisError,
+    Interrupted,
     InvalidInput,
     ObservationError,
+    PreflightRefused,
     RollbackFailed,
     TargetError,
 )
 from drills.faults.base import Fault, FaultContext, FaultReport, Injection
 from drills.faults.registry import build as build_fault
 from drills.journal import Journal, harness_process
-from drills.ledger import GeneratorClient, GeneratorMark, Ledger, reconcile
+from drills.ledger import GeneratorClient, GeneratorMark, Ledger, counter_increase, reconcile
 from drills.observe import Observer
 from drills.recovery import recover
 from drills.results import AlertSummary, DrillResult, Objective, Phase, iso
@@ -45,17 +49,21 @@ from drills.targets.base import Target
 Listener = Callable[[str, Mapping[str, Any]], None]
 STEP_S = 1.0
 PRE_INJECT_WINDOW_S = 30.0
-LATENCY_SLO_S = 0.5
-LATENCY_SLO_TARGET = 0.99
-LATENCY_SLO_WINDOW_S = 3600.0
 ALERT_QUIET_WAIT_S = 180.0
-DEAD_LETTERED_TOTAL = 'sum(events_processed_total{result="dead_lettered"})'
+DEAD_LETTERED = 'events_processed_total{result="dead_lettered"}'
+DEAD_LETTERED_TOTAL = f"sum({DEAD_LETTERED})"
+# Raw samples read back before the ledger's mark, so every series has its pre-drill value even
+# with production scrape intervals (a counter is scraped whether or not it moved).
+DEAD_LETTERED_MARGIN_S = 120.0
 # When the analysis service was last scraped: its `stored` series exists as soon as it has stored
 # anything, where the dead-lettered one has no series until the first dead letter.
 ANALYSIS_SCRAPED_AT = "max(timestamp(events_processed_total))"
 FRESH_POLL_S = 0.25
 PROMETHEUS_NOW = "vector(time())"  # an instant vector: `time()` alone is a scalar result
 PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-event-generator")
+# What an expected alert travels through after Prometheus: without them TTN cannot be measured
+# and a drill would "pass" detection nobody was told about.
+ALERTING_COMPONENTS = ("alertmanager", "notification-service")
 # Range queries saved into series.json for the post-mortem chart (drills.postmortem.chart reads
 # them by these exact strings): throughput, p99 latency, queue depth, error rate, dashboard 5xx.
 CHART_QUERIES = (
@@ -69,12 +77,9 @@ CHART_QUERIES = (
 )
 
 
-class PreflightRefused(TargetError):
-    """The steady state does not hold (or a precondition failed): the fault is not injected."""
-
-
-class Aborted(GenesisError):
-    """An abort condition (max duration) ended the run early; rollback ran."""
+# PreflightRefused and Aborted live in drills.errors; imported above, so
+# `from drills.runner import PreflightRefused` keeps working.
+ROLLBACK_BACKOFF = retry.Backoff(attempts=3, first_s=1.0, max_s=4.0)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class RunOptions:
     load_rate: float | None = None
     max_duration_s: float | None = None
     dry_run: bool = False
+    slo_config: Path | None = None  # None: GENESIS_SLO_CONFIG, else the packaged drills/slo.yaml
 
 
 @dataclass
@@ -93,11 +99,12 @@ class _State:
     injection: Injection | None = None
     rolled_back_at: float | None = None
     before: GeneratorMark | None = None
-    dead_lettered_before: float | None = None
+    dead_lettered_since: float | None = None  # Prometheus' clock at the ledger's first mark
     recovery_confirmed_at: float | None = None
     original_rate: float | None = None
     fault_report: FaultReport | None = None
     phase: str = "preflight"
+    interrupted_in: str | None = None  # the phase an exception left (before rollback ran)
     notes: list[str] = field(default_factory=list)
 
 
@@ -150,6 +157,7 @@ def run(
     rollback has run by the time this returns. `fault`, `observer` and `generator` are seams for
     tests; by default they are built from the spec and the target's endpoints.
     """
+    slos = slo.load(options.slo_config)  # bad input: refused before anything is written
     started = time.time()
     run_id = new_run_id(spec.name, started)
     run_dir = options.runs_dir / run_id
@@ -186,16 +194,21 @@ def run(
         listener("phase", {"phase": name, "elapsed": time.time() - started})
 
     try:
-        _lifecycle(spec, target, fault, ctx, state, observer, generator, options, result, phase)
+        _lifecycle(
+            spec, target, fault, ctx, state, observer, generator, options, slos, result, phase
+        )
     except PreflightRefused as exc:
         result.outcome, result.reason = "preflight-refused", str(exc)
     except Aborted as exc:
         result.outcome, result.reason = "aborted", str(exc)
-        _measure_safely(spec, observer, state, result, endpoints.notification_url)
+        _measure_safely(spec, observer, state, result, endpoints.notification_url, slos)
     except RollbackFailed as exc:
         result.outcome, result.reason = "rollback-failed", str(exc)
-    except KeyboardInterrupt:
-        result.outcome, result.reason = "interrupted", f"interrupted during {state.phase}"
+    except (KeyboardInterrupt, Interrupted) as exc:
+        # The phase the interrupt arrived in, not "rollback", which the finally entered since.
+        where = state.interrupted_in or state.phase
+        detail = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
+        result.outcome, result.reason = "interrupted", f"interrupted during {where}{detail}"
     except ObservationError as exc:
         result.outcome, result.reason = "observation-error", str(exc)
     except TargetError as exc:
@@ -218,24 +231,25 @@ def _lifecycle(
     observer: Observer,
     generator: GeneratorClient,
     options: RunOptions,
+    slos: slo.SloConfig,
     result: DrillResult,
     phase: Callable[[str], None],
 ) -> None:
     journal, listener, started = ctx.journal, ctx.emit, state.started
     deadline = started + (options.max_duration_s or spec.abort.max_duration_s)
+    rate = options.load_rate if options.load_rate is not None else spec.load.rate
+    checker = AbortCheck(spec, slos, rate, started, deadline)
     try:
         phase("preflight")
-        _preflight(spec, target, fault, ctx, observer, options)
+        _preflight(spec, target, fault, ctx, observer, options, slos)
         phase("baseline")
         state.original_rate = generator.mark().rate
-        rate = options.load_rate if options.load_rate is not None else spec.load.rate
         journal.write("load", rate=rate, previous_rate=state.original_rate)
         generator.set_rate(rate)
         _warm_imports()
         _baseline(spec, observer, listener, started, deadline)
         state.before = generator.mark()
-        # No series yet means the counter was never incremented: zero, not unknown.
-        state.dead_lettered_before = observer.value(DEAD_LETTERED_TOTAL) or 0.0
+        state.dead_lettered_since = observer.value(PROMETHEUS_NOW)
         phase("inject")
         journal.write(
             "inject-intent", kind=spec.fault.kind, component=spec.target, params=spec.fault.params
@@ -247,9 +261,10 @@ def _lifecycle(
         )
         listener("injected", {"at": injection.at})
         phase("observe")
-        _watch_while(
-            lambda: fault.hold(ctx, injection), spec, observer, listener, started, deadline, ctx
-        )
+        _watch_while(lambda: fault.hold(ctx, injection), spec, observer, ctx, checker, injection.at)
+    except BaseException:
+        state.interrupted_in = state.interrupted_in or state.phase
+        raise
     finally:
         if state.injection is not None or state.phase == "inject":
             phase("rollback")
@@ -257,13 +272,11 @@ def _lifecycle(
     phase("recover")
     state.fault_report = fault.verify(ctx, injection)
     journal.write("fault-verified", figures=state.fault_report.figures)
-    state.recovery_confirmed_at = _await_recovery(
-        spec, observer, listener, started, deadline, injection.at
-    )
+    state.recovery_confirmed_at = _await_recovery(spec, observer, ctx, checker, injection.at)
     phase("verify")
     ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
     phase("report")
-    _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url)
+    _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url, slos)
     _judge(spec, result, state)
 
 
@@ -311,6 +324,7 @@ def _preflight(
     ctx: FaultContext,
     observer: Observer,
     options: RunOptions,
+    slos: slo.SloConfig,
 ) -> None:
     # A harness died mid-drill earlier: finish what it left (fault, load, temporary files) on
     # this platform before disturbing anything else; runs of other platforms are only named.
@@ -329,8 +343,15 @@ def _preflight(
         # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
         if not target.state(component).ready:
             problems.append(f"{component} is not ready")
+    if spec.expected_alerts:
+        problems += [
+            f"{problem} (the drill expects alerts: {', '.join(spec.expected_alerts)})"
+            for component in ALERTING_COMPONENTS
+            if (problem := _alerting_problem(target, component, ctx))
+        ]
     if not observer.ready():
         raise ObservationError(f"Prometheus at {observer.url} is not ready")
+    problems += _budget_floor_problems(observer, slos, ctx)
     problems += fault.preflight(ctx)
     firing = _await_quiet_alerts(spec, observer, ctx)
     if firing:
@@ -344,6 +365,47 @@ def _preflight(
             + "; ".join(problems)
             + "".join(f"; a dead run may be the cause: {a.describe()}" for a in recovery.left_alone)
         )
+
+
+def _alerting_problem(target: Target, component: str, ctx: FaultContext) -> str:
+    """Why `component` cannot carry an alert to the notification service ("" when it can).
+
+    The target's own view first (the local sandbox supervises Alertmanager, with credentials);
+    a target that does not model it (Kubernetes: Alertmanager is not an AuditFlow workload) is
+    asked over HTTP at its endpoint, where a 401 means "up, behind basic auth".
+    """
+    try:
+        return "" if target.state(component).ready else f"{component} is not ready"
+    except TargetError:
+        if component != "alertmanager":
+            raise
+    url = ctx.endpoints.alertmanager_url
+    try:
+        response = httpx.get(f"{url}/-/ready", timeout=5, verify=url.lower().startswith("https://"))
+    except httpx.HTTPError as exc:
+        return f"alertmanager at {url} is not answering ({type(exc).__name__})"
+    if response.status_code in (200, 401):
+        return ""
+    return f"alertmanager at {url} is not ready (HTTP {response.status_code} on /-/ready)"
+
+
+def _budget_floor_problems(observer: Observer, slos: slo.SloConfig, ctx: FaultContext) -> list[str]:
+    """DESIGN.md §5: the error budget must be above the floor before a fault is injected."""
+    objective = slos.event_latency
+    ratio = observer.value(budget.good_ratio_query(objective, objective.window_s))
+    if ratio is None:  # no traffic in the window: nothing has been spent
+        ctx.journal.write("budget", remaining=None, floor=slos.budget_floor, source=slos.source)
+        return []
+    left = budget.remaining(ratio, objective)
+    ctx.journal.write(
+        "budget", remaining=round(left, 4), floor=slos.budget_floor, source=slos.source
+    )
+    if left > slos.budget_floor:
+        return []
+    return [
+        f"error budget remaining {left:.1%} is not above the floor {slos.budget_floor:.1%} "
+        f"({objective.describe()}; {slos.source})"
+    ]
 
 
 def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) -> set[str]:
@@ -443,12 +505,12 @@ def _watch_while(
     action: Callable[[], None],
     spec: DrillSpec,
     observer: Observer,
-    listener: Listener,
-    started: float,
-    deadline: float,
     ctx: FaultContext,
+    checker: AbortCheck,
+    t_inject: float,
 ) -> None:
-    """Run the fault's hold in a thread while ticking the live view; enforce max duration."""
+    """Run the fault's hold in a thread while ticking the live view; the first abort condition
+    that trips stops the hold (and the caller's `finally` rolls back at once)."""
     errors: list[BaseException] = []
 
     def target() -> None:
@@ -461,11 +523,12 @@ def _watch_while(
     worker.start()
     try:
         while worker.is_alive():
-            _tick(spec, observer, listener, started)
-            if time.time() > deadline:
+            values = _tick(spec, observer, ctx.emit, checker.started)
+            trip = checker.check(observer, time.time(), t_inject, values)
+            if trip is not None:
                 ctx.stop.set()
                 worker.join(10)
-                raise Aborted(f"max duration {deadline - started:.0f} s reached while holding")
+                raise _aborted(trip, ctx, "while holding the fault")
             worker.join(STEP_S)
     except KeyboardInterrupt:
         ctx.stop.set()
@@ -475,56 +538,69 @@ def _watch_while(
         raise errors[0]
 
 
-def _tick(spec: DrillSpec, observer: Observer, listener: Listener, started: float) -> None:
+def _aborted(trip: Trip, ctx: FaultContext, where: str) -> Aborted:
+    ctx.journal.write("abort", **trip.record(), phase=where)
+    ctx.emit("abort", trip.record())
+    return Aborted(f"{trip.describe()}, {where}")
+
+
+def _tick(
+    spec: DrillSpec, observer: Observer, listener: Listener, started: float
+) -> dict[str, float | None]:
     try:
         values = _probe_values(spec, observer)
         firing = sorted(_firing_now(observer))
     except ObservationError:
         values, firing = {}, ["(Prometheus unreachable)"]
     listener("tick", {"elapsed": time.time() - started, "slis": values, "firing": firing})
+    return values
 
 
 def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) -> None:
+    """Undo the fault, retrying only temporary failures (a 403 or 404 fails at once)."""
     journal.write("rollback-intent", kind=ctx.spec.fault.kind)
-    last: Exception | None = None
-    for attempt in range(3):
-        try:
-            fault.rollback(ctx)
-        except (TargetError, OSError) as exc:
-            last = exc
-            journal.write("rollback-error", attempt=attempt, error=str(exc))
-            time.sleep(1 + attempt)
-            continue
-        state.rolled_back_at = time.time()
-        journal.write("rollback-done", at=state.rolled_back_at)
-        return
-    raise RollbackFailed(
-        f"rollback of {ctx.spec.fault.kind} on {ctx.spec.target} failed 3 times: {last}. "
-        "The platform may be broken: run `genesis-drill recover` and check "
-        "`genesis-drill platform status`."
-    ) from last
+
+    def failed(attempt: int, exc: Exception, will_retry: bool) -> None:
+        journal.write("rollback-error", attempt=attempt, error=str(exc), retry=will_retry)
+
+    try:
+        retry.call(lambda: fault.rollback(ctx), ROLLBACK_BACKOFF, on_error=failed)
+    except (TargetError, OSError) as exc:
+        kind = "temporary" if retry.is_temporary(exc) else "permanent"
+        raise RollbackFailed(
+            f"rollback of {ctx.spec.fault.kind} on {ctx.spec.target} failed ({kind} error): "
+            f"{exc}. The platform may be broken: run `genesis-drill recover` and check "
+            "`genesis-drill platform status`."
+        ) from exc
+    except KeyboardInterrupt:
+        state.interrupted_in = "rollback"
+        raise
+    state.rolled_back_at = time.time()
+    journal.write("rollback-done", at=state.rolled_back_at)
 
 
 def _await_recovery(
     spec: DrillSpec,
     observer: Observer,
-    listener: Listener,
-    started: float,
-    deadline: float,
+    ctx: FaultContext,
+    checker: AbortCheck,
     t_inject: float,
 ) -> float | None:
     """Wait (live, bounded) until the steady state holds K samples and the backlog is drained;
-    the figure itself is computed afterwards from range data."""
-    limit = min(deadline, t_inject + (spec.objectives.max_ttr_s or 120.0) * 2 + 30)
+    the abort conditions still apply. The figure itself is computed afterwards from range data."""
+    limit = t_inject + (spec.objectives.max_ttr_s or 120.0) * 2 + 30
     streak = 0
     while time.time() < limit:
         values = _probe_values(spec, observer)
         backlog = observer.value(spec.backlog_query) if spec.backlog_query else 0.0
         drained = backlog is not None and backlog <= spec.backlog_max
-        listener(
+        ctx.emit(
             "tick",
-            {"elapsed": time.time() - started, "slis": values, "backlog": backlog},
+            {"elapsed": time.time() - checker.started, "slis": values, "backlog": backlog},
         )
+        trip = checker.check(observer, time.time(), t_inject, values)
+        if trip is not None:
+            raise _aborted(trip, ctx, "while awaiting recovery")
         streak = streak + 1 if _holds(spec, values) and drained else 0
         if streak >= spec.recovery_samples:
             return time.time()
@@ -545,14 +621,22 @@ def _settle_ledger(
         return None
     after = generator.wait_drained(timeout=60)
     ledger = reconcile(dsn, state.before, after, 0)
-    dead_after = _fresh_counter(observer, DEAD_LETTERED_TOTAL, ANALYSIS_SCRAPED_AT)
-    dead = 0
-    if dead_after is not None and state.dead_lettered_before is not None:
-        # A counter reset (the consumer restarted) makes the difference meaningless: then the
-        # post-restart total is what is known to have been dead-lettered since.
-        delta = dead_after - state.dead_lettered_before
-        dead = round(delta if delta >= 0 else dead_after)
-    return replace(ledger, dead_lettered=dead)
+    _fresh_counter(observer, DEAD_LETTERED_TOTAL, ANALYSIS_SCRAPED_AT)  # waits for that scrape
+    return replace(ledger, dead_lettered=_dead_lettered_since(observer, state.dead_lettered_since))
+
+
+def _dead_lettered_since(observer: Observer, since: float | None) -> int:
+    """Dead letters since the ledger's mark, from the counter's raw samples.
+
+    Summing increments across samples survives a consumer restart (the counter drops to 0 and
+    counts again), as Prometheus's `increase()` does; the difference of two readings did not — a
+    restarted consumer that dead-lettered as many as before the drill read as 0. Raw samples (a
+    range selector in an instant query), not a `query_range` grid that could skip the reset.
+    """
+    now = observer.value(PROMETHEUS_NOW) or time.time()
+    start = since if since is not None else now
+    series = observer.raw_samples(DEAD_LETTERED, now - start + DEAD_LETTERED_MARGIN_S)
+    return round(counter_increase([s.samples for s in series], start))
 
 
 def _fresh_counter(
@@ -592,10 +676,15 @@ def _fresh_counter(
 
 
 def _measure_safely(
-    spec: DrillSpec, observer: Observer, state: _State, result: DrillResult, notify_url: str
+    spec: DrillSpec,
+    observer: Observer,
+    state: _State,
+    result: DrillResult,
+    notify_url: str,
+    slos: slo.SloConfig,
 ) -> None:
     try:
-        _measure(spec, observer, state, result, None, notify_url)
+        _measure(spec, observer, state, result, None, notify_url, slos)
     except GenesisError as exc:
         state.notes.append(f"measurement after abort failed: {exc}")
 
@@ -621,6 +710,7 @@ def _measure(
     result: DrillResult,
     ledger: Ledger | None,
     notify_url: str,
+    slos: slo.SloConfig,
 ) -> None:
     injection = state.injection
     if injection is None:
@@ -716,7 +806,7 @@ def _measure(
         _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
     ]
 
-    _error_budget(spec, observer, result, t_inject, end)
+    _error_budget(spec, observer, result, t_inject, end, slos)
     _save_chart_series(observer, series_dump["queries"], start, end)
     run_dir = Path(result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
@@ -734,25 +824,22 @@ def _save_chart_series(
 
 
 def _error_budget(
-    spec: DrillSpec, observer: Observer, result: DrillResult, t_inject: float, end: float
+    spec: DrillSpec,
+    observer: Observer,
+    result: DrillResult,
+    t_inject: float,
+    end: float,
+    slos: slo.SloConfig,
 ) -> None:
-    """Share of the latency SLO's budget (99 % under 500 ms over 1 h) the drill consumed."""
-    window = max(5, int(end - t_inject))
-    bad = observer.value(
-        f"sum(increase(event_processing_duration_seconds_count[{window}s])) - "
-        f'sum(increase(event_processing_duration_seconds_bucket{{le="{LATENCY_SLO_S:g}"}}'
-        f"[{window}s]))"
-    )
-    rate = spec.load.rate
-    if bad is None or rate <= 0:
+    """Share of the latency SLO's budget the drill consumed (drills.budget, drills/slo.yaml)."""
+    objective = slos.event_latency
+    bad = observer.value(budget.bad_events_query(objective, end - t_inject))
+    used = None if bad is None else budget.consumed(bad, objective, spec.load.rate)
+    if used is None:
         result.error_budget_reason = "no latency data in the window"
     else:
-        budget_events = (1 - LATENCY_SLO_TARGET) * rate * LATENCY_SLO_WINDOW_S
-        result.error_budget_consumed = round(max(0.0, bad) / budget_events, 4)
-        result.error_budget_reason = (
-            f"{max(0.0, bad):.0f} events slower than {LATENCY_SLO_S:g} s / budget of "
-            f"{budget_events:.0f} (1 % of {rate:g} events/s over 1 h)"
-        )
+        result.error_budget_consumed = used.share
+        result.error_budget_reason = used.describe(objective, spec.load.rate)
 
 
 def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:

@@ -17,7 +17,7 @@ import yaml
 
 from auditflow.generator import settings as generator_settings
 from drills import yamlio
-from drills.errors import BadFile, InvalidInput
+from drills.errors import BadFile, SpecError
 
 FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
 COMPONENTS = (
@@ -89,15 +89,6 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
 }
 
 
-class SpecError(InvalidInput):
-    """A drill file is invalid; the message is `file:line: field: why`."""
-
-    def __init__(self, path: Path, line: int | None, field_path: str, why: str) -> None:
-        where = f"{path}:{line}" if line else str(path)
-        self.path, self.line, self.field_path, self.why = path, line, field_path, why
-        super().__init__(f"{where}: {field_path}: {why}" if field_path else f"{where}: {why}")
-
-
 @dataclass(frozen=True)
 class Tolerance:
     """Bounds an SLI must stay within; either may be absent."""
@@ -152,9 +143,34 @@ class Objectives:
 
 
 @dataclass(frozen=True)
+class BurnRateLimit:
+    """Abort when the error budget burns faster than `rate` over both windows (the SRE
+    workbook's multi-window alert: the long window proves it is real, the short that it is
+    still happening)."""
+
+    rate: float
+    short_window_s: float
+    long_window_s: float
+
+
+@dataclass(frozen=True)
+class SliFloor:
+    """Abort when a steady-state probe goes below `min` or above `max` — a hard limit, wider
+    than the probe's tolerance, past which the drill does more harm than it teaches."""
+
+    probe: str
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True)
 class Abort:
+    """Abort conditions, checked while the fault is held and while recovery is awaited."""
+
     max_duration_s: float
     max_error_budget: float | None
+    max_burn_rate: BurnRateLimit | None = None
+    sli_floor: SliFloor | None = None
 
 
 @dataclass(frozen=True)
@@ -359,11 +375,7 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
         {"max_lost"},
         {"max_ttd_s", "max_ttr_s", "max_duplicated", "max_error_budget"},
     )
-    abort = (
-        _fields(top["abort"], set(), {"max_duration_s", "max_error_budget"})
-        if "abort" in top
-        else {}
-    )
+    abort = _abort(top.get("abort"), probes)
     return DrillSpec(
         name=name,
         description=top["description"].text(),
@@ -389,12 +401,7 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
             else 0,
             max_error_budget=_opt_number(objectives, "max_error_budget"),
         ),
-        abort=Abort(
-            max_duration_s=abort["max_duration_s"].number(1, maximum=DAY_S)
-            if "max_duration_s" in abort
-            else 600.0,
-            max_error_budget=_opt_number(abort, "max_error_budget"),
-        ),
+        abort=abort,
         blast_radius=top["blast_radius"].text() if "blast_radius" in top else "",
         hypothesis=top["hypothesis"].text() if "hypothesis" in top else "",
     )
@@ -434,3 +441,48 @@ def _opt_number(fields: dict[str, _Node], key: str, maximum: float | None = None
 Node = _Node
 fields = _fields
 fault_params = _fault_params
+
+
+ABORT_FIELDS = {"max_duration_s", "max_error_budget", "max_burn_rate", "sli_floor"}
+
+
+def _abort(node: _Node | None, probes: list[Probe]) -> Abort:
+    """The `abort` block; an SLI floor must name one of the drill's steady-state probes."""
+    fields = _fields(node, set(), ABORT_FIELDS) if node is not None else {}
+    burn = None
+    if "max_burn_rate" in fields:
+        given = _fields(fields["max_burn_rate"], {"rate", "short_window_s", "long_window_s"}, set())
+        burn = BurnRateLimit(
+            rate=given["rate"].number(0, exclusive=True, maximum=1e6),
+            short_window_s=given["short_window_s"].number(1, maximum=DAY_S),
+            long_window_s=given["long_window_s"].number(1, maximum=DAY_S),
+        )
+        if burn.short_window_s >= burn.long_window_s:
+            raise given["short_window_s"].fail(
+                f"must be shorter than long_window_s ({burn.long_window_s:g}), "
+                f"got {burn.short_window_s:g}"
+            )
+    floor = None
+    if "sli_floor" in fields:
+        given = _fields(fields["sli_floor"], {"probe"}, {"min", "max"})
+        name = given["probe"].text()
+        known = [p.name for p in probes]
+        if name not in known:
+            raise given["probe"].fail(
+                f"no steady-state probe {name!r} (probes: {', '.join(known)})"
+            )
+        if "min" not in given and "max" not in given:
+            raise fields["sli_floor"].fail("needs min, max or both")
+        low = given["min"].number() if "min" in given else None
+        high = given["max"].number() if "max" in given else None
+        if low is not None and high is not None and low > high:
+            raise fields["sli_floor"].fail(f"min {low:g} is greater than max {high:g}")
+        floor = SliFloor(name, low, high)
+    return Abort(
+        max_duration_s=fields["max_duration_s"].number(1, maximum=DAY_S)
+        if "max_duration_s" in fields
+        else 600.0,
+        max_error_budget=_opt_number(fields, "max_error_budget"),
+        max_burn_rate=burn,
+        sli_floor=floor,
+    )

@@ -97,6 +97,14 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
     is_flag=True,
     help="Exit 1 when TTD, TTR or loss regressed against the drill's history (see `history`).",
 )
+@click.option(
+    "--slo-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GENESIS_SLO_CONFIG",
+    default=None,
+    help="SLO configuration (objectives, windows) the error budget is computed against "
+    "[env GENESIS_SLO_CONFIG; default: the packaged drills/slo.yaml].",
+)
 @STATE_DIR
 @PORT_BASE
 @reports_errors
@@ -109,6 +117,7 @@ def run_command(
     output: str,
     runs_dir: Path,
     fail_on_regression: bool,
+    slo_config: Path | None,
     state_dir: Path | None,
     port_base: int | None,
 ) -> None:
@@ -139,7 +148,10 @@ def run_command(
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
         options = runner.RunOptions(
-            runs_dir=runs_dir.resolve(), load_rate=load_rate, max_duration_s=max_duration
+            runs_dir=runs_dir.resolve(),
+            load_rate=load_rate,
+            max_duration_s=max_duration,
+            slo_config=slo_config,
         )
         if output == "json":
             result = runner.run(spec, target, options)
@@ -190,7 +202,8 @@ def _draft_postmortem(run_dir: Path) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_command(paths: tuple[Path, ...]) -> None:
     """Check drill files; every error names the file, line and field (exit 2 on any error)."""
-    from drills.spec import SpecError, load
+    from drills.errors import SpecError
+    from drills.spec import load
 
     failed = 0
     for path in paths:
@@ -215,7 +228,8 @@ def validate_command(paths: tuple[Path, ...]) -> None:
 @click.command("list")
 def list_command() -> None:
     """List the catalog's drills with one-line descriptions."""
-    from drills.spec import SpecError, load
+    from drills.errors import SpecError
+    from drills.spec import load
 
     for path in sorted(CATALOG.glob("*.yaml")):
         try:

@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drills.errors import InvalidInput
+from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
-from drills.spec import DrillSpec, SpecError, load
+from drills.spec import DrillSpec, load
 
 Sample = tuple[float, float]
 

@@ -15,7 +15,7 @@ import xmlrpc.client
 from dataclasses import dataclass
 from typing import Any, cast
 
-from drills.errors import TargetError
+from drills.errors import TargetError, TemporaryError
 from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import SandboxSecrets
 
@@ -69,7 +69,7 @@ class Supervisor:
         except xmlrpc.client.Fault as fault:
             raise TargetError(f"supervisord refused {method}{args}: {fault.faultString}") from fault
         except (OSError, xmlrpc.client.ProtocolError, http.client.HTTPException) as exc:
-            raise TargetError(
+            raise TemporaryError(
                 f"supervisord at 127.0.0.1:{self.ports.of('supervisord')} is not answering "
                 f"({type(exc).__name__}); is the sandbox up? (`genesis-drill platform up`)"
             ) from exc

@@ -40,6 +40,7 @@ class FakeTarget:
             "audit-event-generator",
             "event-audit-dashboard",
             "notification-service",
+            "alertmanager",
         ):
             self.components.setdefault(name, self._fresh(name))
 

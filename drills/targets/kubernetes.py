@@ -36,7 +36,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from drills.errors import InvalidInput, TargetError
+from drills.errors import InvalidInput, PermanentError, TargetError, TemporaryError
 from drills.secret import Secret
 from drills.targets import k8s_objects as objs
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
@@ -136,9 +136,13 @@ class KubernetesTarget:
         try:
             return call()
         except ApiException as exc:
-            raise TargetError(self._explain(what, exc.status, exc.reason)) from exc
+            # Waiting cannot grant a permission or create a missing object: those fail at once;
+            # a conflict, a 429 or a server error may pass (drills.retry retries only those).
+            status = exc.status or 0
+            error = TemporaryError if status in (409, 429) or status >= 500 else PermanentError
+            raise error(self._explain(what, exc.status, exc.reason)) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TargetError(
+            raise TemporaryError(
                 f"{what}: the Kubernetes API server {self.server} is unreachable "
                 f"({type(exc).__name__}); check the kube context {self.context_name!r}"
             ) from exc

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
+from drills.errors import Interrupted, PermanentError, TemporaryError
 from drills.faults.base import FaultContext, FaultReport, Injection
 from drills.journal import read
 from drills.ledger import GeneratorMark
 from drills.observe import Series
 from drills.recovery import unfinished_runs
+from drills.retry import Backoff
 from drills.runner import PROMETHEUS_NOW, RunOptions, run
 from drills.settings import REPO_ROOT
 from drills.spec import load
@@ -27,13 +29,24 @@ SPEC = load(REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml")
 class FakeObserver:
     url = "http://127.0.0.1:9"
 
-    def __init__(self, healthy: bool = True) -> None:
+    def __init__(self, healthy: bool = True, answers: dict | None = None) -> None:
         self.healthy = healthy
+        # query substring -> value (or a callable of the query), checked first
+        self.answers = answers or {}
+        self.raw: list[Series] = []
 
     def ready(self) -> bool:
         return True
 
+    def raw_samples(self, selector: str, window_s: float) -> list[Series]:
+        return self.raw
+
     def value(self, query: str) -> float | None:
+        for part, answer in self.answers.items():
+            if part in query:
+                return answer(query) if callable(answer) else answer
+        if "_bucket{le=" in query and "/" in query:
+            return 1.0  # every event within the latency SLO: the budget is untouched
         if not self.healthy:
             return 0.0
         if query == PROMETHEUS_NOW:
@@ -83,6 +96,10 @@ class ScriptedFault:
     rollback_failures: int = 0
     kind: str = "service-stop"
     calls: list[str] = field(default_factory=list)
+    rollback_error: Exception = field(
+        default_factory=lambda: TemporaryError("simulated rollback failure")
+    )
+    rolled_back: bool = False
 
     def plan(self, ctx: FaultContext) -> list[str]:
         return ["scripted"]
@@ -100,29 +117,45 @@ class ScriptedFault:
         self.calls.append("hold")
         if isinstance(self.hold_action, BaseException):
             raise self.hold_action
+        if self.hold_action == "until-stopped":  # a long outage: ends only when told to
+            assert ctx.stop.wait(30), "the hold was never told to stop"
+            self.calls.append("hold-stopped")
 
     def rollback(self, ctx: FaultContext) -> None:
         self.calls.append("rollback")
         if self.rollback_failures > 0:
             self.rollback_failures -= 1
-            from drills.errors import TargetError
-
-            raise TargetError("simulated rollback failure")
+            raise self.rollback_error
         ctx.target.start(ctx.spec.target)
+        self.rolled_back = True
 
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
         return FaultReport()
 
 
-def go(tmp_path: Path, fault: ScriptedFault, observer: FakeObserver | None = None):
-    spec = SPEC.__class__(**{**SPEC.__dict__, "load": SPEC.load.__class__(300.0, 0.0)})
+@pytest.fixture(autouse=True)
+def _no_rollback_waits(monkeypatch):
+    """Rollback retries back off for real seconds; the tests only count the tries."""
+    monkeypatch.setattr("drills.runner.ROLLBACK_BACKOFF", Backoff(3, 0.0, 0.0))
+
+
+def go(
+    tmp_path: Path,
+    fault: ScriptedFault,
+    observer: FakeObserver | None = None,
+    spec=None,
+    target: FakeTarget | None = None,
+    options: RunOptions | None = None,
+):
+    spec = spec or SPEC
+    spec = spec.__class__(**{**spec.__dict__, "load": spec.load.__class__(300.0, 0.0)})
     spec = spec.__class__(**{**spec.__dict__, "recovery_samples": 1})
-    target = FakeTarget()
+    target = target or FakeTarget()
     generator = FakeGenerator()
     result = run(
         spec,
         target,
-        RunOptions(runs_dir=tmp_path),
+        options or RunOptions(runs_dir=tmp_path),
         fault=fault,  # type: ignore[arg-type]
         observer=observer or FakeObserver(),  # type: ignore[arg-type]
         generator=generator,  # type: ignore[arg-type]
@@ -353,3 +386,197 @@ def test_warm_imports_load_the_listed_modules_in_the_background(monkeypatch):
         time.sleep(0.01)
     assert "colorsys" in sys.modules
     assert "warm-imports" not in before
+
+
+# --- issue 11: interrupts, retries, abort conditions, budget floor, alerting, dead letters -------
+
+
+def journal_of(result) -> list[dict]:
+    return read(Path(result.run_dir) / "journal.jsonl")
+
+
+def test_interrupted_raised_inside_a_fault_exits_130(tmp_path):
+    """An `Interrupted` from a fault ends as interrupted (exit 130), rolled back — not as an
+    internal error."""
+    fault = ScriptedFault(hold_action=Interrupted("stop requested by the fault"))
+    result, target, _ = go(tmp_path, fault)
+    assert result.outcome == "interrupted" and result.exit_code == 130
+    assert "internal error" not in result.reason
+    assert fault.calls.count("rollback") == 1 and target.state("rabbitmq").running
+
+
+def test_interrupt_during_observe_names_observe_not_rollback(tmp_path):
+    """SIGTERM (KeyboardInterrupt) while the fault is held is reported as interrupted during
+    observe; the rollback that ran afterwards is not the phase that was interrupted."""
+    result, _, _ = go(tmp_path, ScriptedFault(hold_action=KeyboardInterrupt()))
+    assert result.reason == "interrupted during observe"
+
+
+def test_permanent_rollback_error_is_not_retried(tmp_path):
+    """A 403/404-like permanent error fails the rollback at once (exit 5), without retries."""
+    fault = ScriptedFault(rollback_failures=10, rollback_error=PermanentError("forbidden (403)"))
+    result, _, _ = go(tmp_path, fault)
+    assert fault.calls.count("rollback") == 1
+    assert result.outcome == "rollback-failed" and "permanent" in result.reason
+    errors = [r for r in journal_of(result) if r["event"] == "rollback-error"]
+    assert [e["retry"] for e in errors] == [False]
+
+
+def blocking_spec(**abort_fields):
+    spec = SPEC.__class__(**{**SPEC.__dict__, "abort": replace(SPEC.abort, **abort_fields)})
+    return spec
+
+
+def test_error_budget_abort_rolls_back_at_once_and_names_the_condition(tmp_path, monkeypatch):
+    """abort.max_error_budget is enforced while the fault is held: the hold is stopped, the
+    fault rolled back, the outcome is aborted with the condition, value and time, journaled."""
+    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
+    # 300 ev/s over 3600 s at 99 %: a budget of 10,800 slow events; 5,400 is half of it.
+    observer = FakeObserver(answers={"increase(event_processing_duration_seconds": 5400.0})
+    fault = ScriptedFault(hold_action="until-stopped")
+    result, target, _ = go(tmp_path, fault, observer, spec=blocking_spec(max_error_budget=0.25))
+    assert result.outcome == "aborted"
+    assert "abort.max_error_budget" in result.reason and "50.00%" in result.reason
+    assert "s after inject" in result.reason
+    assert "hold-stopped" in fault.calls and fault.rolled_back and target.state("rabbitmq").running
+    (record,) = [r for r in journal_of(result) if r["event"] == "abort"]
+    assert record["condition"] == "max_error_budget" and record["value"] == 0.5
+    assert record["after_inject_s"] >= 0
+    journal = events(result)
+    assert journal.index("abort") < journal.index("rollback-done")
+
+
+def test_burn_rate_abort_needs_both_windows(tmp_path, monkeypatch):
+    """A multi-window burn-rate limit trips only when the short and the long window both burn
+    faster than the limit."""
+    from drills.spec import BurnRateLimit
+
+    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
+    limit = BurnRateLimit(rate=10.0, short_window_s=30, long_window_s=300)
+
+    def windows(short: float, long: float):
+        # the preflight's SLO-window ratio stays good; the abort windows are scripted
+        return lambda q: short if "[30s]" in q else long if "[300s]" in q else 1.0
+
+    # 20 % slow over 30 s (20x), 5 % over 300 s (5x): the long window is calm
+    observer = FakeObserver(answers={"_bucket{le=": windows(0.8, 0.95)})
+    fault = ScriptedFault(hold_action="until-stopped")
+    spec = blocking_spec(max_duration_s=3.0, max_burn_rate=limit)
+    result, _, _ = go(tmp_path, fault, observer, spec=spec)
+    assert "abort.max_duration_s" in result.reason  # not the burn rate: the long window is calm
+
+    observer = FakeObserver(answers={"_bucket{le=": windows(0.8, 0.8)})  # 20x over both
+    result, _, _ = go(tmp_path, ScriptedFault(hold_action="until-stopped"), observer, spec=spec)
+    assert result.outcome == "aborted" and "abort.max_burn_rate" in result.reason
+    assert "20x over 30 s" in result.reason
+
+
+def test_sli_floor_abort_during_recovery(tmp_path, monkeypatch):
+    """A hard SLI floor is also enforced while recovery is awaited (after rollback)."""
+    from drills.spec import SliFloor
+
+    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
+    fault = ScriptedFault()
+    # The probe reads fine until the fault was rolled back, then collapses below the floor.
+    stored = 'events_processed_total{result="stored"}[5s]'
+    observer = FakeObserver(answers={stored: lambda _q: 2.0 if fault.rolled_back else 1000.0})
+    spec = blocking_spec(sli_floor=SliFloor("events stored per second", min=10))
+    result, _, _ = go(tmp_path, fault, observer, spec=spec)
+    assert result.outcome == "aborted", result.reason
+    assert "abort.sli_floor: events stored per second = 2 (limit >= 10)" in result.reason
+    assert "while awaiting recovery" in result.reason
+
+
+def test_preflight_refuses_when_the_error_budget_is_spent(tmp_path):
+    """The error budget must be above the floor before a fault is injected (exit 3)."""
+    observer = FakeObserver(answers={"_bucket{le=": 0.98})  # 2 % slow: twice the budget
+    fault = ScriptedFault()
+    result, _, _ = go(tmp_path, fault, observer)
+    assert "inject" not in fault.calls
+    assert result.outcome == "preflight-refused" and result.exit_code == 3
+    assert "error budget remaining 0.0% is not above the floor" in result.reason
+
+
+def test_slo_config_file_changes_the_budget(tmp_path):
+    """The budget is computed against the SLO configuration given to the run, not constants."""
+    config = tmp_path / "slo.yaml"
+    config.write_text(
+        "event_latency: {objective: 0.9, threshold_s: 0.5, window_s: 60}\n"
+        "preflight: {budget_floor: 0.5}\n"
+    )
+    observer = FakeObserver(answers={"_bucket{le=": 0.94})  # 6 %: 40 % left, under the floor
+    options = RunOptions(runs_dir=tmp_path / "runs", slo_config=config)
+    result, _, _ = go(tmp_path, ScriptedFault(), observer, options=options)
+    assert result.outcome == "preflight-refused"
+    assert "40.0% is not above the floor 50.0%" in result.reason and str(config) in result.reason
+
+
+def test_preflight_refuses_when_alertmanager_is_down(tmp_path):
+    """A drill that expects alerts is refused when Alertmanager is not ready (TTN would be
+    null and the drill would pass on a detection nobody was told about)."""
+    from drills.targets.base import ComponentState
+
+    target = FakeTarget()
+    target.components["alertmanager"] = ComponentState("alertmanager", False, "0", None, False)
+    fault = ScriptedFault()
+    result, _, _ = go(tmp_path, fault, target=target)
+    assert "inject" not in fault.calls
+    assert result.outcome == "preflight-refused"
+    assert "alertmanager is not ready (the drill expects alerts: RabbitMQDown" in result.reason
+
+
+def test_alertmanager_is_probed_over_http_when_the_target_does_not_model_it(tmp_path):
+    """A target without an "alertmanager" component (Kubernetes) is checked at /-/ready."""
+    target = FakeTarget()
+    del target.components["alertmanager"]
+    result, _, _ = go(tmp_path, ScriptedFault(), target=target)
+    assert result.outcome == "preflight-refused"
+    assert "alertmanager at http://127.0.0.1:9 is not answering (ConnectError)" in result.reason
+
+
+@pytest.mark.parametrize(("status", "problem"), [(200, False), (401, False), (503, True)])
+def test_alertmanager_http_probe_takes_401_as_up(status, problem):
+    """Behind basic auth, /-/ready answers 401: up; a 503 is not ready."""
+    import http.server
+    import threading
+
+    from drills.runner import _alerting_problem
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            return None
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        target = FakeTarget()
+        del target.components["alertmanager"]
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        endpoints = replace(target.endpoints(), alertmanager_url=url)
+
+        class Ctx:
+            pass
+
+        ctx = Ctx()
+        ctx.endpoints = endpoints
+        found = _alerting_problem(target, "alertmanager", ctx)  # type: ignore[arg-type]
+    finally:
+        server.shutdown()
+    assert bool(found) is problem
+    if problem:
+        assert "HTTP 503" in found
+
+
+def test_dead_letters_survive_a_consumer_restart():
+    """17 dead letters during a drill whose consumer restarted: the counter fell from 17 to 0
+    and climbed back to 17 — the ledger says 17 (the difference of readings said 0)."""
+    from drills.runner import _dead_lettered_since
+
+    observer = FakeObserver(answers={"vector(time())": 1100.0})
+    samples = [(990.0, 17.0), (1000.0, 17.0), (1010.0, 17.0), (1030.0, 4.0), (1060.0, 17.0)]
+    observer.raw = [Series("dl", {"instance": "analysis"}, samples)]
+    assert _dead_lettered_since(observer, since=1000.0) == 17
