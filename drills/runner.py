@@ -392,6 +392,9 @@ def _alerting_problem(target: Target, component: str, ctx: FaultContext) -> str:
 def _budget_floor_problems(observer: Observer, slos: slo.SloConfig, ctx: FaultContext) -> list[str]:
     """DESIGN.md §5: the error budget must be above the floor before a fault is injected."""
     objective = slos.event_latency
+    if slos.budget_floor is None:
+        ctx.journal.write("budget", remaining=None, floor=None, source=slos.source)
+        return []
     ratio = observer.value(budget.good_ratio_query(objective, objective.window_s))
     if ratio is None:  # no traffic in the window: nothing has been spent
         ctx.journal.write("budget", remaining=None, floor=slos.budget_floor, source=slos.source)
@@ -404,7 +407,9 @@ def _budget_floor_problems(observer: Observer, slos: slo.SloConfig, ctx: FaultCo
         return []
     return [
         f"error budget remaining {left:.1%} is not above the floor {slos.budget_floor:.1%} "
-        f"({objective.describe()}; {slos.source})"
+        f"({objective.describe()}; {slos.source}): wait until the slow events leave the "
+        f"{objective.window_s:g} s window, or run with an SLO configuration (--slo-config) whose "
+        "preflight.budget_floor is lower or null"
     ]
 
 

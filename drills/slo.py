@@ -47,7 +47,7 @@ class SloConfig:
     """Everything the budget maths needs, and where it came from."""
 
     event_latency: LatencySlo
-    budget_floor: float
+    budget_floor: float | None  # None: the preflight does not gate on the budget (`null` in file)
     source: str
 
 
@@ -92,9 +92,15 @@ def parse(text: str, path: Path) -> SloConfig:
     if not 0 < window <= MAX_WINDOW_S:
         raise latency["window_s"].fail(f"must be > 0 and <= {MAX_WINDOW_S:g}, got {window:g}")
     preflight = _fields(top["preflight"], set(), {"budget_floor"}) if "preflight" in top else {}
-    floor = _finite(preflight["budget_floor"]) if "budget_floor" in preflight else 0.0
-    if not 0 <= floor < 1:
-        raise preflight["budget_floor"].fail(f"is a share of the budget (0..1), got {floor:g}")
+    floor: float | None = 0.0
+    if "budget_floor" in preflight and preflight["budget_floor"].scalar() is None:
+        floor = None  # explicitly switched off: a sandbox abused on purpose (the test suite)
+    elif "budget_floor" in preflight:
+        floor = _finite(preflight["budget_floor"])
+        if not 0 <= floor < 1:
+            raise preflight["budget_floor"].fail(
+                f"is a share of the budget (0..1) or null, got {floor:g}"
+            )
     description = latency["description"].text() if "description" in latency else ""
     return SloConfig(LatencySlo(objective, threshold, window, description), floor, str(path))
 

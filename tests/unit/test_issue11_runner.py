@@ -170,3 +170,19 @@ def test_dead_generator_is_named(tmp_path: Path):
         sock.close()
     assert f"audit-event-generator at {url} is not answering" in str(error.value)
     assert "genesis-drill platform status" in str(error.value)
+
+
+def test_budget_floor_null_switches_the_gate_off(tmp_path):
+    """`preflight.budget_floor: null` is read as "no gate", a number outside 0..1 is refused."""
+    path = tmp_path / "slo.yaml"
+    path.write_text(
+        "event_latency: {objective: 0.9, threshold_s: 1, window_s: 60}\n"
+        "preflight: {budget_floor: null}\n"
+    )
+    assert slo.load(path, environ={}).budget_floor is None
+    path.write_text(
+        "event_latency: {objective: 0.9, threshold_s: 1, window_s: 60}\n"
+        "preflight: {budget_floor: 1.5}\n"
+    )
+    with pytest.raises(SpecError, match="budget_floor: is a share of the budget"):
+        slo.load(path, environ={})

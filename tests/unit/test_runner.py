@@ -497,6 +497,20 @@ def test_preflight_refuses_when_the_error_budget_is_spent(tmp_path):
     assert "error budget remaining 0.0% is not above the floor" in result.reason
 
 
+def test_spent_budget_is_not_refused_when_the_floor_is_null(tmp_path):
+    """With `budget_floor: null` the same spent budget does not stop the drill from injecting."""
+    config = tmp_path / "slo.yaml"
+    config.write_text(
+        "event_latency: {objective: 0.99, threshold_s: 0.5, window_s: 3600}\n"
+        "preflight: {budget_floor: null}\n"
+    )
+    observer = FakeObserver(answers={"_bucket{le=": 0.98})
+    fault = ScriptedFault()
+    options = RunOptions(runs_dir=tmp_path / "runs", slo_config=config)
+    result, _, _ = go(tmp_path, fault, observer, options=options)
+    assert "inject" in fault.calls and result.outcome != "preflight-refused", result.reason
+
+
 def test_slo_config_file_changes_the_budget(tmp_path):
     """The budget is computed against the SLO configuration given to the run, not constants."""
     config = tmp_path / "slo.yaml"
