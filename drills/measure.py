@@ -141,26 +141,65 @@ def time_to_recover(
     drained_at: float | None,
     backlog_required: bool,
 ) -> tuple[Figure, float | None]:
-    """TTR: the first moment at or after `after` (the first SLO breach, or t_inject when nothing
-    breached) from which every SLI holds for `samples_needed` consecutive samples — or the moment
-    the backlog drained, if that is later. Returns the figure and the absolute recovery time.
+    """TTR (DESIGN.md §4): the start of the *final* run, at or after `after` (the first SLO
+    breach, or t_inject when nothing breached) and within the observation window, of
+    `samples_needed` consecutive samples in which every SLI holds — or the moment the backlog
+    drained, if that is later. Returns the figure and the absolute recovery time.
 
-    "First K-sample run", not "final run": a single failed scrape minutes later (a busy broker's
-    metrics endpoint timing out) must not move the recovery of an outage that is long over.
+    The final run, not the first: a platform that recovered and broke again has not recovered at
+    the first run's start. `flaps` reports each recovery that broke again, so the report can say
+    so. The runner's observation window ends shortly after it confirmed recovery live, so a stray
+    failed scrape minutes later never reaches this timeline.
     """
-    source = "prometheus: steady-state probes (K consecutive samples) + backlog"
-    recovered = _first_run(((t, ok) for t, ok in timeline if t >= after), samples_needed)
-    if recovered is None:
+    source = "prometheus: steady-state probes (final run of K consecutive samples) + backlog"
+    runs = _runs(((t, ok) for t, ok in timeline if t >= after), samples_needed)
+    if not runs:
         return Figure.missing(
             source,
             f"the steady state did not hold for {samples_needed} consecutive samples "
             "before the observation window ended",
         ), None
+    recovered = runs[-1][0]
     if backlog_required:
         if drained_at is None:
             return Figure.missing(source, "the backlog never drained"), None
         recovered = max(recovered, drained_at)
     return Figure(round(recovered - t_inject, 3), source), recovered
+
+
+@dataclass(frozen=True)
+class Flap:
+    """A recovery that broke again: the steady state held from `recovered_at` for at least K
+    samples, then a sample at `broke_at` was out of tolerance (or missing)."""
+
+    recovered_at: float
+    broke_at: float
+
+
+def flaps(timeline: Sequence[tuple[float, bool]], after: float, samples_needed: int) -> list[Flap]:
+    """Every K-sample recovery at or after `after` that was followed by a breach."""
+    runs = _runs(((t, ok) for t, ok in timeline if t >= after), samples_needed)
+    return [Flap(start, broke) for start, broke in runs if broke is not None]
+
+
+def _runs(points: Iterable[tuple[float, bool]], length: int) -> list[tuple[float, float | None]]:
+    """The runs of at least `length` consecutive True points: (start, first False after it, or
+    None when the run lasts to the end)."""
+    runs: list[tuple[float, float | None]] = []
+    run_start: float | None = None
+    run_length = 0
+    for t, ok in points:
+        if not ok:
+            if run_start is not None and run_length >= length:
+                runs.append((run_start, t))
+            run_start, run_length = None, 0
+            continue
+        if run_start is None:
+            run_start = t
+        run_length += 1
+    if run_start is not None and run_length >= length:
+        runs.append((run_start, None))
+    return runs
 
 
 def _first_run(points: Iterable[tuple[float, bool]], length: int) -> float | None:

@@ -809,6 +809,11 @@ def _measure(
         _phase("component ready", ready_at, t_inject, f"target: {result.target}"),
         _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
         _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+        # A recovery that broke again (DESIGN.md §4): TTR is the final recovery, these say why.
+        *(
+            _phase("recovery broke again", flap.broke_at, t_inject, "prometheus: SLIs")
+            for flap in measure.flaps(timeline, after, spec.recovery_samples)
+        ),
     ]
 
     _error_budget(spec, observer, result, t_inject, end, slos)

@@ -54,23 +54,48 @@ def test_alert_that_resolved_before_inject_and_fires_again_counts():
     assert measure.time_to_detect([times], T0).seconds == 8.0
 
 
-def test_ttr_is_start_of_first_k_sample_run_after_the_breach():
-    """TTR starts at the first in-tolerance run of K samples after the breach; a shorter blip
-    of health does not count, and a single bad sample much later does not move it."""
+def test_ttr_is_start_of_the_final_k_sample_run_after_the_breach():
+    """TTR starts at the final in-tolerance run of K samples after the breach (DESIGN.md §4); a
+    shorter blip of health does not count, and a recovery that broke again is not the recovery."""
     values = [(T0 + t, 100.0) for t in range(-5, 0)]
     values += [(T0 + t, 0.0) for t in range(0, 10)]  # breach for 10 s
     values += [(T0 + t, 100.0) for t in range(10, 13)]  # a short blip of health
     values += [(T0 + t, 0.0) for t in range(13, 15)]
-    values += [(T0 + t, 100.0) for t in range(15, 40)]
-    values[-5] = (values[-5][0], 0.0)  # one failed scrape long after recovery
+    values += [(T0 + t, 100.0) for t in range(15, 22)]  # recovered for 7 samples ...
+    values += [(T0 + t, 0.0) for t in range(22, 25)]  # ... broke again ...
+    values += [(T0 + t, 100.0) for t in range(25, 40)]  # ... and recovered for good
     timeline = measure.in_tolerance_timeline(
         {"rate": values}, {"rate": Tolerance(min=50)}, T0 - 5, T0 + 39, 1.0
     )
     breach = measure.first_breach(timeline, T0)
     assert breach == T0
     figure, recovered = measure.time_to_recover(timeline, breach, T0, 5, None, False)
-    assert figure.seconds == 15.0
-    assert recovered == T0 + 15
+    assert figure.seconds == 25.0
+    assert recovered == T0 + 25
+    assert measure.flaps(timeline, breach, 5) == [measure.Flap(T0 + 15, T0 + 22)]
+
+
+def test_no_flap_when_the_recovery_held():
+    """A blip shorter than K samples is not a recovery, so it is not a flap either."""
+    values = [(T0 + t, 0.0 if t < 10 or 12 <= t < 14 else 100.0) for t in range(0, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
+    )
+    figure, _ = measure.time_to_recover(timeline, T0, T0, 5, None, False)
+    assert figure.seconds == 14.0
+    assert measure.flaps(timeline, T0, 5) == []
+
+
+def test_a_recovery_that_broke_at_the_end_of_the_window_is_a_flap():
+    """Recovered, then out of tolerance again as the window ends: TTR is that last K-run's start
+    (nothing later held for K samples) and the flap says it did not last."""
+    values = [(T0 + t, 0.0 if t < 5 or t >= 27 else 100.0) for t in range(0, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
+    )
+    figure, _ = measure.time_to_recover(timeline, T0, T0, 5, None, False)
+    assert figure.seconds == 5.0
+    assert measure.flaps(timeline, T0, 5) == [measure.Flap(T0 + 5, T0 + 27)]
 
 
 def test_ttr_missing_when_sli_never_recovers():
