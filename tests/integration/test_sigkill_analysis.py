@@ -1,7 +1,8 @@
 """SIGKILL of the analysis process under load: supervisord restarts it and nothing is lost.
 
-Named 0 to run first: the restart keeps AuditAnalysisRestarted firing for two minutes, which later
-pod-kill drills then wait out in their preflight."""
+The restart keeps AuditAnalysisRestarted firing for two minutes; a pod-kill drill run after this
+test waits that out in its preflight (expected alerts must not be firing before the fault), so the
+order of the tests changes how long the suite takes, never whether it passes."""
 
 from __future__ import annotations
 
