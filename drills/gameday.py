@@ -37,19 +37,11 @@ from drills.runner import Listener, RunOptions, load_spec_or_name
 from drills.settings import REPO_ROOT
 from drills.slo import SloConfig
 from drills.slo import load as load_slos
-from drills.spec import (
-    DAY_S,
-    FAULT_PARAMS,
-    MAX_RATE,
-    DrillSpec,
-    Node,
-    compose_file,
-    fault_params,
-    fields,
-)
+from drills.spec import DAY_S, FAULT_PARAMS, MAX_RATE, DrillSpec, fault_params
 from drills.spec import load as load_spec
 from drills.targets.base import Target
 from drills.yamlio import read_text
+from drills.yamlnode import Node, compose_file, fields_of
 
 CATALOG = REPO_ROOT / "drills" / "catalog"
 GAMEDAYS = REPO_ROOT / "drills" / "gamedays"
@@ -156,7 +148,7 @@ def _choice(node: Node, choices: Sequence[str]) -> str:
 def _parse_plan(root: Node, path: Path, catalog: Path) -> Plan:
     from cronsim import CronSim, CronSimError
 
-    top = fields(
+    top = fields_of(
         root,
         {"name", "schedule", "drills"},
         {"description", "missed_runs", "cool_down_s", "quiet_timeout_s", "error_budget", "abort"}
@@ -169,13 +161,15 @@ def _parse_plan(root: Node, path: Path, catalog: Path) -> Plan:
     except CronSimError as exc:
         raise top["schedule"].fail(f"not a cron expression: {exc}") from None
     budget = (
-        fields(top["error_budget"], set(), {"floor", "when_below"}) if "error_budget" in top else {}
+        fields_of(top["error_budget"], set(), {"floor", "when_below"})
+        if "error_budget" in top
+        else {}
     )
     floor = budget["floor"].number(0) if "floor" in budget else 0.0
     if floor > 1:
         raise budget["floor"].fail(f"is a share of the budget (0..1), got {floor:g}")
-    abort = fields(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
-    roles = fields(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
+    abort = fields_of(top["abort"], set(), {"on_failure", "on_error"}) if "abort" in top else {}
+    roles = fields_of(top["roles"], set(), {"facilitator", "responders"}) if "roles" in top else {}
     steps = top["drills"].items()
     if not steps:
         raise top["drills"].fail("needs at least one drill")
@@ -216,7 +210,7 @@ def _parse_plan(root: Node, path: Path, catalog: Path) -> Plan:
 
 
 def _parse_step(node: Node, catalog: Path) -> PlanDrill:
-    step = fields(node, {"drill"}, {"params", "load", "max_duration_s"})
+    step = fields_of(node, {"drill"}, {"params", "load", "max_duration_s"})
     name = step["drill"].text()
     try:
         drill_path = load_spec_or_name(name, catalog)
@@ -225,10 +219,10 @@ def _parse_step(node: Node, catalog: Path) -> PlanDrill:
         raise step["drill"].fail(str(exc)) from None
     params: dict[str, Any] = {}
     if "params" in step:
-        given = fields(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
+        given = fields_of(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
         checked = fault_params(spec.fault.kind, step["params"])
         params = {key: checked[key] for key in given}
-    load = fields(step["load"], set(), {"rate", "baseline_s"}) if "load" in step else {}
+    load = fields_of(step["load"], set(), {"rate", "baseline_s"}) if "load" in step else {}
     return PlanDrill(
         drill=spec.name,
         path=drill_path,

@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from drills.errors import SpecError
-from drills.spec import _fields, _Node
+from drills.yamlnode import Node, fields_of
 
 ENV_VAR = "GENESIS_SLO_CONFIG"
 MAX_BYTES = 64 * 1024
@@ -78,8 +78,8 @@ def parse(text: str, path: Path) -> SloConfig:
         raise SpecError(path, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
-    top = _fields(_Node(path, root, ""), {"event_latency"}, {"preflight"})
-    latency = _fields(
+    top = fields_of(Node(path, root, ""), {"event_latency"}, {"preflight"})
+    latency = fields_of(
         top["event_latency"], {"objective", "threshold_s", "window_s"}, {"description"}
     )
     objective = _finite(latency["objective"])
@@ -91,7 +91,7 @@ def parse(text: str, path: Path) -> SloConfig:
     window = _finite(latency["window_s"])
     if not 0 < window <= MAX_WINDOW_S:
         raise latency["window_s"].fail(f"must be > 0 and <= {MAX_WINDOW_S:g}, got {window:g}")
-    preflight = _fields(top["preflight"], set(), {"budget_floor"}) if "preflight" in top else {}
+    preflight = fields_of(top["preflight"], set(), {"budget_floor"}) if "preflight" in top else {}
     floor: float | None = 0.0
     if "budget_floor" in preflight and preflight["budget_floor"].scalar() is None:
         floor = None  # explicitly switched off: a sandbox abused on purpose (the test suite)
@@ -105,7 +105,7 @@ def parse(text: str, path: Path) -> SloConfig:
     return SloConfig(LatencySlo(objective, threshold, window, description), floor, str(path))
 
 
-def _finite(node: _Node) -> float:
+def _finite(node: Node) -> float:
     value = node.number()
     if not math.isfinite(value):
         raise node.fail(f"must be a finite number, got {value!r}")

@@ -13,11 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from auditflow.generator import settings as generator_settings
-from drills import yamlio
-from drills.errors import BadFile, SpecError
+from drills.errors import SpecError
+from drills.yamlnode import Node, compose_file, fields_of
 
 FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
 COMPONENTS = (
@@ -194,135 +192,16 @@ class DrillSpec:
     hypothesis: str
 
 
-class _Node:
-    """A YAML mapping/sequence/scalar with the line each value came from."""
-
-    def __init__(self, path: Path, node: yaml.Node, where: str) -> None:
-        self.path, self.node, self.where = path, node, where
-
-    @property
-    def line(self) -> int:
-        return int(self.node.start_mark.line) + 1
-
-    def fail(self, why: str, sub: str | None = None) -> SpecError:
-        return SpecError(self.path, self.line, self._join(sub) if sub else self.where, why)
-
-    def _join(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def mapping(self) -> dict[str, _Node]:
-        if not isinstance(self.node, yaml.MappingNode):
-            raise self.fail("must be a mapping")
-        result: dict[str, _Node] = {}
-        for key_node, value_node in self.node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise SpecError(
-                    self.path,
-                    key_node.start_mark.line + 1,
-                    self.where,
-                    "a key must be a plain string",
-                )
-            key = str(key_node.value)
-            if key in result:
-                raise SpecError(
-                    self.path, key_node.start_mark.line + 1, self._join(key), "duplicate key"
-                )
-            result[key] = _Node(self.path, value_node, self._join(key))
-        return result
-
-    def items(self) -> list[_Node]:
-        if not isinstance(self.node, yaml.SequenceNode):
-            raise self.fail("must be a list")
-        return [
-            _Node(self.path, child, f"{self.where}[{index}]")
-            for index, child in enumerate(self.node.value)
-        ]
-
-    def scalar(self) -> Any:
-        if not isinstance(self.node, yaml.ScalarNode):
-            raise self.fail("must be a single value")
-        return self._construct()
-
-    def text(self) -> str:
-        value = self.scalar()
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail("must be a non-empty string")
-        return value.strip()
-
-    def number(
-        self, minimum: float | None = None, exclusive: bool = False, maximum: float | None = None
-    ) -> float:
-        """A finite number within the bounds: NaN compares false with everything, so a NaN or
-        infinite limit would silently switch the limit off."""
-        value = self.scalar()
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"must be a number, got {value!r}")
-        if (isinstance(value, int) and abs(value) > 1e300) or not math.isfinite(value):
-            raise self.fail(f"must be a finite number, got {_short(value)}")
-        if minimum is not None and (value <= minimum if exclusive else value < minimum):
-            raise self.fail(f"must be {'>' if exclusive else '>='} {minimum:g}, got {value!r}")
-        if maximum is not None and value > maximum:
-            raise self.fail(f"must be <= {maximum:g}, got {_short(value)}")
-        return float(value)
-
-    def integer(self, minimum: int = 0, maximum: int | None = None) -> int:
-        value = self.scalar()
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"must be an integer >= {minimum}, got {_short(value)}")
-        if maximum is not None and value > maximum:
-            raise self.fail(f"must be an integer <= {maximum}, got {_short(value)}")
-        return value
-
-    def plain(self) -> Any:
-        return self._construct()
-
-    def _construct(self) -> Any:
-        # `!!int abc` or `!!bool maybe` passes the tag check and fails in PyYAML's constructor.
-        try:
-            return yaml.safe_load(yaml.serialize(self.node))
-        except (yaml.YAMLError, ValueError, KeyError, TypeError, RecursionError) as exc:
-            raise self.fail(f"not a valid value ({type(exc).__name__})") from None
-
-
-def _short(value: object) -> str:
-    """A value for an error message, cut short (a 5,000-digit number is not worth printing)."""
-    try:
-        text = repr(value)
-    except ValueError:  # an int past Python's digit limit
-        return "a number too long to print"
-    return text if len(text) <= 40 else f"{text[:37]}..."
-
-
-def _fields(node: _Node, required: set[str], optional: set[str]) -> dict[str, _Node]:
-    mapping = node.mapping()
-    for key, child in mapping.items():
-        if key not in required | optional:
-            allowed = ", ".join(sorted(required | optional))
-            raise child.fail(f"unknown field (allowed: {allowed})")
-    for key in sorted(required):
-        if key not in mapping:
-            raise node.fail(f"missing required field {key!r}")
-    return mapping
-
-
 def load(path: Path) -> DrillSpec:
     """Read and validate one drill file (read and composed with bounds by drills.yamlio)."""
     root = compose_file(path)
     if root is None:
         raise SpecError(path, None, "", "the file is empty")
-    return _parse(_Node(path, root, ""), path)
+    return _parse(Node(path, root, ""), path)
 
 
-def compose_file(path: Path) -> yaml.Node | None:
-    """A YAML file's node tree, every reading and parsing failure a `SpecError` (file:line)."""
-    try:
-        return yamlio.load_file(path)[1]
-    except BadFile as exc:
-        raise SpecError(path, exc.line, "", exc.why) from None
-
-
-def _parse(root: _Node, path: Path) -> DrillSpec:
-    top = _fields(
+def _parse(root: Node, path: Path) -> DrillSpec:
+    top = fields_of(
         root,
         {"name", "description", "target", "fault", "steady_state", "expected_alerts", "objectives"},
         {"load", "abort", "recovery", "blast_radius", "hypothesis"},
@@ -330,18 +209,18 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
     name = top["name"].text()
     if not NAME_RE.match(name):
         raise top["name"].fail("must be lowercase letters, digits and dashes")
-    target = _fields(top["target"], {"component"}, set())
+    target = fields_of(top["target"], {"component"}, set())
     component = target["component"].text()
     if component not in COMPONENTS:
         raise target["component"].fail(f"unknown component (known: {', '.join(COMPONENTS)})")
 
-    fault_fields = _fields(top["fault"], {"kind"}, {"params"})
+    fault_fields = fields_of(top["fault"], {"kind"}, {"params"})
     kind = fault_fields["kind"].text()
     if kind not in FAULT_KINDS:
         raise fault_fields["kind"].fail(f"unknown fault kind (known: {', '.join(FAULT_KINDS)})")
     params = _fault_params(kind, fault_fields.get("params"))
 
-    load_node = _fields(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
+    load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
         rate=load_node["rate"].number(0, maximum=MAX_RATE) if "rate" in load_node else 200.0,
         baseline_s=load_node["baseline_s"].number(0, maximum=DAY_S)
@@ -351,8 +230,8 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
 
     probes = []
     for item in top["steady_state"].items():
-        probe = _fields(item, {"name", "query", "tolerance"}, set())
-        tolerance = _fields(probe["tolerance"], set(), {"min", "max"})
+        probe = fields_of(item, {"name", "query", "tolerance"}, set())
+        tolerance = fields_of(probe["tolerance"], set(), {"min", "max"})
         if not tolerance:
             raise probe["tolerance"].fail("needs min, max or both")
         low = tolerance["min"].number() if "min" in tolerance else None
@@ -364,13 +243,13 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
         raise top["steady_state"].fail("needs at least one probe")
 
     recovery = (
-        _fields(top["recovery"], set(), {"samples", "backlog_query", "backlog_max"})
+        fields_of(top["recovery"], set(), {"samples", "backlog_query", "backlog_max"})
         if "recovery" in top
         else {}
     )
     alerts = tuple(item.text() for item in top["expected_alerts"].items())
 
-    objectives = _fields(
+    objectives = fields_of(
         top["objectives"],
         {"max_lost"},
         {"max_ttd_s", "max_ttr_s", "max_duplicated", "max_error_budget"},
@@ -407,9 +286,9 @@ def _parse(root: _Node, path: Path) -> DrillSpec:
     )
 
 
-def _fault_params(kind: str, node: _Node | None) -> dict[str, Any]:
+def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:
     schema = FAULT_PARAMS[kind]
-    given = _fields(node, set(), set(schema)) if node is not None else {}
+    given = fields_of(node, set(), set(schema)) if node is not None else {}
     params: dict[str, Any] = {}
     for name, param in schema.items():
         if name not in given:
@@ -433,25 +312,25 @@ def _fault_params(kind: str, node: _Node | None) -> dict[str, Any]:
     return params
 
 
-def _opt_number(fields: dict[str, _Node], key: str, maximum: float | None = None) -> float | None:
+def _opt_number(fields: dict[str, Node], key: str, maximum: float | None = None) -> float | None:
     return fields[key].number(0, exclusive=True, maximum=maximum) if key in fields else None
 
 
-# Public names for the other loaders of YAML (game-day plans) that reuse these checks.
-Node = _Node
-fields = _fields
+# The fault parameter checks, shared with game-day plans (a step may override a drill's params).
 fault_params = _fault_params
 
 
 ABORT_FIELDS = {"max_duration_s", "max_error_budget", "max_burn_rate", "sli_floor"}
 
 
-def _abort(node: _Node | None, probes: list[Probe]) -> Abort:
+def _abort(node: Node | None, probes: list[Probe]) -> Abort:
     """The `abort` block; an SLI floor must name one of the drill's steady-state probes."""
-    fields = _fields(node, set(), ABORT_FIELDS) if node is not None else {}
+    fields = fields_of(node, set(), ABORT_FIELDS) if node is not None else {}
     burn = None
     if "max_burn_rate" in fields:
-        given = _fields(fields["max_burn_rate"], {"rate", "short_window_s", "long_window_s"}, set())
+        given = fields_of(
+            fields["max_burn_rate"], {"rate", "short_window_s", "long_window_s"}, set()
+        )
         burn = BurnRateLimit(
             rate=given["rate"].number(0, exclusive=True, maximum=1e6),
             short_window_s=given["short_window_s"].number(1, maximum=DAY_S),
@@ -464,7 +343,7 @@ def _abort(node: _Node | None, probes: list[Probe]) -> Abort:
             )
     floor = None
     if "sli_floor" in fields:
-        given = _fields(fields["sli_floor"], {"probe"}, {"min", "max"})
+        given = fields_of(fields["sli_floor"], {"probe"}, {"min", "max"})
         name = given["probe"].text()
         known = [p.name for p in probes]
         if name not in known:
