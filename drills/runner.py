@@ -26,6 +26,7 @@ import httpx
 
 from drills import budget, measure, retry, slo
 from drills.abort import AbortCheck, Trip
+from drills.chart_queries import CHART_QUERIES
 from drills.errors import (
     Aborted,
     GenesisError,
@@ -64,18 +65,6 @@ PIPELINE_COMPONENTS = ("rabbitmq", "postgres", "audit-log-analysis", "audit-even
 # What an expected alert travels through after Prometheus: without them TTN cannot be measured
 # and a drill would "pass" detection nobody was told about.
 ALERTING_COMPONENTS = ("alertmanager", "notification-service")
-# Range queries saved into series.json for the post-mortem chart (drills.postmortem.chart reads
-# them by these exact strings): throughput, p99 latency, queue depth, error rate, dashboard 5xx.
-CHART_QUERIES = (
-    'sum(rate(events_processed_total{result="stored"}[5s]))',
-    "histogram_quantile(0.99, sum by (le) (rate(event_processing_duration_seconds_bucket[10s])))",
-    'sum(rabbitmq_queue_messages{queue="auditflow.analysis"})',
-    '(sum(rate(events_processed_total{result="dead_lettered"}[5s])) or vector(0))'
-    " / sum(rate(events_processed_total[5s]))",
-    'sum(rate(api_request_duration_seconds_count{service="event-audit-dashboard",'
-    'route!~"/metrics|/healthz",status=~"5.."}[5s])) or vector(0)',
-)
-
 
 # PreflightRefused and Aborted live in drills.errors; imported above, so
 # `from drills.runner import PreflightRefused` keeps working.

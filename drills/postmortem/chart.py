@@ -22,14 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from drills.postmortem.context import (
-    ERROR_RATE_QUERY,
-    P99_QUERY,
-    QUEUE_QUERY,
-    THROUGHPUT_QUERY,
-    RunContext,
-    Sample,
-)
+from drills.chart_queries import ERROR_RATE_QUERY, P99_QUERY, QUEUE_QUERY, THROUGHPUT_QUERY
+from drills.postmortem.context import RunContext, Sample
 
 CHART_NAME = "chart.svg"
 

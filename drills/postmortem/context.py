@@ -17,28 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.spec import DrillSpec, load
 
 Sample = tuple[float, float]
-
-# The chart's SLIs, by the exact PromQL the runner saves into series.json (drills.runner
-# CHART_QUERIES; a unit test keeps the two lists equal). Drill probes with the same text count too.
-THROUGHPUT_QUERY = 'sum(rate(events_processed_total{result="stored"}[5s]))'
-P99_QUERY = (
-    "histogram_quantile(0.99, sum by (le) (rate(event_processing_duration_seconds_bucket[10s])))"
-)
-QUEUE_QUERY = 'sum(rabbitmq_queue_messages{queue="auditflow.analysis"})'
-ERROR_RATE_QUERY = (
-    '(sum(rate(events_processed_total{result="dead_lettered"}[5s])) or vector(0))'
-    " / sum(rate(events_processed_total[5s]))"
-)
-DASHBOARD_5XX_QUERY = (
-    'sum(rate(api_request_duration_seconds_count{service="event-audit-dashboard",'
-    'route!~"/metrics|/healthz",status=~"5.."}[5s])) or vector(0)'
-)
-CHART_QUERIES = (THROUGHPUT_QUERY, P99_QUERY, QUEUE_QUERY, ERROR_RATE_QUERY, DASHBOARD_5XX_QUERY)
 
 
 @dataclass(frozen=True)

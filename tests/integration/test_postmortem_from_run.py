@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from drills import runner
+from drills.chart_queries import CHART_QUERIES
 from drills.cli.main import cli
-from drills.postmortem.context import CHART_QUERIES
 from drills.postmortem.render import draft
 from drills.settings import REPO_ROOT
 from drills.spec import load

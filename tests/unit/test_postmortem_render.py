@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from drills import chart_queries
 from drills.errors import InvalidInput
 from drills.postmortem import context
 from drills.postmortem.render import draft, md
@@ -125,10 +126,22 @@ def test_context_reads_older_result_files(tmp_path):
 
 
 def test_chart_queries_match_what_the_runner_saves():
-    """The chart reads series.json by the same PromQL strings the runner saves."""
-    from drills.runner import CHART_QUERIES
+    """Every panel of the chart reads a series the runner saves into series.json, by the same
+    PromQL string (a query edited on one side only would draw "no data")."""
+    from drills import runner
+    from drills.postmortem import chart
 
-    assert set(CHART_QUERIES) == set(context.CHART_QUERIES)
+    class Recorder:
+        def single_range(self, query, start, end, step):
+            return [(start, 1.0)]
+
+    saved: dict = {}
+    runner._save_chart_series(Recorder(), saved, 0.0, 10.0)  # type: ignore[arg-type]
+    ctx = context.RunContext.__new__(context.RunContext)
+    object.__setattr__(ctx, "spec", None)
+    object.__setattr__(ctx, "series", saved)
+    assert {panel.query for panel in chart.panels(ctx)} <= set(saved)
+    assert chart_queries.DASHBOARD_5XX_QUERY in saved  # the impact table's dashboard errors
 
 
 def test_issue_links_are_kept_on_re_render(tmp_path):
@@ -174,7 +187,7 @@ def test_chart_draws_each_saved_series_and_escapes_run_text(tmp_path):
     run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
     series_path = run_dir / "series.json"
     saved = json.loads(series_path.read_text())
-    query = context.THROUGHPUT_QUERY
+    query = chart_queries.THROUGHPUT_QUERY
     points = saved["queries"][query]
     assert len(points) > 4
     points[2][1] = "NaN"  # a gap, as Prometheus writes a missing division
