@@ -25,7 +25,8 @@ def test_ci_smoke_game_day(genesis_target, genesis_runs_dir):
                 f"  {o.drill}: TTD={o.result.ttd_seconds} TTR={o.result.ttr_seconds} "
                 f"ledger={o.result.ledger} wall={o.result.wall_seconds}s"
             )
-    assert summary == [("rabbitmq-outage", "passed"), ("malformed-events", "passed")]
+    reasons = [o.result.reason if o.result else o.reason for o in result.outcomes]
+    assert summary == [("rabbitmq-outage", "passed"), ("malformed-events", "passed")], reasons
     outage = result.outcomes[0].result
     assert outage is not None and outage.fault["figures"]["held_down_seconds"] < 15
     assert result.score == 100.0 and result.exit_code == 0
