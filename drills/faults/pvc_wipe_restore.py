@@ -25,23 +25,21 @@ Steps (DESIGN §4, §5):
   cluster is initialised, a stopped server started, an unfinished restore redone from the backup
   file (which is never deleted), and the application role let in again.
 
-The steps a target must offer are the `PgVolume` protocol; `LocalVolume` implements them on the
-supervisord sandbox, `drills.targets.kubernetes.KubernetesVolume` on Kubernetes (scale the
-StatefulSet to 0, delete and recreate its PVC, scale up).
+The steps a target must offer are the `PgVolume` capability of the targets layer
+(`drills.targets.pg_volume`); the fault never learns which backend it drives — the supervisord
+sandbox's data directory, or Kubernetes's StatefulSet and PVC (scale to 0, delete and recreate the
+PVC, scale up).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 import psycopg
 
@@ -51,16 +49,12 @@ from drills.errors import GenesisError, Interrupted, RollbackFailed, TargetError
 from drills.faults.base import Check, FaultContext, FaultReport, Injection
 from drills.faults.redrive import RedriveResult, missing_ids, redrive
 from drills.journal import Journal
-from drills.targets.local import LocalTarget
-
-if TYPE_CHECKING:
-    from drills.sandbox.postgres import InitdbJob
+from drills.targets.pg_volume import EarlyReprovision, PgVolume, pg_volume_of
 
 COMPONENT = "postgres"
 # Simulated volume re-provisioning time; also long enough for PostgresDown (`for: 5s`) to fire.
 DOWNTIME_FLOOR_S = 10.0
 READY_TIMEOUT_S = 60.0
-HALT_TIMEOUT_S = 30.0
 FIRST_WRITE_TIMEOUT_S = 90.0
 STORED_TIMEOUT_S = 120.0
 FENCE_LOCK_TIMEOUT = "5s"
@@ -82,216 +76,14 @@ J_RESTORE_DONE = "restore-done"
 J_REDRIVE = "redrive"
 
 
-class PgVolume(Protocol):
-    """What a target must do for this fault: the database server and the volume under it."""
-
-    pg_dump: str
-    pg_restore: str
-
-    def describe(self) -> str: ...
-
-    def contains(self, path: Path) -> bool:
-        """True when `path` lives on the volume (a wipe would delete it)."""
-        ...
-
-    def initialised(self) -> bool:
-        """True when the volume holds a cluster (its PG_VERSION marker exists)."""
-        ...
-
-    def running(self) -> bool: ...
-
-    def halt(self) -> None:
-        """Stop the server abruptly (no checkpoint, sessions cut) and keep it stopped."""
-        ...
-
-    def wipe(self) -> int:
-        """Delete everything on the volume (the server is halted); return entries removed."""
-        ...
-
-    def reprovision(self) -> bool:
-        """Create an empty cluster on an empty volume; True when one was created now."""
-        ...
-
-    def start(self) -> None: ...
-
-    def wait_accepting(self, timeout: float) -> float:
-        """Block until the server accepts superuser connections; return when (unix seconds)."""
-        ...
-
-    def bootstrap(self) -> None:
-        """Set the application role's password and create its database (idempotent)."""
-        ...
-
-
-@runtime_checkable
-class EarlyReprovision(Protocol):
-    """Optional for a `PgVolume`: build the new cluster while the downtime floor holds."""
-
-    def begin_reprovision(self) -> None:
-        """Start creating the cluster on the wiped volume, without starting the server."""
-        ...
-
-    def settle_reprovision(self) -> None:
-        """Wait for a started creation that `reprovision` did not take over (idempotent)."""
-        ...
-
-
-class LocalVolume:
-    """`PgVolume` on the local sandbox: supervisord runs the server, the volume is a directory."""
-
-    def __init__(self, target: LocalTarget) -> None:
-        from drills.sandbox.postgres import place  # noqa: PLC0415
-        from drills.sandbox.programs import Binaries  # noqa: PLC0415
-
-        self.target = target
-        self.sandbox = target.sandbox
-        self.placement = place(self.sandbox.layout)
-        self.binaries = Binaries.locate()
-        self.pg_dump = self.binaries["pg_dump"]
-        self.pg_restore = self.binaries["pg_restore"]
-        self.program = self.sandbox.program(COMPONENT).name
-        self._initdb: InitdbJob | None = None
-
-    @property
-    def data_dir(self) -> Path:
-        return self.placement.data_dir
-
-    def describe(self) -> str:
-        return f"PostgreSQL data directory {self.data_dir} of {self.target.describe()}"
-
-    def contains(self, path: Path) -> bool:
-        return path.resolve().is_relative_to(self.data_dir.resolve())
-
-    def initialised(self) -> bool:
-        return (self.data_dir / "PG_VERSION").exists()
-
-    def running(self) -> bool:
-        return self.target.state(COMPONENT).running
-
-    def halt(self) -> None:
-        supervisor = self.sandbox.supervisor
-        info = supervisor.process(self.program)
-        if info.state not in ("RUNNING", "STARTING", "BACKOFF") or not info.pid:
-            return
-        # Ask supervisord to stop first so it does not restart the server, then make the stop
-        # immediate (SIGQUIT: no checkpoint, every session cut) instead of waiting for clients.
-        supervisor.stop(self.program, wait=False)
-        try:
-            os.kill(info.pid, signal.SIGQUIT)
-        except ProcessLookupError:
-            pass
-        except OSError as exc:
-            raise TargetError(f"cannot signal postgres (pid {info.pid}): {exc}") from exc
-        deadline = time.monotonic() + HALT_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if supervisor.process(self.program).state in ("STOPPED", "EXITED", "FATAL"):
-                return
-            time.sleep(0.05)
-        raise TargetError(f"postgres did not stop within {HALT_TIMEOUT_S:.0f} s")
-
-    def wipe(self) -> int:
-        data_dir = _checked_data_dir(self.data_dir, self.sandbox.layout.root)
-        if self.running():
-            raise TargetError("refusing to wipe the data directory of a running postgres")
-        if not data_dir.exists():
-            return 0
-        removed = 0
-        marker = data_dir / "PG_VERSION"
-        if marker.exists():  # first, so a half-finished wipe is recognisable as one
-            marker.unlink()
-            removed += 1
-        for entry in list(data_dir.iterdir()):
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
-            removed += 1
-        return removed
-
-    def begin_reprovision(self) -> None:
-        """Start initdb on the wiped volume in the background (`reprovision` waits for it).
-
-        The cluster is built beside the data directory and renamed into place when complete;
-        the server is not started by this (supervisord keeps it stopped).
-        """
-        from drills.sandbox.postgres import start_initdb  # noqa: PLC0415
-
-        if self._initdb is None:
-            self._initdb = start_initdb(self.placement, self.binaries, self.sandbox.secrets)
-
-    def reprovision(self) -> bool:
-        from drills.sandbox.postgres import initdb_if_needed  # noqa: PLC0415
-
-        job, self._initdb = self._initdb, None
-        if job is not None:
-            job.finish()
-            return True
-        return initdb_if_needed(self.placement, self.binaries, self.sandbox.secrets)
-
-    def settle_reprovision(self) -> None:
-        job, self._initdb = self._initdb, None
-        if job is not None:  # never leave initdb (or its password file) running behind
-            job.finish()
-
-    def start(self) -> None:
-        self.target.start(COMPONENT)
-
-    def wait_accepting(self, timeout: float) -> float:
-        """Poll the server itself, not supervisord's RUNNING (reported `startsecs`, 1 s, late)."""
-        from drills.sandbox.health import probe  # noqa: PLC0415
-
-        check = self.sandbox.program(COMPONENT).probe
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.sandbox.supervisor.process(self.program).state
-            if state in ("STARTING", "RUNNING") and probe(check, self.sandbox.secrets).ok:
-                return time.time()
-            time.sleep(0.05)
-        raise TargetError(f"postgres did not accept connections within {timeout:.0f} s")
-
-    def bootstrap(self) -> None:
-        from drills.sandbox.postgres import bootstrap  # noqa: PLC0415
-
-        bootstrap(self.sandbox.settings.ports.of(COMPONENT), self.sandbox.secrets)
-
-
-def _checked_data_dir(data_dir: Path, state_root: Path) -> Path:
-    """The data directory, refused unless it is the sandbox's own (never anything outside it)."""
-    resolved = data_dir.resolve()
-    inside_state = resolved.is_relative_to(state_root.resolve())
-    private_fallback = resolved.parent.name.startswith(
-        "genesis-drill-"
-    ) and resolved.parent.parent == Path(
-        "/var/tmp"  # noqa: S108 - the sandbox's documented private fallback location
-    )
-    if resolved.name != "pgdata" or not (inside_state or private_fallback):
-        raise TargetError(
-            f"refusing to wipe {resolved}: not the sandbox's PostgreSQL data directory"
-        )
-    return resolved
-
-
 def _journal_temp_files(ctx: FaultContext, volume: PgVolume) -> None:
-    """Journal initdb's password file before initdb may write it (so `recover` removes it)."""
-    if isinstance(volume, LocalVolume):
-        from drills.sandbox.postgres import pwfile_of  # noqa: PLC0415
-
-        ctx.temp_file(pwfile_of(volume.placement))
+    """Journal what a reprovision may write before it may write it (so `recover` removes it)."""
+    for path in volume.temp_files():
+        ctx.temp_file(path)
 
 
 def volume_for(ctx: FaultContext) -> PgVolume:
-    if isinstance(ctx.target, LocalTarget):
-        return LocalVolume(ctx.target)
-    if ctx.target.name == "kubernetes":
-        # Imported here: the module is the only one that loads the `kubernetes` client (lazily).
-        from drills.targets.kubernetes import KubernetesTarget  # noqa: PLC0415
-
-        if isinstance(ctx.target, KubernetesTarget):
-            return ctx.target.pg_volume()
-    raise TargetError(
-        f"pvc-wipe-restore needs the local sandbox or the Kubernetes target (KubernetesTarget), "
-        f"not {type(ctx.target).__name__} {ctx.target.name!r}"
-    )
+    return pg_volume_of(ctx.target)
 
 
 @dataclass(frozen=True)

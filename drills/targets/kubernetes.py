@@ -41,6 +41,7 @@ from drills.secret import Secret
 from drills.targets import k8s_objects as objs
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 from drills.targets.k8s_settings import KubeSettings
+from drills.targets.pg_volume import PgVolume
 
 T = TypeVar("T")
 STATE_TIMEOUT_S = 120.0
@@ -477,7 +478,8 @@ class KubernetesTarget:
             time.sleep(POLL_S)
         raise TargetError(f"Job {name} did not finish within {timeout:.0f} s")
 
-    def pg_volume(self) -> KubernetesVolume:
+    def pg_volume(self) -> PgVolume:
+        """PostgreSQL's StatefulSet and PVC, for pvc-wipe-restore (`HasPgVolume`)."""
         return KubernetesVolume(self)
 
 
@@ -505,6 +507,9 @@ class KubernetesVolume:
 
     def contains(self, path: Path) -> bool:
         return False  # the run directory is on the harness's filesystem, never on the PVC
+
+    def temp_files(self) -> list[Path]:
+        return []  # the image runs initdb inside the pod: nothing is written on the harness
 
     def _read_pvc(self) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException

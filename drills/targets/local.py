@@ -3,6 +3,7 @@
 Kill is supervisord's `signalProcess` on the program's process group (supervisord then restarts
 it, like a Deployment's controller); stop/start are supervisord's, so a stopped broker stays
 stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
+PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from drills.sandbox.procfs import pid_start_time
 from drills.secret import Secret
 from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.local_volume import LocalVolume
+from drills.targets.pg_volume import PgVolume
 
 STATE_TIMEOUT_S = 60.0
 # Each readiness look is a supervisord XML-RPC call plus a health probe (~5-10 ms of harness CPU);
@@ -164,3 +167,7 @@ class LocalTarget:
                 return time.time()
             time.sleep(READY_POLL_S)
         raise TargetError(f"{component} did not become ready within {timeout:.0f} s")
+
+    def pg_volume(self) -> PgVolume:
+        """PostgreSQL and its data directory, for pvc-wipe-restore (`HasPgVolume`)."""
+        return LocalVolume(self)

@@ -25,13 +25,7 @@ from drills.backup import (
 from drills.errors import TargetError
 from drills.faults import pvc_wipe_restore as fault_module
 from drills.faults.base import FaultContext
-from drills.faults.pvc_wipe_restore import (
-    EarlyReprovision,
-    LocalVolume,
-    _checked_data_dir,
-    plan_rollback,
-    volume_for,
-)
+from drills.faults.pvc_wipe_restore import plan_rollback, volume_for
 from drills.faults.redrive import (
     Selection,
     event_id_of,
@@ -40,6 +34,9 @@ from drills.faults.redrive import (
     republish_headers,
 )
 from drills.journal import Journal
+from drills.targets.fake import FakeTarget
+from drills.targets.local_volume import LocalVolume, checked_data_dir
+from drills.targets.pg_volume import EarlyReprovision
 
 SECRET = "s3cr3t-pa55"
 SERVER = PgServer("127.0.0.1", 28510, "postgres", SECRET)
@@ -174,22 +171,6 @@ def test_local_volume_hands_a_background_initdb_to_reprovision() -> None:
     assert Job.finished == 2 and volume._initdb is None
 
 
-class _Volume:
-    pg_restore = "/bin/pg_restore"
-
-    def reprovision(self) -> bool:
-        return False
-
-    def start(self) -> None:
-        pass
-
-    def wait_accepting(self, timeout: float) -> float:
-        return 1.0
-
-    def bootstrap(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize("matches", [True, False])
 def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     matches: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -222,11 +203,12 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     fault.outcome.captured = frozenset({A, B})
     ctx: Any = type("Ctx", (), {"journal": Journal(tmp_path), "emit": lambda *a: None})()
     backup = Backup(str(dump), 1, 1.0, 2.0, 5, expected)
+    volume = FakeTarget().pg_volume()
     if matches:
-        fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+        fault._restore(ctx, volume, SERVER, backup, "hold")
     else:
         with pytest.raises(TargetError, match="not put in place"):
-            fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+            fault._restore(ctx, volume, SERVER, backup, "hold")
     # The restored database is fingerprinted by the method the backup recorded.
     scratch = [
         f"present in {SCRATCH_DATABASE}",
@@ -330,10 +312,10 @@ def test_wipe_refuses_directories_that_are_not_the_sandboxs(tmp_path: Path) -> N
     """Only a `pgdata` inside the state directory (or the private /var/tmp fallback) is wiped."""
     state = tmp_path / "state"
     ok = state / "data" / "postgres" / "pgdata"
-    assert _checked_data_dir(ok, state) == ok.resolve()
+    assert checked_data_dir(ok, state) == ok.resolve()
     for bad in (tmp_path / "elsewhere" / "pgdata", state / "data", Path("/")):
         with pytest.raises(TargetError):
-            _checked_data_dir(bad, state)
+            checked_data_dir(bad, state)
 
 
 def test_non_local_targets_are_refused(tmp_path: Path) -> None:
