@@ -14,10 +14,10 @@ import signal
 import time
 
 from drills.errors import TargetError
+from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.health import probe
 from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
 from drills.sandbox.procfs import pid_start_time
-from drills.secret import Secret
 from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 from drills.targets.local_volume import LocalVolume
@@ -66,21 +66,15 @@ class LocalTarget:
 
     def endpoints(self) -> Endpoints:
         ports, secrets = self.sandbox.settings.ports, self.sandbox.secrets
-        pg = f"host=127.0.0.1 port={ports.of('postgres')} connect_timeout=3"
-        rabbit = secrets.rabbitmq.reveal()
         return Endpoints(
             prometheus_url=f"http://127.0.0.1:{ports.of('prometheus')}",
             alertmanager_url=f"http://127.0.0.1:{ports.of('alertmanager')}",
             generator_url=f"http://127.0.0.1:{ports.of('audit-event-generator')}",
             generator_token=secrets.admin_token,
             notification_url=f"http://127.0.0.1:{ports.of('notification-service')}",
-            amqp_url=Secret(f"amqp://auditflow:{rabbit}@127.0.0.1:{ports.of('rabbitmq')}/%2F"),
-            pg_dsn=Secret(
-                f"{pg} user=auditflow dbname=auditflow password={secrets.postgres_app.reveal()}"
-            ),
-            pg_admin_dsn=Secret(
-                f"{pg} user=postgres dbname=postgres password={secrets.postgres_superuser.reveal()}"
-            ),
+            amqp_url=amqp_url(ports.of("rabbitmq"), secrets),
+            pg_dsn=pg_dsn(ports.of("postgres"), secrets),
+            pg_admin_dsn=pg_dsn(ports.of("postgres"), secrets, superuser=True),
         )
 
     def _program(self, component: str) -> str:

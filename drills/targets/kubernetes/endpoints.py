@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 
+from drills.connstr import amqp_url, pg_dsn
 from drills.errors import TargetError
 from drills.secret import Secret
 from drills.targets.base import Endpoints
@@ -46,7 +47,6 @@ def endpoints_of(settings: KubeSettings, secret: dict[str, str]) -> Endpoints:
     s = settings
     amqp_host, amqp_port = s.host_port("rabbitmq")
     pg_host, pg_port = s.host_port("postgres")
-    pg = f"host={pg_host} port={pg_port} connect_timeout=3"
     return Endpoints(
         prometheus_url=s.base_url("prometheus"),
         alertmanager_url=s.base_url("alertmanager"),
@@ -54,11 +54,11 @@ def endpoints_of(settings: KubeSettings, secret: dict[str, str]) -> Endpoints:
         generator_token=Secret(secret["admin-token"]),
         notification_url=s.base_url("notification-service"),
         amqp_url=s.secret_urls.get("rabbitmq")
-        or Secret(f"amqp://auditflow:{secret['rabbitmq-password']}@{amqp_host}:{amqp_port}/%2F"),
+        or amqp_url(amqp_host, amqp_port, "auditflow", Secret(secret["rabbitmq-password"])),
         pg_dsn=s.secret_urls.get("postgres")
-        or Secret(
-            f"{pg} user=auditflow dbname=auditflow password={secret['postgres-app-password']}"
+        or pg_dsn(
+            pg_host, pg_port, "auditflow", "auditflow", Secret(secret["postgres-app-password"])
         ),
         pg_admin_dsn=s.secret_urls.get("postgres-admin")
-        or Secret(f"{pg} user=postgres dbname=postgres password={secret['postgres-password']}"),
+        or pg_dsn(pg_host, pg_port, "postgres", "postgres", Secret(secret["postgres-password"])),
     )
