@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.append(str(REPO))  # appended: PYTHONPATH=<older tree> still wins for A/B runs
 
+from drills.sandbox.connections import amqp_url, pg_dsn  # noqa: E402
 from drills.sandbox.lifecycle import Sandbox, down, resolve, up  # noqa: E402
 from drills.sandbox.procfs import descendants, tree_rss_bytes  # noqa: E402
 from drills.sandbox.smoke import GeneratorAdmin  # noqa: E402
@@ -107,24 +108,17 @@ class Bench:
 
     @property
     def amqp_url(self) -> str:
-        return (
-            f"amqp://auditflow:{self.sandbox.secrets.rabbitmq.reveal()}"
-            f"@127.0.0.1:{self.port('rabbitmq')}/%2F"
-        )
+        return amqp_url(self.port("rabbitmq"), self.sandbox.secrets).reveal()
 
     @property
     def pg_dsn(self) -> str:
-        return (
-            f"host=127.0.0.1 port={self.port('postgres')} user=auditflow dbname=auditflow "
-            f"password={self.sandbox.secrets.postgres_app.reveal()} connect_timeout=3"
-        )
+        return pg_dsn(self.port("postgres"), self.sandbox.secrets).reveal()
 
     @property
     def pg_admin_dsn(self) -> str:
-        return (
-            f"host=127.0.0.1 port={self.port('postgres')} user=postgres dbname=auditflow "
-            f"password={self.sandbox.secrets.postgres_superuser.reveal()} connect_timeout=3"
-        )
+        """The superuser on the application's database."""
+        secrets = self.sandbox.secrets
+        return pg_dsn(self.port("postgres"), secrets, superuser=True, dbname="auditflow").reveal()
 
     def pg(self, admin: bool = False) -> psycopg.Connection[Any]:
         return psycopg.connect(self.pg_admin_dsn if admin else self.pg_dsn, autocommit=True)

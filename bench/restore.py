@@ -29,6 +29,7 @@ from typing import Any
 from _common import REPO, Bench, emit, log, machine, sandbox
 
 from drills.backup import RESTORE_JOBS, PgServer, dump_argv, restore_argv, run_client
+from drills.sandbox.connections import pg_dsn
 from drills.sandbox.programs import Binaries
 
 RESTORE_TARGET_S = 10.0
@@ -63,8 +64,8 @@ def fill(bench: Bench, events: int) -> float:
 def fingerprint(bench: Bench, dbname: str) -> tuple[int, int, str]:
     import psycopg  # noqa: PLC0415
 
-    dsn = bench.pg_admin_dsn.replace("dbname=auditflow", f"dbname={dbname}")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    dsn = pg_dsn(bench.port("postgres"), bench.sandbox.secrets, superuser=True, dbname=dbname)
+    with psycopg.connect(dsn.reveal(), autocommit=True) as conn:
         row = conn.execute(FINGERPRINT, (RUN_ID,)).fetchone()
     return int(row[0]), int(row[1]), str(row[2])
 

@@ -13,6 +13,7 @@ import httpx
 import psycopg
 import pytest
 
+from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.lifecycle import Sandbox
 from drills.sandbox.smoke import GeneratorAdmin
 from drills.settings import Settings
@@ -37,17 +38,11 @@ class LiveSandbox:
 
     @property
     def amqp_url(self) -> str:
-        return (
-            f"amqp://auditflow:{self.sandbox.secrets.rabbitmq.reveal()}"
-            f"@127.0.0.1:{self.port('rabbitmq')}/%2F"
-        )
+        return amqp_url(self.port("rabbitmq"), self.sandbox.secrets).reveal()
 
     @property
     def pg_dsn(self) -> str:
-        return (
-            f"host=127.0.0.1 port={self.port('postgres')} user=auditflow dbname=auditflow "
-            f"password={self.sandbox.secrets.postgres_app.reveal()} connect_timeout=3"
-        )
+        return pg_dsn(self.port("postgres"), self.sandbox.secrets).reveal()
 
     def pg(self) -> psycopg.Connection:
         return psycopg.connect(self.pg_dsn, autocommit=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from drills.sandbox.connections import pg_dsn
 from drills.sandbox.programs import Probe
 from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 
@@ -66,14 +67,8 @@ def _postgres(port: int, secrets: SandboxSecrets) -> Health:
     import psycopg
 
     try:
-        with psycopg.connect(
-            host="127.0.0.1",
-            port=port,
-            user="postgres",
-            dbname="postgres",
-            password=secrets.postgres_superuser.reveal(),
-            connect_timeout=2,
-        ) as conn:
+        dsn = pg_dsn(port, secrets, superuser=True, connect_timeout=2)
+        with psycopg.connect(dsn.reveal()) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

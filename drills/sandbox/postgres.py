@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drills.errors import ComponentFailed, MissingDependency
+from drills.sandbox.connections import pg_dsn
 from drills.sandbox.layout import Layout
 from drills.sandbox.programs import Binaries
 from drills.sandbox.secrets import SandboxSecrets
@@ -187,12 +188,9 @@ def bootstrap(port: int, secrets: SandboxSecrets) -> None:
     import psycopg  # imported when used: the local target loads this module at every drill start
     from psycopg import sql
 
-    dsn = (
-        f"host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=3 "
-        f"password={secrets.postgres_superuser.reveal()}"
-    )
+    dsn = pg_dsn(port, secrets, superuser=True)
     try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
+        with psycopg.connect(dsn.reveal(), autocommit=True) as conn:
             role = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'auditflow'").fetchone()
             password = secrets.postgres_app.reveal()
             if role is None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from drills.errors import MissingDependency
+from drills.sandbox import connections
 from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import SandboxSecrets
 
@@ -113,11 +114,8 @@ def build_programs(
 ) -> list[Program]:
     """The whole platform as supervised programs, in start order (lowest priority first)."""
     conf = layout.conf
-    amqp_url = f"amqp://auditflow:{secrets.rabbitmq.reveal()}@127.0.0.1:{ports.of('rabbitmq')}/"
-    app_dsn = (
-        f"postgresql://auditflow:{secrets.postgres_app.reveal()}"
-        f"@127.0.0.1:{ports.of('postgres')}/auditflow?connect_timeout=3"
-    )
+    amqp_url = connections.amqp_url(ports.of("rabbitmq"), secrets).reveal()
+    app_dsn = connections.pg_dsn(ports.of("postgres"), secrets).reveal()
     redis_url = f"redis://:{secrets.redis.reveal()}@127.0.0.1:{ports.of('redis')}/0"
     redis_home = redis_dir(layout, pg_data, pg_user)
     rabbit_home = layout.data_of("rabbitmq")

@@ -17,6 +17,7 @@ import httpx
 import psycopg
 
 from drills.errors import ComponentFailed, TargetError
+from drills.sandbox.connections import pg_dsn
 from drills.sandbox.lifecycle import Sandbox
 
 
@@ -133,10 +134,7 @@ def _wait_confirmed(admin: GeneratorAdmin, generated: int, deadline: float) -> d
 def _wait_stored(
     sandbox: Sandbox, run_id: str, first_seq: int, last_seq: int, deadline: float
 ) -> tuple[int, int]:
-    dsn = (
-        f"host=127.0.0.1 port={sandbox.settings.ports.of('postgres')} user=auditflow "
-        f"dbname=auditflow connect_timeout=3 password={sandbox.secrets.postgres_app.reveal()}"
-    )
+    dsn = pg_dsn(sandbox.settings.ports.of("postgres"), sandbox.secrets).reveal()
     query = (
         "SELECT count(*), count(DISTINCT seq) FROM audit_events "
         "WHERE run_id = %s AND seq BETWEEN %s AND %s"

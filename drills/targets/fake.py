@@ -1,13 +1,16 @@
 """An in-memory target for unit tests of faults and the runner.
 
 It records every call and simulates components that a kill restarts and a stop keeps down; its
-endpoints point at the closed port 127.0.0.1:9. Not a platform: nothing really fails.
+endpoints point at the closed port 127.0.0.1:9. Not a platform: nothing really fails. Its
+`PgVolume` (`FakeVolume`) is a flag for "the volume holds a cluster" over the fake's postgres, so
+the data-loss fault's lifecycle can be unit-tested against the capability without a database.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from drills.errors import TargetError
 from drills.secret import Secret
@@ -30,6 +33,7 @@ class FakeTarget:
     calls: list[tuple[str, str]] = field(default_factory=list)
     fail_start: int = 0
     _pids: int = 1000
+    _volume: FakeVolume | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in (
@@ -93,3 +97,72 @@ class FakeTarget:
         if not self.components[component].ready:
             raise TargetError(f"{component} is not ready")
         return time.time()
+
+    def pg_volume(self) -> FakeVolume:
+        """The same volume on every call (its state outlives one fault phase, as a disk does)."""
+        if self._volume is None:
+            self._volume = FakeVolume(self)
+        return self._volume
+
+
+@dataclass
+class FakeVolume:
+    """A `PgVolume` whose storage is a flag and whose server is the fake's `postgres` component.
+
+    Every operation is recorded in the target's `calls` as ("volume", operation). It refuses what
+    the real ones refuse: wiping under a running server, accepting connections without a cluster.
+    `temp` is what `temp_files` reports (what the fault must journal before a reprovision).
+    """
+
+    target: FakeTarget = field(repr=False, compare=False)
+    pg_dump: str = "/fake/bin/pg_dump"
+    pg_restore: str = "/fake/bin/pg_restore"
+    has_cluster: bool = True
+    entries: int = 3
+    temp: list[Path] = field(default_factory=list)
+
+    def _record(self, operation: str) -> None:
+        self.target.calls.append(("volume", operation))
+
+    def describe(self) -> str:
+        return f"fake PostgreSQL volume of {self.target.describe()}"
+
+    def contains(self, path: Path) -> bool:
+        return False
+
+    def initialised(self) -> bool:
+        return self.has_cluster
+
+    def running(self) -> bool:
+        return self.target.state("postgres").running
+
+    def halt(self) -> None:
+        self._record("halt")
+        self.target.stop("postgres", graceful=False)
+
+    def wipe(self) -> int:
+        if self.running():
+            raise TargetError("refusing to wipe the volume of a running postgres")
+        self._record("wipe")
+        removed, self.has_cluster = (self.entries if self.has_cluster else 0), False
+        return removed
+
+    def temp_files(self) -> list[Path]:
+        return list(self.temp)
+
+    def reprovision(self) -> bool:
+        self._record("reprovision")
+        created, self.has_cluster = not self.has_cluster, True
+        return created
+
+    def start(self) -> None:
+        self._record("start")
+        self.target.start("postgres")
+
+    def wait_accepting(self, timeout: float) -> float:
+        if not self.has_cluster:
+            raise TargetError("postgres cannot accept connections: the volume holds no cluster")
+        return self.target.wait_ready("postgres", timeout)
+
+    def bootstrap(self) -> None:
+        self._record("bootstrap")

@@ -3,6 +3,7 @@
 Kill is supervisord's `signalProcess` on the program's process group (supervisord then restarts
 it, like a Deployment's controller); stop/start are supervisord's, so a stopped broker stays
 stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
+PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import signal
 import time
 
 from drills.errors import TargetError
+from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.health import probe
 from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
 from drills.sandbox.procfs import pid_start_time
-from drills.secret import Secret
 from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.local_volume import LocalVolume
+from drills.targets.pg_volume import PgVolume
 
 STATE_TIMEOUT_S = 60.0
 # Each readiness look is a supervisord XML-RPC call plus a health probe (~5-10 ms of harness CPU);
@@ -63,21 +66,15 @@ class LocalTarget:
 
     def endpoints(self) -> Endpoints:
         ports, secrets = self.sandbox.settings.ports, self.sandbox.secrets
-        pg = f"host=127.0.0.1 port={ports.of('postgres')} connect_timeout=3"
-        rabbit = secrets.rabbitmq.reveal()
         return Endpoints(
             prometheus_url=f"http://127.0.0.1:{ports.of('prometheus')}",
             alertmanager_url=f"http://127.0.0.1:{ports.of('alertmanager')}",
             generator_url=f"http://127.0.0.1:{ports.of('audit-event-generator')}",
             generator_token=secrets.admin_token,
             notification_url=f"http://127.0.0.1:{ports.of('notification-service')}",
-            amqp_url=Secret(f"amqp://auditflow:{rabbit}@127.0.0.1:{ports.of('rabbitmq')}/%2F"),
-            pg_dsn=Secret(
-                f"{pg} user=auditflow dbname=auditflow password={secrets.postgres_app.reveal()}"
-            ),
-            pg_admin_dsn=Secret(
-                f"{pg} user=postgres dbname=postgres password={secrets.postgres_superuser.reveal()}"
-            ),
+            amqp_url=amqp_url(ports.of("rabbitmq"), secrets),
+            pg_dsn=pg_dsn(ports.of("postgres"), secrets),
+            pg_admin_dsn=pg_dsn(ports.of("postgres"), secrets, superuser=True),
         )
 
     def _program(self, component: str) -> str:
@@ -164,3 +161,7 @@ class LocalTarget:
                 return time.time()
             time.sleep(READY_POLL_S)
         raise TargetError(f"{component} did not become ready within {timeout:.0f} s")
+
+    def pg_volume(self) -> PgVolume:
+        """PostgreSQL and its data directory, for pvc-wipe-restore (`HasPgVolume`)."""
+        return LocalVolume(self)

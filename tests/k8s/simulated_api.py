@@ -16,7 +16,9 @@ pointed at it:
   after a delay);
 * watch streams: `?watch=true` answers chunked JSON lines (ADDED/MODIFIED/DELETED), replaying
   events after `resourceVersion` or synthetic ADDED events without one, until `timeoutSeconds`;
-* 403 Forbidden for namespaces outside `permitted`, 404 NotFound for missing objects.
+* 403 Forbidden for namespaces outside `permitted`, 404 NotFound for missing objects, and any
+  status a test sets in `failing` (resource → code, e.g. {"persistentvolumeclaims": 503}) for
+  every request on that resource.
 
 Every mutating request is recorded in `mutations`, so tests can prove what was (not) touched.
 """
@@ -107,6 +109,7 @@ class SimulatedCluster:
     clock_skew_s: float = 0.0
     job_delay_s: float = 0.2
     job_fails: bool = False
+    failing: dict[str, int] = field(default_factory=dict)  # resource → status answered
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     mutations: list[Mutation] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # all of them
@@ -436,6 +439,9 @@ class SimulatedCluster:
     def handle(self, method: str, path: str, query: Mapping[str, str], body: Any) -> Obj:
         """One non-watch request → the JSON answer (raises ApiError for 403/404/...)."""
         route, ns, res, name, sub = self._route(path)
+        if res in self.failing:
+            code = self.failing[res]
+            raise ApiError(code, "Simulated", f"simulated {code} on {res}")
         kind = KINDS[res]
         with self._cond:
             if method != "GET":

@@ -98,18 +98,18 @@ def test_retry_only_temporary_errors():
 )
 def test_kubernetes_api_errors_are_split_temporary_permanent(status, kind):
     """The Kubernetes target maps 403/404/422 to permanent, 409/5xx to temporary."""
+    from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
-    from drills.targets.kubernetes import KubernetesTarget
+    from drills.targets.kubernetes.api import KubeApi
 
-    target = object.__new__(KubernetesTarget)
-    target.namespace, target.context_name = "auditflow-platform", "test"
+    api = KubeApi(client.ApiClient(client.Configuration()), "auditflow-platform", "test")
 
     def fail() -> None:
         raise ApiException(status=status, reason="x")
 
     with pytest.raises(kind):
-        target._api("reading", fail)
+        api.call("reading", fail)
 
 
 def test_every_error_class_lives_in_errors_py():

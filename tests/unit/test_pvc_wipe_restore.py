@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import drills
 from drills import backup as backup_module
 from drills.backup import (
     REPLACED_DATABASE,
@@ -23,15 +24,11 @@ from drills.backup import (
     swap_statements,
 )
 from drills.errors import TargetError
-from drills.faults import pvc_wipe_restore as fault_module
-from drills.faults.base import FaultContext
-from drills.faults.pvc_wipe_restore import (
-    EarlyReprovision,
-    LocalVolume,
-    _checked_data_dir,
-    plan_rollback,
-    volume_for,
-)
+from drills.faults.base import FaultContext, Injection
+from drills.faults.pvc_wipe_restore import PvcWipeRestore, plan_rollback, volume_for
+from drills.faults.pvc_wipe_restore import restore as restore_module
+from drills.faults.pvc_wipe_restore import sql as sql_module
+from drills.faults.pvc_wipe_restore.records import Findings
 from drills.faults.redrive import (
     Selection,
     event_id_of,
@@ -40,6 +37,10 @@ from drills.faults.redrive import (
     republish_headers,
 )
 from drills.journal import Journal
+from drills.spec import load
+from drills.targets.fake import FakeTarget
+from drills.targets.local_volume import LocalVolume, checked_data_dir
+from drills.targets.pg_volume import EarlyReprovision
 
 SECRET = "s3cr3t-pa55"
 SERVER = PgServer("127.0.0.1", 28510, "postgres", SECRET)
@@ -174,22 +175,6 @@ def test_local_volume_hands_a_background_initdb_to_reprovision() -> None:
     assert Job.finished == 2 and volume._initdb is None
 
 
-class _Volume:
-    pg_restore = "/bin/pg_restore"
-
-    def reprovision(self) -> bool:
-        return False
-
-    def start(self) -> None:
-        pass
-
-    def wait_accepting(self, timeout: float) -> float:
-        return 1.0
-
-    def bootstrap(self) -> None:
-        pass
-
-
 @pytest.mark.parametrize("matches", [True, False])
 def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     matches: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -201,9 +186,9 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     dump = tmp_path / "backup" / "auditflow.dump"
     dump.parent.mkdir()
     dump.write_bytes(b"x")
-    backups = fault_module.backups
-    monkeypatch.setattr(fault_module, "_lock_out_app", lambda server: calls.append("lock out"))
-    monkeypatch.setattr(fault_module, "_let_app_in", lambda server: calls.append("let in"))
+    backups = restore_module.backups
+    monkeypatch.setattr(sql_module, "lock_out_app", lambda server: calls.append("lock out"))
+    monkeypatch.setattr(sql_module, "let_app_in", lambda server: calls.append("let in"))
 
     def present(server: PgServer, ids: frozenset[str], dbname: str = "") -> set[str]:
         calls.append(f"present in {dbname}")
@@ -213,20 +198,20 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
         calls.append(f"fingerprint of {dbname} by {method}")
         return restored
 
-    monkeypatch.setattr(fault_module, "_present", present)
+    monkeypatch.setattr(sql_module, "present", present)
     monkeypatch.setattr(backups, "restore", lambda *args: calls.append("restore") or 1.5)
     monkeypatch.setattr(backups, "fingerprint_of", fingerprint_of)
     monkeypatch.setattr(backups, "put_in_place", lambda server: calls.append("swap"))
     monkeypatch.setattr(backups, "drop_replaced", lambda server: calls.append("drop old"))
-    fault = fault_module.PvcWipeRestore(events_after_backup_s=1, redrive=True)
-    fault.outcome.captured = frozenset({A, B})
+    findings = Findings(captured=frozenset({A, B}))
     ctx: Any = type("Ctx", (), {"journal": Journal(tmp_path), "emit": lambda *a: None})()
     backup = Backup(str(dump), 1, 1.0, 2.0, 5, expected)
+    volume = FakeTarget().pg_volume()
     if matches:
-        fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+        restore_module.restore(ctx, volume, SERVER, backup, "hold", findings)
     else:
         with pytest.raises(TargetError, match="not put in place"):
-            fault._restore(ctx, _Volume(), SERVER, backup, "hold")  # type: ignore[arg-type]
+            restore_module.restore(ctx, volume, SERVER, backup, "hold", findings)
     # The restored database is fingerprinted by the method the backup recorded.
     scratch = [
         f"present in {SCRATCH_DATABASE}",
@@ -234,8 +219,8 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     ]
     assert calls[:2] == ["lock out", "restore"] and sorted(calls[2:4]) == sorted(scratch)
     assert calls[4:] == (["swap", "let in", "drop old"] if matches else ["let in", "drop old"])
-    assert fault.outcome.integrity_ok is matches
-    assert fault.outcome.missing == (frozenset({B}) if matches else frozenset({A, B}))
+    assert findings.integrity_ok is matches
+    assert findings.missing == (frozenset({B}) if matches else frozenset({A, B}))
     done = [r for r in ctx.journal.records() if r["event"] == "restore-done"]
     assert done and done[0]["integrity_ok"] is matches
     assert set(done[0]["steps"]) == {
@@ -330,14 +315,14 @@ def test_wipe_refuses_directories_that_are_not_the_sandboxs(tmp_path: Path) -> N
     """Only a `pgdata` inside the state directory (or the private /var/tmp fallback) is wiped."""
     state = tmp_path / "state"
     ok = state / "data" / "postgres" / "pgdata"
-    assert _checked_data_dir(ok, state) == ok.resolve()
+    assert checked_data_dir(ok, state) == ok.resolve()
     for bad in (tmp_path / "elsewhere" / "pgdata", state / "data", Path("/")):
         with pytest.raises(TargetError):
-            _checked_data_dir(bad, state)
+            checked_data_dir(bad, state)
 
 
-def test_non_local_targets_are_refused(tmp_path: Path) -> None:
-    """The fault names the Kubernetes path as separate work instead of half-doing it."""
+def test_targets_without_a_pg_volume_are_refused(tmp_path: Path) -> None:
+    """A target that lends no PgVolume is refused, naming the targets that can."""
 
     class OtherTarget:
         name = "kubernetes"
@@ -383,3 +368,24 @@ def test_unknown_fingerprint_method_is_a_target_error() -> None:
 
     with pytest.raises(TargetError, match="unknown fingerprint method 'sha9'"):
         fingerprint(None, "sha9")  # type: ignore[arg-type]  # refused before any query
+
+
+def test_verify_of_a_run_that_never_restored_reports_without_a_database(tmp_path: Path) -> None:
+    """Stopped before the restore: verify reports what it has (no RPO, failed checks) and never
+    connects to the server (the fake's endpoints point at a closed port)."""
+    fault = PvcWipeRestore(events_after_backup_s=1, redrive=False)
+    target = FakeTarget()
+    ctx = FaultContext(
+        load(Path(drills.__file__).parent / "catalog" / "pvc-wipe-restore.yaml"),
+        target,
+        target.endpoints(),
+        Journal(tmp_path),
+        tmp_path,
+        lambda _k, _d: None,
+    )
+    report = fault.verify(ctx, Injection(100.0, "test"))
+    assert report.figures["rpo_after_redrive"] is None and report.figures["rto_seconds"] is None
+    assert report.figures["redrive_source"] == "disabled"
+    assert [c.passed for c in report.checks] == [False, False, False]
+    assert report.checks[0].detail == "no backup was taken"
+    assert report.ready_at is None
