@@ -28,7 +28,7 @@ class KubeApi:
     """The client's API groups bound to one namespace, with the error translation."""
 
     def __init__(self, api_client: Any, namespace: str, context_name: str) -> None:
-        from kubernetes import client  # noqa: PLC0415 - the client loads only for this target
+        from kubernetes import client
 
         self.api_client = api_client
         self.namespace = namespace
@@ -43,8 +43,8 @@ class KubeApi:
 
     def call(self, what: str, call: Callable[[], T]) -> T:
         """Run one API call; every failure becomes a TargetError naming `what`."""
-        import urllib3.exceptions  # noqa: PLC0415 - loaded with the client
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415 - see above
+        import urllib3.exceptions
+        from kubernetes.client.exceptions import ApiException
 
         try:
             return call()
@@ -58,7 +58,7 @@ class KubeApi:
 
     def call_or_none(self, what: str, call: Callable[[], T]) -> T | None:
         """Like `call`, but a 404 (the object does not exist) is None instead of an error."""
-        from kubernetes.client.exceptions import ApiException  # noqa: PLC0415 - see `call`
+        from kubernetes.client.exceptions import ApiException
 
         def absent_is_none() -> T | None:
             try:

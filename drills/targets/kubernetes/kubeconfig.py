@@ -23,8 +23,8 @@ NO_CONTEXT = (
 
 def load_client(settings: KubeSettings) -> tuple[Any, str]:
     """An ApiClient and the name of its context: in-cluster service account, else kubeconfig."""
-    from kubernetes import client, config  # noqa: PLC0415 - the client loads only here
-    from kubernetes.config.config_exception import ConfigException  # noqa: PLC0415
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
 
     if settings.in_cluster:
         try:

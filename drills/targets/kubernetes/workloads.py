@@ -187,7 +187,7 @@ class Workloads:
 
     def _watch_for_change(self, component: str, version: str | None, deadline: float) -> None:
         """Return at the next pod event after `version` (or when the watch slice ends)."""
-        from kubernetes import watch  # noqa: PLC0415 - see drills.targets.kubernetes.api
+        from kubernetes import watch
 
         remaining = max(1, min(WATCH_SLICE_S, int(deadline - time.monotonic()) + 1))
         watcher = watch.Watch()
