@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import uuid
 from typing import Any
@@ -32,25 +33,28 @@ from auditflow.analysis.pipeline import Pending, Pipeline
 from auditflow.config import redact_url
 from auditflow.events import MalformedEvent, decode_row
 from auditflow.jsonlog import correlation_id_var
+from auditflow.reconnect import Backoff, error_text, keep_connected
 from auditflow.telemetry import DEPENDENCY_UP
 
 log = logging.getLogger(SERVICE)
 
 DEAD_LETTER_TIMEOUT_S = 10.0
-BACKOFF_MIN_S = 0.2
-# Reconnect attempts are cheap (one TCP connect); a short ceiling means the service is back within
-# a second of the broker (it boots in 7-20 s at `platform up`; the outage drill restarts it), where
-# 5 s left it waiting up to 5 s longer than the broker did.
-BACKOFF_MAX_S = 1.0
 
 
 class Consumer:
     """Owns the broker connection; feeds the pipeline; settles messages for it."""
 
     def __init__(
-        self, amqp_url: str, prefetch: int, max_event_bytes: int, pipeline: Pipeline
+        self,
+        amqp_url: str,
+        prefetch: int,
+        max_event_bytes: int,
+        pipeline: Pipeline,
+        *,
+        backoff: Backoff | None = None,
     ) -> None:
         self.amqp_url = amqp_url
+        self.backoff = backoff or Backoff()
         self.prefetch = prefetch
         self.max_event_bytes = max_event_bytes
         self.pipeline = pipeline
@@ -98,35 +102,31 @@ class Consumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop`; reconnect with backoff after any loss."""
-        backoff = BACKOFF_MIN_S
-        while not stop.is_set():
-            try:
-                await self._connect()
-                backoff = BACKOFF_MIN_S
-                stopping = asyncio.ensure_future(stop.wait())
-                lost = asyncio.ensure_future(self._lost.wait())
-                await asyncio.wait({stopping, lost}, return_when="FIRST_COMPLETED")
-                stopping.cancel()
-                lost.cancel()
-                if stop.is_set():
-                    return  # keep the channel open: the pipeline still has to ack its last batch
-                raise ConnectionError("broker connection or channel closed")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "broker connection lost; reconnecting",
-                    extra={
-                        "fields": {
-                            "error": f"{type(exc).__name__}: {exc}"[:300],
-                            "retry_in_s": backoff,
-                        }
-                    },
-                )
-                await self._teardown()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        await keep_connected(
+            self._connect,
+            functools.partial(self._serve, stop),
+            stop,
+            self._connection_failed,
+            backoff=self.backoff,
+        )
+
+    async def _serve(self, stop: asyncio.Event) -> None:
+        """Wait for `stop` or a lost connection; on stop the channel stays open (the pipeline
+        still has to ack its last batch)."""
+        stopping = asyncio.ensure_future(stop.wait())
+        lost = asyncio.ensure_future(self._lost.wait())
+        await asyncio.wait({stopping, lost}, return_when="FIRST_COMPLETED")
+        stopping.cancel()
+        lost.cancel()
+        if not stop.is_set():
+            raise ConnectionError("broker connection or channel closed")
+
+    async def _connection_failed(self, exc: Exception, retry_in_s: float) -> None:
+        log.warning(
+            "broker connection lost; reconnecting",
+            extra={"fields": {"error": error_text(exc), "retry_in_s": retry_in_s}},
+        )
+        await self._teardown()
 
     async def stop_consuming(self) -> None:
         """Ask the broker to stop delivering (SIGTERM); messages already here are still settled."""

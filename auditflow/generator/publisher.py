@@ -4,10 +4,10 @@ Up to `window` publishes are in flight at once, each with its own confirm future
 is bounded by the broker rather than by one round trip per event. Waiting events are written in
 batches (`amqp_batch.publish_many`) and settled by done-callbacks — no task per message. A nack,
 timeout, unroutable return or lost connection puts the event back in the buffer (same event id),
-and it is published again once the broker is back. Our own reconnect loop (rather than
-`connect_robust`) makes "the connection is gone → every outstanding confirm is lost" one explicit
-step: the map of outstanding confirms is replaced, so a late callback from an old channel finds
-nothing and changes nothing.
+and it is published again once the broker is back. Our own reconnect loop (`auditflow.reconnect`,
+rather than `connect_robust`) makes "the connection is gone → every outstanding confirm is lost"
+one explicit step: the map of outstanding confirms is replaced, so a late callback from an old
+channel finds nothing and changes nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from auditflow.generator.amqp_batch import (
 from auditflow.generator.buffer import PendingBuffer
 from auditflow.generator.metrics import BROKER_CONNECTED, MESSAGES_PUBLISHED, PUBLISH_FAILURES
 from auditflow.jsonlog import correlation_id_var, event_id_var
+from auditflow.reconnect import Backoff, error_text, keep_connected
 from auditflow.telemetry import DEPENDENCY_UP
 
 log = logging.getLogger(SERVICE)
@@ -45,11 +46,6 @@ WINDOW = 4000  # unconfirmed publishes; measured: 1000 left the broker's fsync b
 SEND_CHUNK = 500  # messages per socket write, so one write never holds the loop for long
 PUBLISH_TIMEOUT_S = 10.0
 RETRY_HOLD_S = 0.5
-BACKOFF_MIN_S = 0.2
-# Reconnect attempts are cheap (one TCP connect); a short ceiling means the service is back within
-# a second of the broker (it boots in 7-20 s at `platform up`; the outage drill restarts it), where
-# 5 s left it waiting up to 5 s longer than the broker did.
-BACKOFF_MAX_S = 1.0
 # The idle pump's longest sleep: how stale messages_published_total can be once generation stops
 # (confirms alone do not wake the pump unless events are waiting for room), and how often
 # timed-out confirms are looked for.
@@ -122,8 +118,16 @@ def _encode_generic(event: AuditEvent, published_at: str) -> bytes:
 class Publisher:
     """Owns the broker connection and moves events from the buffer to confirmed."""
 
-    def __init__(self, amqp_url: str, buffer: PendingBuffer, window: int = WINDOW) -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        buffer: PendingBuffer,
+        window: int = WINDOW,
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
         self.amqp_url = amqp_url
+        self.backoff = backoff or Backoff()
         self.buffer = buffer
         self.window = window
         self.connected = False
@@ -137,6 +141,7 @@ class Publisher:
         self._pending: dict[asyncio.Future[Any], tuple[AuditEvent, float]] = {}
         self._unreported = 0  # confirms not yet added to the messages_published_total counter
         self._raw: Any = None
+        self._batched = False  # the connection's channel takes `publish_many`
         self._connection: Any = None
         self._connected_gauge = BROKER_CONNECTED.labels(SERVICE)
         self._published = MESSAGES_PUBLISHED.labels(SERVICE)
@@ -165,32 +170,28 @@ class Publisher:
 
     async def run(self) -> None:
         """Connect, pump, and on any loss requeue in-flight events and reconnect with backoff."""
-        backoff = BACKOFF_MIN_S
-        while not self._stop.is_set():
-            try:
-                await self._connect_and_pump()
-                backoff = BACKOFF_MIN_S
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any broker/network failure: reconnect
-                log.warning(
-                    "broker connection failed; retrying",
-                    extra={
-                        "fields": {
-                            "error": f"{type(exc).__name__}: {exc}"[:300],
-                            "retry_in_s": backoff,
-                            "buffered": len(self.buffer),
-                        }
-                    },
-                )
-            finally:
-                await self._teardown()
-            if not self._stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), backoff)
-                backoff = min(backoff * 2, BACKOFF_MAX_S)
+        await keep_connected(
+            self._connect,
+            self._pump,
+            self._stop,
+            self._connection_failed,
+            after_attempt=self._teardown,
+            backoff=self.backoff,
+        )
 
-    async def _connect_and_pump(self) -> None:
+    async def _connection_failed(self, exc: Exception, retry_in_s: float) -> None:
+        log.warning(
+            "broker connection failed; retrying",
+            extra={
+                "fields": {
+                    "error": error_text(exc),
+                    "retry_in_s": retry_in_s,
+                    "buffered": len(self.buffer),
+                }
+            },
+        )
+
+    async def _connect(self) -> None:
         self._lost = False
         self._connection = await aio_pika.connect(self.amqp_url, timeout=10)
         self._connection.close_callbacks.add(self._on_close)
@@ -198,12 +199,16 @@ class Publisher:
         channel.close_callbacks.add(self._on_close)
         await topology.declare(channel)
         raw = self._raw = await channel.get_underlay_channel()
-        batched = supported(raw)
+        self._batched = supported(raw)
         self._set_connected(True)
         log.info(
             "connected to broker",
-            extra={"fields": {"url": redact_url(self.amqp_url), "batched_publish": batched}},
+            extra={"fields": {"url": redact_url(self.amqp_url), "batched_publish": self._batched}},
         )
+
+    async def _pump(self) -> None:
+        """Publish from the buffer until stopped; raise once the connection is lost."""
+        raw, batched = self._raw, self._batched
         while not self._lost and not self._stop.is_set():
             self._wake.clear()
             self._report_confirmed()
