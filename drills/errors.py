@@ -22,18 +22,21 @@ translates the third-party error, and `drills.retry` retries only the temporary 
 `TargetError` is neither and is not retried. Third-party exceptions are translated into these at
 the boundary of the module that talks to the third party (supervisord's XML-RPC, psycopg, httpx,
 the Kubernetes client), re-raised `from` the original, so the CLI maps every failure to one
-message and one exit code — never a traceback.
+message and one exit code — never a traceback. The codes of the errors a run can end with come
+from `drills.outcome.Outcome`, so a run's outcome and the error behind it cannot disagree.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from drills.outcome import Outcome
+
 
 class GenesisError(Exception):
     """Base of every error the harness reports to a user."""
 
-    exit_code = 1
+    exit_code = Outcome.ERROR.exit_code
 
 
 class InvalidInput(GenesisError):
@@ -54,7 +57,7 @@ class SpecError(InvalidInput):
 class TargetError(GenesisError):
     """The platform under test cannot be reached, started, stopped or trusted."""
 
-    exit_code = 3
+    exit_code = Outcome.TARGET_ERROR.exit_code
 
 
 class TemporaryError(TargetError):
@@ -73,6 +76,8 @@ class PermanentError(TargetError):
 
 class PreflightRefused(TargetError):
     """The steady state does not hold (or a precondition failed): the fault is not injected."""
+
+    exit_code = Outcome.PREFLIGHT_REFUSED.exit_code
 
 
 class MissingDependency(TargetError):
@@ -99,23 +104,25 @@ class Aborted(GenesisError):
     """An abort condition (max duration, error budget, burn rate, SLI floor) ended the run
     early; rollback ran. The message names the condition, the value and when it fired."""
 
+    exit_code = Outcome.ABORTED.exit_code
+
 
 class ObservationError(GenesisError):
     """Prometheus or another observer could not be read."""
 
-    exit_code = 4
+    exit_code = Outcome.OBSERVATION_ERROR.exit_code
 
 
 class RollbackFailed(GenesisError):
     """The harness could not undo a fault: the platform may be left broken."""
 
-    exit_code = 5
+    exit_code = Outcome.ROLLBACK_FAILED.exit_code
 
 
 class Interrupted(GenesisError):
     """The user or the system asked the harness to stop (Ctrl-C, SIGTERM)."""
 
-    exit_code = 130
+    exit_code = Outcome.INTERRUPTED.exit_code
 
 
 class BadFile(InvalidInput):

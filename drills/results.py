@@ -14,18 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from drills.ledger import Ledger
+from drills.outcome import Outcome
 
-OUTCOME_EXIT = {
-    "passed": 0,
-    "failed": 1,
-    "preflight-refused": 3,
-    "target-error": 3,
-    "observation-error": 4,
-    "rollback-failed": 5,
-    "interrupted": 130,
-    "aborted": 1,
-    "error": 1,
-}
+# outcome → exit code, from the one table (drills.outcome.Outcome)
+OUTCOME_EXIT = {outcome.value: outcome.exit_code for outcome in Outcome}
 
 
 def iso(ts: float | None) -> str | None:
