@@ -38,7 +38,26 @@ from drills.errors import (
 )
 from drills.faults.base import Fault, FaultContext, FaultReport, Injection
 from drills.faults.registry import build as build_fault
-from drills.journal import Journal, harness_process
+from drills.journal import (
+    AlertsQuiet,
+    Budget,
+    FaultVerified,
+    Injected,
+    InjectIntent,
+    InternalError,
+    Journal,
+    Load,
+    LoadRestored,
+    PhaseStarted,
+    RecoveredEarlierRun,
+    RollbackDone,
+    RollbackError,
+    RollbackIntent,
+    RunEnd,
+    RunStart,
+    UnfinishedRunLeftAlone,
+    harness_process,
+)
 from drills.ledger import GeneratorClient, GeneratorMark, Ledger, counter_increase, reconcile
 from drills.observe import Observer
 from drills.recovery import recover
@@ -178,19 +197,20 @@ def run(
         started_at=iso(started) or "",
         run_dir=str(run_dir),
     )
-    journal.write(
-        "run-start",
-        drill=spec.name,
-        target=target.name,
-        target_identity=target.identity().to_json(),  # `recover` acts only on the same platform
-        harness=harness_process(),  # and never on a run whose harness is still alive
-        spec=str(spec.path),
+    journal.append(
+        RunStart(
+            drill=spec.name,
+            target=target.name,
+            target_identity=target.identity().to_json(),
+            harness=harness_process(),
+            spec=str(spec.path),
+        )
     )
     (run_dir / "drill.yaml").write_text(spec.path.read_text())
 
     def phase(name: str) -> None:
         state.phase = name
-        journal.write("phase", phase=name)
+        journal.append(PhaseStarted(phase=name))
         listener("phase", {"phase": name, "elapsed": time.time() - started})
 
     try:
@@ -214,7 +234,7 @@ def run(
     except TargetError as exc:
         result.outcome, result.reason = "target-error", str(exc)
     except Exception as exc:  # a bug must still end as a result, after rollback
-        journal.write("internal-error", error=f"{type(exc).__name__}: {exc}")
+        journal.append(InternalError(error=f"{type(exc).__name__}: {exc}"))
         result.outcome = "error"
         result.reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
     finally:
@@ -244,20 +264,20 @@ def _lifecycle(
         _preflight(spec, target, fault, ctx, observer, options, slos)
         phase("baseline")
         state.original_rate = generator.mark().rate
-        journal.write("load", rate=rate, previous_rate=state.original_rate)
+        journal.append(Load(rate=rate, previous_rate=state.original_rate))
         generator.set_rate(rate)
         _warm_imports()
         _baseline(spec, observer, listener, started, deadline)
         state.before = generator.mark()
         state.dead_lettered_since = observer.value(PROMETHEUS_NOW)
         phase("inject")
-        journal.write(
-            "inject-intent", kind=spec.fault.kind, component=spec.target, params=spec.fault.params
+        journal.append(
+            InjectIntent(kind=spec.fault.kind, component=spec.target, params=spec.fault.params)
         )
         injection = fault.inject(ctx)
         state.injection = injection
-        journal.write(
-            "injected", at=injection.at, source=injection.source, details=injection.details
+        journal.append(
+            Injected(at=injection.at, source=injection.source, details=injection.details)
         )
         listener("injected", {"at": injection.at})
         phase("observe")
@@ -271,7 +291,7 @@ def _lifecycle(
             _rollback(fault, ctx, journal, state)
     phase("recover")
     state.fault_report = fault.verify(ctx, injection)
-    journal.write("fault-verified", figures=state.fault_report.figures)
+    journal.append(FaultVerified(figures=state.fault_report.figures))
     state.recovery_confirmed_at = _await_recovery(spec, observer, ctx, checker, injection.at)
     phase("verify")
     ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
@@ -293,7 +313,7 @@ def _finish(
     if state.original_rate is not None:
         try:
             generator.set_rate(state.original_rate)
-            journal.write("load-restored", rate=state.original_rate)
+            journal.append(LoadRestored(rate=state.original_rate))
         except TargetError as exc:
             state.notes.append(f"could not restore the generator rate: {exc}")
     generator.close()
@@ -310,7 +330,7 @@ def _finish(
     if state.notes:
         result.reason = "; ".join(filter(None, [result.reason, *state.notes]))
     result.write(run_dir)
-    journal.write("run-end", outcome=result.outcome)
+    journal.append(RunEnd(outcome=result.outcome))
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
 
 
@@ -335,9 +355,9 @@ def _preflight(
         exclude=ctx.run_dir,
     )
     for item in recovery.recovered:
-        ctx.journal.write("recovered-earlier-run", run=item.run_dir.name, kind=item.kind)
+        ctx.journal.append(RecoveredEarlierRun(run=item.run_dir.name, kind=item.kind))
     for alone in recovery.left_alone:
-        ctx.journal.write("unfinished-run-left-alone", run=alone.run_dir.name, why=alone.why)
+        ctx.journal.append(UnfinishedRunLeftAlone(run=alone.run_dir.name, why=alone.why))
     problems = []
     for component in dict.fromkeys((*PIPELINE_COMPONENTS, spec.target)):
         # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
@@ -393,15 +413,15 @@ def _budget_floor_problems(observer: Observer, slos: slo.SloConfig, ctx: FaultCo
     """DESIGN.md §5: the error budget must be above the floor before a fault is injected."""
     objective = slos.event_latency
     if slos.budget_floor is None:
-        ctx.journal.write("budget", remaining=None, floor=None, source=slos.source)
+        ctx.journal.append(Budget(remaining=None, floor=None, source=slos.source))
         return []
     ratio = observer.value(budget.good_ratio_query(objective, objective.window_s))
     if ratio is None:  # no traffic in the window: nothing has been spent
-        ctx.journal.write("budget", remaining=None, floor=slos.budget_floor, source=slos.source)
+        ctx.journal.append(Budget(remaining=None, floor=slos.budget_floor, source=slos.source))
         return []
     left = budget.remaining(ratio, objective)
-    ctx.journal.write(
-        "budget", remaining=round(left, 4), floor=slos.budget_floor, source=slos.source
+    ctx.journal.append(
+        Budget(remaining=round(left, 4), floor=slos.budget_floor, source=slos.source)
     )
     if left > slos.budget_floor:
         return []
@@ -427,11 +447,12 @@ def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) 
         firing = _firing_now(observer) & set(spec.expected_alerts)
         if not firing or time.monotonic() > deadline:
             if waited_for:  # the wait is the platform's, not the harness's: say how long it was
-                ctx.journal.write(
-                    "alerts-quiet",
-                    alerts=sorted(waited_for),
-                    waited_s=round(time.monotonic() - started, 3),
-                    still_firing=sorted(firing),
+                ctx.journal.append(
+                    AlertsQuiet(
+                        alerts=tuple(sorted(waited_for)),
+                        waited_s=round(time.monotonic() - started, 3),
+                        still_firing=tuple(sorted(firing)),
+                    )
                 )
             return firing
         waited_for |= firing
@@ -544,7 +565,7 @@ def _watch_while(
 
 
 def _aborted(trip: Trip, ctx: FaultContext, where: str) -> Aborted:
-    ctx.journal.write("abort", **trip.record(), phase=where)
+    ctx.journal.append(trip.journal_record(phase=where))
     ctx.emit("abort", trip.record())
     return Aborted(f"{trip.describe()}, {where}")
 
@@ -563,10 +584,10 @@ def _tick(
 
 def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) -> None:
     """Undo the fault, retrying only temporary failures (a 403 or 404 fails at once)."""
-    journal.write("rollback-intent", kind=ctx.spec.fault.kind)
+    journal.append(RollbackIntent(kind=ctx.spec.fault.kind))
 
     def failed(attempt: int, exc: Exception, will_retry: bool) -> None:
-        journal.write("rollback-error", attempt=attempt, error=str(exc), retry=will_retry)
+        journal.append(RollbackError(attempt=attempt, error=str(exc), retry=will_retry))
 
     try:
         retry.call(lambda: fault.rollback(ctx), ROLLBACK_BACKOFF, on_error=failed)
@@ -581,7 +602,7 @@ def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) 
         state.interrupted_in = "rollback"
         raise
     state.rolled_back_at = time.time()
-    journal.write("rollback-done", at=state.rolled_back_at)
+    journal.append(RollbackDone(at=state.rolled_back_at))
 
 
 def _await_recovery(

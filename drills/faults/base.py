@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drills.journal import Journal
+from drills.journal import Journal, TempFile
 from drills.spec import DrillSpec
 from drills.targets.base import Endpoints, Target
 
@@ -42,7 +42,7 @@ class FaultContext:
         say; `recover` removes every journaled one of a run that never reached its end.
         """
         path = path.absolute()
-        self.journal.write("temp-file", path=str(path))
+        self.journal.append(TempFile(path=str(path)))
         return path
 
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drills import journal as records
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.spec import DrillSpec, load
@@ -374,31 +375,36 @@ def _series(run_dir: Path) -> tuple[dict[str, tuple[Sample, ...]], tuple[float, 
     return series, (start, end) if start is not None and end is not None else None
 
 
+# How the timeline words a journal record; keyed by the typed records' events, so an event the
+# runner renames cannot silently drop out of every post-mortem.
 _JOURNAL_WORDS = {
-    "run-start": "harness started the run",
-    "alerts-quiet": "waited {waited_s} s for expected alert(s) {alerts} to resolve first",
-    "load": "load set to {rate} events/s (was {previous_rate})",
-    "inject-intent": "about to inject {kind} on {component}",
-    "injected": "fault in effect",
-    "rollback-intent": "rollback started",
-    "rollback-done": "rollback done",
-    "rollback-error": "rollback attempt failed: {error}",
-    "fault-verified": "fault effects verified",
-    "load-restored": "load restored to {rate} events/s",
-    "internal-error": "harness internal error: {error}",
-    "recovered-earlier-run": "rolled back the fault of an earlier run {run}",
-    "run-end": "run ended: {outcome}",
+    records.RunStart.EVENT: "harness started the run",
+    records.AlertsQuiet.EVENT: (
+        "waited {waited_s} s for expected alert(s) {alerts} to resolve first"
+    ),
+    records.Load.EVENT: "load set to {rate} events/s (was {previous_rate})",
+    records.InjectIntent.EVENT: "about to inject {kind} on {component}",
+    records.Injected.EVENT: "fault in effect",
+    records.RollbackIntent.EVENT: "rollback started",
+    records.RollbackDone.EVENT: "rollback done",
+    records.RollbackError.EVENT: "rollback attempt failed: {error}",
+    records.FaultVerified.EVENT: "fault effects verified",
+    records.LoadRestored.EVENT: "load restored to {rate} events/s",
+    records.InternalError.EVENT: "harness internal error: {error}",
+    records.RecoveredEarlierRun.EVENT: "rolled back the fault of an earlier run {run}",
+    records.RunEnd.EVENT: "run ended: {outcome}",
 }
 
 
 def _journal_row(record: dict[str, Any], t_inject: float | None) -> TimelineRow | None:
     event = _str(record.get("event"))
     # `injected` and `rollback-done` carry when the action took effect; `t` is when it was written.
-    at = _float(record.get("at")) if event in ("injected", "rollback-done") else None
+    when = (records.Injected.EVENT, records.RollbackDone.EVENT)
+    at = _float(record.get("at")) if event in when else None
     at = at if at is not None else _float(record.get("t"))
     if at is None or not event:
         return None
-    if event == "phase":
+    if event == records.PhaseStarted.EVENT:
         text = f"phase: {_str(record.get('phase'))}"
     else:
         template = _JOURNAL_WORDS.get(event, event)
@@ -504,7 +510,7 @@ def build(run_dir: Path) -> RunContext:
     raw = _dict(_read_json(result_path))
     if not raw.get("run_id") or not raw.get("drill"):
         raise InvalidInput(f"{result_path}: not a drill result (no run_id or drill)")
-    journal = read_journal(run_dir / "journal.jsonl")
+    journal = read_journal(run_dir / records.JOURNAL_NAME)
     phases = tuple(
         PhaseInfo(
             _str(p.get("name")),
