@@ -2,7 +2,10 @@
 
     GenesisError                  exit 1  (base; never raised bare)
     ├── InvalidInput              exit 2  bad file, field, flag or value
-    │   └── SpecError             a drill or game-day file is invalid (file:line: field: why)
+    │   ├── SpecError             a drill or game-day file is invalid (file:line: field: why)
+    │   ├── ResultError           a run's result.json is not a result this harness can read
+    │   └── DecodeError           a JSON value does not fit its type (drills.jsoncodec; the
+    │                             caller re-raises it naming the file, as ResultError)
     ├── TargetError               exit 3  the platform cannot be reached, started or trusted
     │   ├── TemporaryError        worth retrying: unreachable, 5xx, 409 conflict, a timeout
     │   ├── PermanentError        retrying cannot help: 403 forbidden, 404 not found, 422 invalid
@@ -132,3 +135,22 @@ class BadFile(InvalidInput):
     def __init__(self, path: object, line: int | None, why: str) -> None:
         self.path, self.line, self.why = path, line, why
         super().__init__(f"{path}:{line}: {why}" if line else f"{path}: {why}")
+
+
+class ResultError(InvalidInput):
+    """A run's `result.json` does not hold a result of a known schema; the message is
+    `file: field: why`, so a renamed or mistyped field fails loudly instead of reading as "n/a"."""
+
+    def __init__(self, path: object, field_path: str, why: str) -> None:
+        self.path, self.field_path, self.why = path, field_path, why
+        super().__init__(f"{path}: {field_path}: {why}" if field_path else f"{path}: {why}")
+
+
+class DecodeError(InvalidInput):
+    """A JSON value does not fit the type it is read as; `field_path` says where (`alerts.fired[2]`,
+    empty: the top). Raised by drills.jsoncodec, which does not know the file: its callers re-raise
+    it naming the file (ResultError)."""
+
+    def __init__(self, field_path: str, why: str) -> None:
+        self.field_path, self.why = field_path, why
+        super().__init__(f"{field_path}: {why}" if field_path else why)

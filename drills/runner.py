@@ -60,8 +60,9 @@ from drills.journal import (
 )
 from drills.ledger import GeneratorClient, GeneratorMark, Ledger, counter_increase, reconcile
 from drills.observe import Observer
+from drills.outcome import Outcome
 from drills.recovery import recover
-from drills.results import AlertSummary, DrillResult, Objective, Phase, iso
+from drills.results import AlertSummary, DrillResult, FaultSummary, Objective, Phase, utc
 from drills.spec import DrillSpec
 from drills.targets.base import Target
 
@@ -112,9 +113,10 @@ class RunOptions:
 
 @dataclass
 class _State:
-    """Mutable bookkeeping of one run (kept off the result until the end)."""
+    """Mutable bookkeeping of one run; `result` is replaced (frozen) as figures come in."""
 
     started: float
+    result: DrillResult
     injection: Injection | None = None
     rolled_back_at: float | None = None
     before: GeneratorMark | None = None
@@ -183,20 +185,20 @@ def run(
     journal = Journal(run_dir)
     ctx = _context(spec, target, journal, run_dir, listener)
     fault = fault or build_fault(spec.fault)
-    state = _State(started=started)
-    endpoints = ctx.endpoints
-    observer = observer or Observer(endpoints.prometheus_url)
-    token = endpoints.generator_token.reveal()
-    generator = generator or GeneratorClient(endpoints.generator_url, token)
     result = DrillResult(
         run_id=run_id,
         drill=spec.name,
         target=target.name,
-        outcome="error",
+        outcome=Outcome.ERROR,
         reason="",
-        started_at=iso(started) or "",
+        started_at=utc(started),
         run_dir=str(run_dir),
     )
+    state = _State(started=started, result=result)
+    endpoints = ctx.endpoints
+    observer = observer or Observer(endpoints.prometheus_url)
+    token = endpoints.generator_token.reveal()
+    generator = generator or GeneratorClient(endpoints.generator_url, token)
     journal.append(
         RunStart(
             drill=spec.name,
@@ -214,32 +216,34 @@ def run(
         listener("phase", {"phase": name, "elapsed": time.time() - started})
 
     try:
-        _lifecycle(
-            spec, target, fault, ctx, state, observer, generator, options, slos, result, phase
-        )
+        _lifecycle(spec, target, fault, ctx, state, observer, generator, options, slos, phase)
     except PreflightRefused as exc:
-        result.outcome, result.reason = "preflight-refused", str(exc)
+        _ended(state, Outcome.PREFLIGHT_REFUSED, str(exc))
     except Aborted as exc:
-        result.outcome, result.reason = "aborted", str(exc)
-        _measure_safely(spec, observer, state, result, endpoints.notification_url, slos)
+        _ended(state, Outcome.ABORTED, str(exc))
+        _measure_safely(spec, observer, state, endpoints.notification_url, slos)
     except RollbackFailed as exc:
-        result.outcome, result.reason = "rollback-failed", str(exc)
+        _ended(state, Outcome.ROLLBACK_FAILED, str(exc))
     except (KeyboardInterrupt, Interrupted) as exc:
         # The phase the interrupt arrived in, not "rollback", which the finally entered since.
         where = state.interrupted_in or state.phase
         detail = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
-        result.outcome, result.reason = "interrupted", f"interrupted during {where}{detail}"
+        _ended(state, Outcome.INTERRUPTED, f"interrupted during {where}{detail}")
     except ObservationError as exc:
-        result.outcome, result.reason = "observation-error", str(exc)
+        _ended(state, Outcome.OBSERVATION_ERROR, str(exc))
     except TargetError as exc:
-        result.outcome, result.reason = "target-error", str(exc)
+        _ended(state, Outcome.TARGET_ERROR, str(exc))
     except Exception as exc:  # a bug must still end as a result, after rollback
         journal.append(InternalError(error=f"{type(exc).__name__}: {exc}"))
-        result.outcome = "error"
-        result.reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
+        reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
+        _ended(state, Outcome.ERROR, reason)
     finally:
-        _finish(spec, state, generator, journal, result, run_dir, listener)
-    return result
+        _finish(spec, state, generator, journal, run_dir, listener)
+    return state.result
+
+
+def _ended(state: _State, outcome: Outcome, reason: str) -> None:
+    state.result = replace(state.result, outcome=outcome, reason=reason)
 
 
 def _lifecycle(
@@ -252,7 +256,6 @@ def _lifecycle(
     generator: GeneratorClient,
     options: RunOptions,
     slos: slo.SloConfig,
-    result: DrillResult,
     phase: Callable[[str], None],
 ) -> None:
     journal, listener, started = ctx.journal, ctx.emit, state.started
@@ -296,8 +299,8 @@ def _lifecycle(
     phase("verify")
     ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
     phase("report")
-    _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url, slos)
-    _judge(spec, result, state)
+    _measure(spec, observer, state, ledger, ctx.endpoints.notification_url, slos)
+    _judge(spec, state)
 
 
 def _finish(
@@ -305,7 +308,6 @@ def _finish(
     state: _State,
     generator: GeneratorClient,
     journal: Journal,
-    result: DrillResult,
     run_dir: Path,
     listener: Listener,
 ) -> None:
@@ -318,17 +320,16 @@ def _finish(
             state.notes.append(f"could not restore the generator rate: {exc}")
     generator.close()
     finished = time.time()
-    result.finished_at = iso(finished)
-    result.wall_seconds = round(finished - state.started, 3)
-    if state.fault_report is not None:
-        result.fault = {
-            "kind": spec.fault.kind,
-            "params": spec.fault.params,
-            "figures": state.fault_report.figures,
-            "checks": [c.__dict__ for c in state.fault_report.checks],
-        }
-    if state.notes:
-        result.reason = "; ".join(filter(None, [result.reason, *state.notes]))
+    report = state.fault_report
+    result = state.result = replace(
+        state.result,
+        finished_at=utc(finished),
+        wall_seconds=round(finished - state.started, 3),
+        fault=None
+        if report is None
+        else FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks),
+        reason="; ".join(filter(None, [state.result.reason, *state.notes])),
+    )
     result.write(run_dir)
     journal.append(RunEnd(outcome=result.outcome))
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
@@ -705,12 +706,11 @@ def _measure_safely(
     spec: DrillSpec,
     observer: Observer,
     state: _State,
-    result: DrillResult,
     notify_url: str,
     slos: slo.SloConfig,
 ) -> None:
     try:
-        _measure(spec, observer, state, result, None, notify_url, slos)
+        _measure(spec, observer, state, None, notify_url, slos)
     except GenesisError as exc:
         state.notes.append(f"measurement after abort failed: {exc}")
 
@@ -733,19 +733,19 @@ def _measure(
     spec: DrillSpec,
     observer: Observer,
     state: _State,
-    result: DrillResult,
     ledger: Ledger | None,
     notify_url: str,
     slos: slo.SloConfig,
 ) -> None:
+    """The figures, from Prometheus range data; each part lands on the result as soon as it is
+    known, so an observation error half-way keeps what was measured before it."""
     injection = state.injection
     if injection is None:
         return
     t_inject = injection.at
     start = t_inject - PRE_INJECT_WINDOW_S
     end = _range_end(state.recovery_confirmed_at)
-    result.injected_at = iso(t_inject)
-    result.ledger = ledger
+    state.result = replace(state.result, injected_at=utc(t_inject), ledger=ledger)
     series_dump: dict[str, Any] = {"window": [start, end], "step": STEP_S, "queries": {}}
 
     # Detection.
@@ -762,7 +762,9 @@ def _measure(
         for name in spec.expected_alerts
     ]
     ttd = measure.time_to_detect(times, t_inject)
-    result.ttd_seconds, result.ttd_source, result.ttd_reason = ttd.seconds, ttd.source, ttd.reason
+    state.result = replace(
+        state.result, ttd_seconds=ttd.seconds, ttd_source=ttd.source, ttd_reason=ttd.reason
+    )
     fired_after = {
         name
         for (name, alertstate), samples in alert_series.items()
@@ -773,24 +775,25 @@ def _measure(
         for (name, alertstate), samples in alert_series.items()
         if alertstate == "firing" and any(t < t_inject for t, _ in samples)
     }
-    expected = list(spec.expected_alerts)
-    result.alerts = AlertSummary(
+    expected = spec.expected_alerts
+    alerts = AlertSummary(
         expected=expected,
-        fired=sorted(n for n in expected if n in fired_after),
-        missed=sorted(n for n in expected if n not in fired_after),
-        unexpected=sorted(fired_after - set(expected) - firing_before),
-        first_pending_at={a.name: iso(a.first_pending_at) for a in times},
-        first_firing_at={a.name: iso(a.first_firing_at) for a in times},
+        fired=tuple(sorted(n for n in expected if n in fired_after)),
+        missed=tuple(sorted(n for n in expected if n not in fired_after)),
+        unexpected=tuple(sorted(fired_after - set(expected) - firing_before)),
+        first_pending_at={a.name: utc(a.first_pending_at) for a in times},
+        first_firing_at={a.name: utc(a.first_firing_at) for a in times},
         for_seconds={name: for_durations.get(name, 0.0) for name in expected},
         evaluation_interval_s=eval_interval,
     )
-    if ttd.seconds is not None:
-        result.detected_at = iso(t_inject + ttd.seconds)
+    detected_at = None if ttd.seconds is None else utc(t_inject + ttd.seconds)
+    state.result = replace(state.result, alerts=alerts, detected_at=detected_at)
     series_dump["queries"]["ALERTS"] = {f"{k[0]}/{k[1]}": v for k, v in alert_series.items()}
 
     # Notification.
-    result.ttn_seconds, result.ttn_source, result.ttn_reason = _time_to_notify(
-        notify_url, spec.expected_alerts, t_inject
+    ttn, ttn_source, ttn_reason = _time_to_notify(notify_url, spec.expected_alerts, t_inject)
+    state.result = replace(
+        state.result, ttn_seconds=ttn, ttn_source=ttn_source, ttn_reason=ttn_reason
     )
 
     # Recovery.
@@ -819,22 +822,27 @@ def _measure(
     ttr, recovered_at = measure.time_to_recover(
         timeline, after, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
     )
-    result.ttr_seconds, result.ttr_source, result.ttr_reason = ttr.seconds, ttr.source, ttr.reason
-    result.recovered_at = iso(recovered_at)
     ready_at = state.fault_report.ready_at if state.fault_report else None
     firing_at = min((a.first_firing_at for a in times if a.first_firing_at), default=None)
-    result.phases = [
-        _phase("inject", t_inject, t_inject, "journal"),
-        _phase("first SLO breach", breach, t_inject, "prometheus: steady-state probes"),
-        _phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
-        _phase("component ready", ready_at, t_inject, f"target: {result.target}"),
-        _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
-        _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
-    ]
+    state.result = replace(
+        state.result,
+        ttr_seconds=ttr.seconds,
+        ttr_source=ttr.source,
+        ttr_reason=ttr.reason,
+        recovered_at=utc(recovered_at),
+        phases=(
+            _phase("inject", t_inject, t_inject, "journal"),
+            _phase("first SLO breach", breach, t_inject, "prometheus: steady-state probes"),
+            _phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
+            _phase("component ready", ready_at, t_inject, f"target: {state.result.target}"),
+            _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
+            _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+        ),
+    )
 
-    _error_budget(spec, observer, result, t_inject, end, slos)
+    _error_budget(spec, observer, state, t_inject, end, slos)
     _save_chart_series(observer, series_dump["queries"], start, end)
-    run_dir = Path(result.run_dir)
+    run_dir = Path(state.result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
 
 
@@ -852,7 +860,7 @@ def _save_chart_series(
 def _error_budget(
     spec: DrillSpec,
     observer: Observer,
-    result: DrillResult,
+    state: _State,
     t_inject: float,
     end: float,
     slos: slo.SloConfig,
@@ -862,14 +870,17 @@ def _error_budget(
     bad = observer.value(budget.bad_events_query(objective, end - t_inject))
     used = None if bad is None else budget.consumed(bad, objective, spec.load.rate)
     if used is None:
-        result.error_budget_reason = "no latency data in the window"
+        state.result = replace(state.result, error_budget_reason="no latency data in the window")
     else:
-        result.error_budget_consumed = used.share
-        result.error_budget_reason = used.describe(objective, spec.load.rate)
+        state.result = replace(
+            state.result,
+            error_budget_consumed=used.share,
+            error_budget_reason=used.describe(objective, spec.load.rate),
+        )
 
 
 def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:
-    return Phase(name, iso(at), None if at is None else round(at - t_inject, 3), source)
+    return Phase(name, utc(at), None if at is None else round(at - t_inject, 3), source)
 
 
 def _time_to_notify(
@@ -899,7 +910,8 @@ def _time_to_notify(
     return round(best - t_inject, 3), source, ""
 
 
-def _judge(spec: DrillSpec, result: DrillResult, state: _State) -> None:
+def _judge(spec: DrillSpec, state: _State) -> None:
+    result = state.result
     objectives: list[Objective] = []
     o = spec.objectives
 
@@ -954,11 +966,14 @@ def _judge(spec: DrillSpec, result: DrillResult, state: _State) -> None:
     if state.fault_report is not None:
         for check in state.fault_report.checks:
             objectives.append(Objective(check.name, "yes", check.detail, check.passed))
-    result.objectives = objectives
     passed = all(obj.passed for obj in objectives)
-    result.outcome = "passed" if passed else "failed"
     missed = [obj.name for obj in objectives if not obj.passed]
-    result.reason = "all objectives met" if passed else "missed: " + ", ".join(missed)
+    state.result = replace(
+        result,
+        objectives=tuple(objectives),
+        outcome=Outcome.PASSED if passed else Outcome.FAILED,
+        reason="all objectives met" if passed else "missed: " + ", ".join(missed),
+    )
 
 
 def load_spec_or_name(value: str, catalog: Path) -> Path:

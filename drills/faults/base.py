@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from drills import results
 from drills.journal import Journal, TempFile
 from drills.spec import DrillSpec
 from drills.targets.base import Endpoints, Target
@@ -55,13 +56,9 @@ class Injection:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Check:
-    """A fault-specific verification: what was checked, whether it passed, the evidence."""
-
-    name: str
-    passed: bool
-    detail: str
+# A fault-specific verification: what was checked, whether it passed, the evidence. It goes into
+# the result as it is, so it is the result's own type.
+Check = results.Check
 
 
 @dataclass(frozen=True)
