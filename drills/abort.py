@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from drills import budget
+from drills import budget, journal
 from drills.errors import ObservationError
 from drills.slo import SloConfig
 from drills.spec import DrillSpec
@@ -51,17 +51,23 @@ class Trip:
         what = self.detail or f"{self.value:.4g}"
         return f"abort.{self.condition}: {what} (limit {self.limit}) at {when}"
 
+    def journal_record(self, phase: str) -> journal.Abort:
+        """The journal's `abort` record: the trip, rounded, and the phase it ended."""
+        return journal.Abort(
+            condition=self.condition,
+            value=round(self.value, 6),
+            limit=self.limit,
+            at=self.at,
+            after_inject_s=None if self.after_inject_s is None else round(self.after_inject_s, 3),
+            reason=self.describe(),
+            phase=phase,
+        )
+
     def record(self) -> dict[str, object]:
-        return {
-            "condition": self.condition,
-            "value": round(self.value, 6),
-            "limit": self.limit,
-            "at": self.at,
-            "after_inject_s": None
-            if self.after_inject_s is None
-            else round(self.after_inject_s, 3),
-            "reason": self.describe(),
-        }
+        """What listeners are told: the journal record without the phase."""
+        fields = self.journal_record(phase="").fields()
+        del fields["phase"]
+        return fields
 
 
 class AbortCheck:

@@ -2,7 +2,10 @@
 
     GenesisError                  exit 1  (base; never raised bare)
     ├── InvalidInput              exit 2  bad file, field, flag or value
-    │   └── SpecError             a drill or game-day file is invalid (file:line: field: why)
+    │   ├── SpecError             a drill or game-day file is invalid (file:line: field: why)
+    │   ├── ResultError           a run's result.json is not a result this harness can read
+    │   └── DecodeError           a JSON value does not fit its type (drills.jsoncodec; the
+    │                             caller re-raises it naming the file, as ResultError)
     ├── TargetError               exit 3  the platform cannot be reached, started or trusted
     │   ├── TemporaryError        worth retrying: unreachable, 5xx, 409 conflict, a timeout
     │   ├── PermanentError        retrying cannot help: 403 forbidden, 404 not found, 422 invalid
@@ -22,18 +25,21 @@ translates the third-party error, and `drills.retry` retries only the temporary 
 `TargetError` is neither and is not retried. Third-party exceptions are translated into these at
 the boundary of the module that talks to the third party (supervisord's XML-RPC, psycopg, httpx,
 the Kubernetes client), re-raised `from` the original, so the CLI maps every failure to one
-message and one exit code — never a traceback.
+message and one exit code — never a traceback. The codes of the errors a run can end with come
+from `drills.outcome.Outcome`, so a run's outcome and the error behind it cannot disagree.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from drills.outcome import Outcome
+
 
 class GenesisError(Exception):
     """Base of every error the harness reports to a user."""
 
-    exit_code = 1
+    exit_code = Outcome.ERROR.exit_code
 
 
 class InvalidInput(GenesisError):
@@ -54,7 +60,7 @@ class SpecError(InvalidInput):
 class TargetError(GenesisError):
     """The platform under test cannot be reached, started, stopped or trusted."""
 
-    exit_code = 3
+    exit_code = Outcome.TARGET_ERROR.exit_code
 
 
 class TemporaryError(TargetError):
@@ -73,6 +79,8 @@ class PermanentError(TargetError):
 
 class PreflightRefused(TargetError):
     """The steady state does not hold (or a precondition failed): the fault is not injected."""
+
+    exit_code = Outcome.PREFLIGHT_REFUSED.exit_code
 
 
 class MissingDependency(TargetError):
@@ -99,23 +107,25 @@ class Aborted(GenesisError):
     """An abort condition (max duration, error budget, burn rate, SLI floor) ended the run
     early; rollback ran. The message names the condition, the value and when it fired."""
 
+    exit_code = Outcome.ABORTED.exit_code
+
 
 class ObservationError(GenesisError):
     """Prometheus or another observer could not be read."""
 
-    exit_code = 4
+    exit_code = Outcome.OBSERVATION_ERROR.exit_code
 
 
 class RollbackFailed(GenesisError):
     """The harness could not undo a fault: the platform may be left broken."""
 
-    exit_code = 5
+    exit_code = Outcome.ROLLBACK_FAILED.exit_code
 
 
 class Interrupted(GenesisError):
     """The user or the system asked the harness to stop (Ctrl-C, SIGTERM)."""
 
-    exit_code = 130
+    exit_code = Outcome.INTERRUPTED.exit_code
 
 
 class BadFile(InvalidInput):
@@ -125,3 +135,22 @@ class BadFile(InvalidInput):
     def __init__(self, path: object, line: int | None, why: str) -> None:
         self.path, self.line, self.why = path, line, why
         super().__init__(f"{path}:{line}: {why}" if line else f"{path}: {why}")
+
+
+class ResultError(InvalidInput):
+    """A run's `result.json` does not hold a result of a known schema; the message is
+    `file: field: why`, so a renamed or mistyped field fails loudly instead of reading as "n/a"."""
+
+    def __init__(self, path: object, field_path: str, why: str) -> None:
+        self.path, self.field_path, self.why = path, field_path, why
+        super().__init__(f"{path}: {field_path}: {why}" if field_path else f"{path}: {why}")
+
+
+class DecodeError(InvalidInput):
+    """A JSON value does not fit the type it is read as; `field_path` says where (`alerts.fired[2]`,
+    empty: the top). Raised by drills.jsoncodec, which does not know the file: its callers re-raise
+    it naming the file (ResultError)."""
+
+    def __init__(self, field_path: str, why: str) -> None:
+        self.field_path, self.why = field_path, why
+        super().__init__(f"{field_path}: {why}" if field_path else why)

@@ -32,6 +32,7 @@ from drills.budget import remaining as budget_remaining
 from drills.errors import GenesisError, InvalidInput, SpecError
 from drills.history import RULE as RULE_TEXT
 from drills.history import History, Verdict
+from drills.outcome import MEASURED, UNTRUSTED, Outcome, combined_exit_code
 from drills.results import DrillResult, iso
 from drills.runner import Listener, RunOptions, load_spec_or_name
 from drills.settings import REPO_ROOT
@@ -49,9 +50,6 @@ MISSED_POLICIES = ("skip", "run-once")
 BUDGET_ACTIONS = ("skip", "stop")
 FAILURE_ACTIONS = ("continue", "stop")
 MARKS = {"d": "detected", "m": "mitigated", "r": "resolved"}
-# Outcomes after which the platform cannot be trusted: the game day always stops (not a policy).
-ALWAYS_STOP = ("rollback-failed", "interrupted")
-SCORED_OUTCOMES = ("passed", "failed", "aborted")
 SCORE_FORMULA = (
     "score = mean over the drills that were attempted of 100 x (objectives met / objectives); "
     "a drill that could not run or be trusted (preflight refused, target or observation error, "
@@ -433,14 +431,15 @@ class DrillOutcome:
         """100 x objectives met / objectives; 0 for an untrusted run; None when skipped."""
         if self.result is None:
             return None
-        if self.result.outcome not in SCORED_OUTCOMES or not self.result.objectives:
+        if self.result.outcome not in MEASURED or not self.result.objectives:
             return 0.0
         met = sum(o.passed for o in self.result.objectives)
         return 100.0 * met / len(self.result.objectives)
 
     def human(self, mark: str) -> float | None:
         """Seconds from the injection to the responders' first `mark`, if both exist."""
-        injected = _ts(self.result.injected_at) if self.result else None
+        at = self.result.injected_at if self.result else None
+        injected = at.timestamp() if at else None
         times = [m.at for m in self.marks if m.name == mark]
         return None if injected is None or not times else round(min(times) - injected, 3)
 
@@ -466,20 +465,8 @@ class GameDayResult:
     @property
     def exit_code(self) -> int:
         """0 every attempted drill passed · 5 a rollback failed · 130 interrupted · 3 nothing
-        could run · 1 otherwise."""
-        results = [o.result for o in self.outcomes if o.result is not None]
-        outcomes = {r.outcome for r in results}
-        if "rollback-failed" in outcomes:
-            return 5
-        if "interrupted" in outcomes:
-            return 130
-        if not results:
-            return 3
-        return 0 if outcomes == {"passed"} else 1
-
-
-def _ts(value: str | None) -> float | None:
-    return None if not value else datetime.fromisoformat(value).timestamp()
+        could run · 1 otherwise (drills.outcome.combined_exit_code)."""
+        return combined_exit_code(o.result.outcome for o in self.outcomes if o.result is not None)
 
 
 def gameday_dir(runs_dir: Path, plan: Plan, now: float) -> Path:
@@ -560,7 +547,7 @@ def run_gameday(
         reason = _stop_reason(plan, outcome.result)
         if reason:
             _stop(result, reason, index)
-            if outcome.result.outcome == "interrupted":
+            if outcome.result.outcome == Outcome.INTERRUPTED:
                 stop.set()
             break
     result.finished_at = clock.now()
@@ -639,11 +626,11 @@ def _verdicts(history: History, result: DrillResult) -> tuple[Verdict, ...]:
 
 
 def _stop_reason(plan: Plan, result: DrillResult) -> str:
-    if result.outcome in ALWAYS_STOP:
+    if result.outcome in UNTRUSTED:  # the platform cannot be trusted: always (not a policy)
         return f"{result.drill} ended {result.outcome}: game day stopped (always)"
-    if result.outcome == "failed" and plan.abort.on_failure == "stop":
+    if result.outcome == Outcome.FAILED and plan.abort.on_failure == "stop":
         return f"{result.drill} missed an objective: game day stopped (abort.on_failure: stop)"
-    if result.outcome not in ("passed", "failed") and plan.abort.on_error == "stop":
+    if result.outcome not in (Outcome.PASSED, Outcome.FAILED) and plan.abort.on_error == "stop":
         return f"{result.drill} ended {result.outcome}: game day stopped (abort.on_error: stop)"
     return ""
 

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from drills.errors import InvalidInput
+from drills.outcome import MEASURED, Outcome
+from drills.results import DrillResult
 
 DB_NAME = "history.sqlite"
 BASELINE_RUNS = 10
@@ -70,7 +72,7 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_drill ON runs (drill, target, started_at);
 """
 # Outcomes whose figures were measured: a refused or broken run says nothing about speed.
-MEASURED_OUTCOMES = ("passed", "failed", "aborted")
+MEASURED_OUTCOMES = tuple(sorted(str(outcome) for outcome in MEASURED))
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,8 @@ class RunRow:
     run_id: str
     drill: str
     target: str
-    outcome: str
-    started_at: str
+    outcome: Outcome
+    started_at: str  # ISO 8601, milliseconds: sorts as it reads
     ttd: float | None
     ttn: float | None
     ttr: float | None
@@ -94,6 +96,31 @@ class RunRow:
     def figure(self, name: str) -> float | None:
         value: float | int | None = getattr(self, name)
         return None if value is None else float(value)
+
+    @classmethod
+    def of(cls, result: DrillResult, run_dir: Path) -> RunRow:
+        ledger = result.ledger
+        return cls(
+            run_id=result.run_id,
+            drill=result.drill,
+            target=result.target,
+            outcome=result.outcome,
+            started_at=result.started_at.isoformat(timespec="milliseconds"),
+            ttd=result.ttd_seconds,
+            ttn=result.ttn_seconds,
+            ttr=result.ttr_seconds,
+            lost=ledger.lost if ledger else None,
+            duplicated=ledger.duplicated if ledger else None,
+            budget=result.error_budget_consumed,
+            wall=result.wall_seconds,
+            run_dir=str(run_dir),
+        )
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> RunRow:
+        values = list(row)
+        values[3] = Outcome(values[3])
+        return cls(*values)
 
 
 @dataclass(frozen=True)
@@ -159,42 +186,15 @@ def judge(figure: str, value: float | None, baseline: Sequence[float]) -> Verdic
     return Verdict(figure, value, med, mad, limit, len(recent), regressed, "")
 
 
-def _row(raw: dict[str, Any], run_dir: Path) -> RunRow | None:
-    try:
-        ledger = raw.get("ledger") or {}
-        return RunRow(
-            run_id=str(raw["run_id"]),
-            drill=str(raw["drill"]),
-            target=str(raw.get("target", "")),
-            outcome=str(raw["outcome"]),
-            started_at=str(raw["started_at"]),
-            ttd=_num(raw.get("ttd_seconds")),
-            ttn=_num(raw.get("ttn_seconds")),
-            ttr=_num(raw.get("ttr_seconds")),
-            lost=_int(ledger.get("lost")) if isinstance(ledger, dict) else None,
-            duplicated=_int(ledger.get("duplicated")) if isinstance(ledger, dict) else None,
-            budget=_num(raw.get("error_budget_consumed")),
-            wall=_num(raw.get("wall_seconds")),
-            run_dir=str(run_dir),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _num(value: Any) -> float | None:
-    return None if value is None or isinstance(value, bool) else float(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if value is None or isinstance(value, bool) else int(value)
-
-
 class History:
     """The index of one runs directory (`<runs dir>/history.sqlite`)."""
 
     def __init__(self, runs_dir: Path) -> None:
         self.runs_dir = runs_dir
         self.path = runs_dir / DB_NAME
+        # Run directories `sync` could not index, and why (a result.json of an unknown shape):
+        # one broken run must not hide the others' history, nor be dropped without a word.
+        self.skipped: dict[Path, str] = {}
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -207,33 +207,29 @@ class History:
         except sqlite3.Error as exc:
             raise InvalidInput(f"run history {self.path}: {exc}") from exc
 
-    def record(self, run_dir: Path) -> RunRow | None:
-        """Index one run directory (idempotent); None when it has no readable result.json."""
-        row = self._read(run_dir)
-        if row is not None:
-            with self._db() as conn:
-                self._insert(conn, [row])
+    def record(self, run_dir: Path) -> RunRow:
+        """Index one run directory (idempotent); InvalidInput when its result.json is missing
+        or not a result (the message names the file and the field)."""
+        row = RunRow.of(DrillResult.read(run_dir), run_dir)
+        with self._db() as conn:
+            self._insert(conn, [row])
         return row
 
     def sync(self) -> int:
-        """Index every run directory not indexed yet; returns how many were added."""
+        """Index every run directory not indexed yet; returns how many were added. Those whose
+        result.json cannot be read are left out and listed in `skipped`."""
         with self._db() as conn:
             known = {r[0] for r in conn.execute("SELECT run_id FROM runs")}
-            rows = [
-                row
-                for result in sorted(self.runs_dir.glob("*/result.json"))
-                if result.parent.name not in known and (row := self._read(result.parent))
-            ]
+            rows = []
+            for result in sorted(self.runs_dir.glob("*/result.json")):
+                if result.parent.name in known:
+                    continue
+                try:
+                    rows.append(RunRow.of(DrillResult.read(result.parent), result.parent))
+                except InvalidInput as exc:
+                    self.skipped[result.parent] = str(exc)
             self._insert(conn, rows)
         return len(rows)
-
-    @staticmethod
-    def _read(run_dir: Path) -> RunRow | None:
-        try:
-            raw = json.loads((run_dir / "result.json").read_text())
-        except (OSError, ValueError):
-            return None
-        return _row(raw, run_dir) if isinstance(raw, dict) else None
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, rows: Iterable[RunRow]) -> None:
@@ -252,7 +248,7 @@ class History:
                 "ORDER BY started_at DESC, run_id DESC LIMIT ?",
                 (drill, drill, limit),
             ).fetchall()
-        return [RunRow(*row) for row in reversed(rows)]
+        return [RunRow.from_db(row) for row in reversed(rows)]
 
     def drills(self) -> list[str]:
         with self._db() as conn:
@@ -288,9 +284,7 @@ class History:
         verdicts in the run directory (`regressions.json`) for its post-mortem."""
         self.sync()
         row = self.record(run_dir)
-        if row is None:
-            raise InvalidInput(f"{run_dir}: no readable result.json to check")
-        if row.outcome not in MEASURED_OUTCOMES:
+        if row.outcome not in MEASURED:
             verdicts = [
                 Verdict(name, None, None, None, None, 0, False, f"run {row.outcome}")
                 for name in FIGURES

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
+from drills.outcome import Outcome  # an enum, no dependencies: cheap at plugin load
+
 if TYPE_CHECKING:
     from drills.ledger import GeneratorClient, GeneratorMark, Ledger
     from drills.results import DrillResult
@@ -232,7 +234,7 @@ class DrillFixture:
         if result.ledger is not None:
             self._record(f"{prefix}.lost", result.ledger.lost)
             self._record(f"{prefix}.duplicated", result.ledger.duplicated)
-        if result.outcome == "interrupted":
+        if result.outcome == Outcome.INTERRUPTED:
             raise KeyboardInterrupt  # Ctrl-C stops the session; the fault is already rolled back
         return result
 

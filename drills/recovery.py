@@ -32,7 +32,22 @@ from drills import spec as spec_module
 from drills.errors import RollbackFailed, TargetError
 from drills.faults.base import FaultContext
 from drills.faults.registry import build as build_fault
-from drills.journal import JOURNAL_NAME, Journal, harness_alive, read
+from drills.journal import (
+    JOURNAL_NAME,
+    InjectIntent,
+    Journal,
+    Load,
+    LoadRestored,
+    RecoverStart,
+    RollbackDone,
+    RollbackError,
+    RunEnd,
+    RunStart,
+    TempFile,
+    TempFileRemoved,
+    harness_alive,
+    read,
+)
 from drills.targets.base import Endpoints, Target, TargetIdentity
 
 
@@ -66,20 +81,20 @@ def leftovers(run_dir: Path) -> Leftovers:
     """Read a run's journal for what is still in effect."""
     records = read(run_dir / JOURNAL_NAME)
     events = [record.get("event") for record in records]
-    start = next((r for r in records if r.get("event") == "run-start"), {})
+    start = next((r for r in records if r.get("event") == RunStart.EVENT), {})
     fault = None
-    if "inject-intent" in events and "rollback-done" not in events:
-        intent = next(r for r in records if r.get("event") == "inject-intent")
+    if InjectIntent.EVENT in events and RollbackDone.EVENT not in events:
+        intent = next(r for r in records if r.get("event") == InjectIntent.EVENT)
         fault = (str(intent.get("kind", "?")), str(intent.get("component", "?")))
     previous_rate = None
-    loads = [r for r in records if r.get("event") == "load"]
-    if loads and "load-restored" not in events:
+    loads = [r for r in records if r.get("event") == Load.EVENT]
+    if loads and LoadRestored.EVENT not in events:
         raw = loads[0].get("previous_rate")
         if isinstance(raw, int | float) and not isinstance(raw, bool):
             previous_rate = float(raw)
     temp_files: tuple[Path, ...] = ()
-    if "run-end" not in events:  # a run that ended cleaned up after itself
-        paths = (Path(str(r.get("path"))) for r in records if r.get("event") == "temp-file")
+    if RunEnd.EVENT not in events:  # a run that ended cleaned up after itself
+        paths = (Path(str(r.get("path"))) for r in records if r.get("event") == TempFile.EVENT)
         temp_files = tuple(dict.fromkeys(p for p in paths if p.is_absolute() and p.exists()))
     return Leftovers(
         run_dir=run_dir,
@@ -219,7 +234,7 @@ def _recover_one(
 ) -> Recovered:
     run_dir, journal = item.run_dir, Journal(item.run_dir)
     endpoints = target.endpoints()
-    journal.write("recover-start", target_identity=target.identity().to_json())
+    journal.append(RecoverStart(target_identity=target.identity().to_json()))
     actions: list[str] = []
     failures: list[str] = []
     if item.fault is not None:
@@ -230,10 +245,10 @@ def _recover_one(
         try:
             fault.rollback(ctx)
         except (TargetError, RollbackFailed, OSError) as exc:
-            journal.write("rollback-error", error=str(exc), by="recover")
+            journal.append(RollbackError(error=str(exc), by="recover"))
             failures.append(f"rollback failed: {exc}")
         else:
-            journal.write("rollback-done", by="recover")
+            journal.append(RollbackDone(by="recover"))
             actions.append(f"{spec.fault.kind} on {spec.target} rolled back")
     if item.previous_rate is not None:
         progress(f"{run_dir.name}: restoring the generator rate to {item.previous_rate:g}")
@@ -243,7 +258,7 @@ def _recover_one(
         except TargetError as exc:
             failures.append(f"generator rate not restored: {exc}")
         else:
-            journal.write("load-restored", rate=item.previous_rate, by="recover")
+            journal.append(LoadRestored(rate=item.previous_rate, by="recover"))
             actions.append(f"generator rate restored to {item.previous_rate:g} events/s")
         finally:
             client.close()
@@ -253,7 +268,7 @@ def _recover_one(
         except OSError as exc:
             failures.append(f"temporary file {path} not removed: {exc}")
         else:
-            journal.write("temp-file-removed", path=str(path), by="recover")
+            journal.append(TempFileRemoved(path=str(path), by="recover"))
             actions.append(f"removed {path}")
     if failures:
         raise RollbackFailed(f"{run_dir.name}: " + "; ".join(failures))

@@ -39,11 +39,31 @@ from drills.errors import (
 )
 from drills.faults.base import Fault, FaultContext, FaultReport, Injection
 from drills.faults.registry import build as build_fault
-from drills.journal import Journal, harness_process
+from drills.journal import (
+    AlertsQuiet,
+    Budget,
+    FaultVerified,
+    Injected,
+    InjectIntent,
+    InternalError,
+    Journal,
+    Load,
+    LoadRestored,
+    PhaseStarted,
+    RecoveredEarlierRun,
+    RollbackDone,
+    RollbackError,
+    RollbackIntent,
+    RunEnd,
+    RunStart,
+    UnfinishedRunLeftAlone,
+    harness_process,
+)
 from drills.ledger import GeneratorClient, GeneratorMark, Ledger, counter_increase, reconcile
 from drills.observe import Observer
+from drills.outcome import Outcome
 from drills.recovery import recover
-from drills.results import AlertSummary, DrillResult, Objective, Phase, iso
+from drills.results import AlertSummary, DrillResult, FaultSummary, Objective, Phase, utc
 from drills.spec import DrillSpec
 from drills.targets.base import Target
 
@@ -82,9 +102,10 @@ class RunOptions:
 
 @dataclass
 class _State:
-    """Mutable bookkeeping of one run (kept off the result until the end)."""
+    """Mutable bookkeeping of one run; `result` is replaced (frozen) as figures come in."""
 
     started: float
+    result: DrillResult
     injection: Injection | None = None
     rolled_back_at: float | None = None
     before: GeneratorMark | None = None
@@ -153,62 +174,65 @@ def run(
     journal = Journal(run_dir)
     ctx = _context(spec, target, journal, run_dir, listener)
     fault = fault or build_fault(spec.fault)
-    state = _State(started=started)
-    endpoints = ctx.endpoints
-    observer = observer or Observer(endpoints.prometheus_url)
-    token = endpoints.generator_token.reveal()
-    generator = generator or GeneratorClient(endpoints.generator_url, token)
     result = DrillResult(
         run_id=run_id,
         drill=spec.name,
         target=target.name,
-        outcome="error",
+        outcome=Outcome.ERROR,
         reason="",
-        started_at=iso(started) or "",
+        started_at=utc(started),
         run_dir=str(run_dir),
     )
-    journal.write(
-        "run-start",
-        drill=spec.name,
-        target=target.name,
-        target_identity=target.identity().to_json(),  # `recover` acts only on the same platform
-        harness=harness_process(),  # and never on a run whose harness is still alive
-        spec=str(spec.path),
+    state = _State(started=started, result=result)
+    endpoints = ctx.endpoints
+    observer = observer or Observer(endpoints.prometheus_url)
+    token = endpoints.generator_token.reveal()
+    generator = generator or GeneratorClient(endpoints.generator_url, token)
+    journal.append(
+        RunStart(
+            drill=spec.name,
+            target=target.name,
+            target_identity=target.identity().to_json(),
+            harness=harness_process(),
+            spec=str(spec.path),
+        )
     )
     (run_dir / "drill.yaml").write_text(spec.path.read_text())
 
     def phase(name: str) -> None:
         state.phase = name
-        journal.write("phase", phase=name)
+        journal.append(PhaseStarted(phase=name))
         listener("phase", {"phase": name, "elapsed": time.time() - started})
 
     try:
-        _lifecycle(
-            spec, target, fault, ctx, state, observer, generator, options, slos, result, phase
-        )
+        _lifecycle(spec, target, fault, ctx, state, observer, generator, options, slos, phase)
     except PreflightRefused as exc:
-        result.outcome, result.reason = "preflight-refused", str(exc)
+        _ended(state, Outcome.PREFLIGHT_REFUSED, str(exc))
     except Aborted as exc:
-        result.outcome, result.reason = "aborted", str(exc)
-        _measure_safely(spec, observer, state, result, endpoints.notification_url, slos)
+        _ended(state, Outcome.ABORTED, str(exc))
+        _measure_safely(spec, observer, state, endpoints.notification_url, slos)
     except RollbackFailed as exc:
-        result.outcome, result.reason = "rollback-failed", str(exc)
+        _ended(state, Outcome.ROLLBACK_FAILED, str(exc))
     except (KeyboardInterrupt, Interrupted) as exc:
         # The phase the interrupt arrived in, not "rollback", which the finally entered since.
         where = state.interrupted_in or state.phase
         detail = f": {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
-        result.outcome, result.reason = "interrupted", f"interrupted during {where}{detail}"
+        _ended(state, Outcome.INTERRUPTED, f"interrupted during {where}{detail}")
     except ObservationError as exc:
-        result.outcome, result.reason = "observation-error", str(exc)
+        _ended(state, Outcome.OBSERVATION_ERROR, str(exc))
     except TargetError as exc:
-        result.outcome, result.reason = "target-error", str(exc)
+        _ended(state, Outcome.TARGET_ERROR, str(exc))
     except Exception as exc:  # a bug must still end as a result, after rollback
-        journal.write("internal-error", error=f"{type(exc).__name__}: {exc}")
-        result.outcome = "error"
-        result.reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
+        journal.append(InternalError(error=f"{type(exc).__name__}: {exc}"))
+        reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
+        _ended(state, Outcome.ERROR, reason)
     finally:
-        _finish(spec, state, generator, journal, result, run_dir, listener)
-    return result
+        _finish(spec, state, generator, journal, run_dir, listener)
+    return state.result
+
+
+def _ended(state: _State, outcome: Outcome, reason: str) -> None:
+    state.result = replace(state.result, outcome=outcome, reason=reason)
 
 
 def _lifecycle(
@@ -221,7 +245,6 @@ def _lifecycle(
     generator: GeneratorClient,
     options: RunOptions,
     slos: slo.SloConfig,
-    result: DrillResult,
     phase: Callable[[str], None],
 ) -> None:
     journal, listener, started = ctx.journal, ctx.emit, state.started
@@ -233,20 +256,20 @@ def _lifecycle(
         _preflight(spec, target, fault, ctx, observer, options, slos)
         phase("baseline")
         state.original_rate = generator.mark().rate
-        journal.write("load", rate=rate, previous_rate=state.original_rate)
+        journal.append(Load(rate=rate, previous_rate=state.original_rate))
         generator.set_rate(rate)
         _warm_imports()
         _baseline(spec, observer, listener, started, deadline)
         state.before = generator.mark()
         state.dead_lettered_since = observer.value(PROMETHEUS_NOW)
         phase("inject")
-        journal.write(
-            "inject-intent", kind=spec.fault.kind, component=spec.target, params=spec.fault.params
+        journal.append(
+            InjectIntent(kind=spec.fault.kind, component=spec.target, params=spec.fault.params)
         )
         injection = fault.inject(ctx)
         state.injection = injection
-        journal.write(
-            "injected", at=injection.at, source=injection.source, details=injection.details
+        journal.append(
+            Injected(at=injection.at, source=injection.source, details=injection.details)
         )
         listener("injected", {"at": injection.at})
         phase("observe")
@@ -260,13 +283,13 @@ def _lifecycle(
             _rollback(fault, ctx, journal, state)
     phase("recover")
     state.fault_report = fault.verify(ctx, injection)
-    journal.write("fault-verified", figures=state.fault_report.figures)
+    journal.append(FaultVerified(figures=state.fault_report.figures))
     state.recovery_confirmed_at = _await_recovery(spec, observer, ctx, checker, injection.at)
     phase("verify")
     ledger = _settle_ledger(spec, generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
     phase("report")
-    _measure(spec, observer, state, result, ledger, ctx.endpoints.notification_url, slos)
-    _judge(spec, result, state)
+    _measure(spec, observer, state, ledger, ctx.endpoints.notification_url, slos)
+    _judge(spec, state)
 
 
 def _finish(
@@ -274,7 +297,6 @@ def _finish(
     state: _State,
     generator: GeneratorClient,
     journal: Journal,
-    result: DrillResult,
     run_dir: Path,
     listener: Listener,
 ) -> None:
@@ -282,24 +304,23 @@ def _finish(
     if state.original_rate is not None:
         try:
             generator.set_rate(state.original_rate)
-            journal.write("load-restored", rate=state.original_rate)
+            journal.append(LoadRestored(rate=state.original_rate))
         except TargetError as exc:
             state.notes.append(f"could not restore the generator rate: {exc}")
     generator.close()
     finished = time.time()
-    result.finished_at = iso(finished)
-    result.wall_seconds = round(finished - state.started, 3)
-    if state.fault_report is not None:
-        result.fault = {
-            "kind": spec.fault.kind,
-            "params": spec.fault.params,
-            "figures": state.fault_report.figures,
-            "checks": [c.__dict__ for c in state.fault_report.checks],
-        }
-    if state.notes:
-        result.reason = "; ".join(filter(None, [result.reason, *state.notes]))
+    report = state.fault_report
+    result = state.result = replace(
+        state.result,
+        finished_at=utc(finished),
+        wall_seconds=round(finished - state.started, 3),
+        fault=None
+        if report is None
+        else FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks),
+        reason="; ".join(filter(None, [state.result.reason, *state.notes])),
+    )
     result.write(run_dir)
-    journal.write("run-end", outcome=result.outcome)
+    journal.append(RunEnd(outcome=result.outcome))
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
 
 
@@ -324,9 +345,9 @@ def _preflight(
         exclude=ctx.run_dir,
     )
     for item in recovery.recovered:
-        ctx.journal.write("recovered-earlier-run", run=item.run_dir.name, kind=item.kind)
+        ctx.journal.append(RecoveredEarlierRun(run=item.run_dir.name, kind=item.kind))
     for alone in recovery.left_alone:
-        ctx.journal.write("unfinished-run-left-alone", run=alone.run_dir.name, why=alone.why)
+        ctx.journal.append(UnfinishedRunLeftAlone(run=alone.run_dir.name, why=alone.why))
     problems = []
     for component in dict.fromkeys((*PIPELINE_COMPONENTS, spec.target)):
         # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
@@ -382,15 +403,15 @@ def _budget_floor_problems(observer: Observer, slos: slo.SloConfig, ctx: FaultCo
     """DESIGN.md §5: the error budget must be above the floor before a fault is injected."""
     objective = slos.event_latency
     if slos.budget_floor is None:
-        ctx.journal.write("budget", remaining=None, floor=None, source=slos.source)
+        ctx.journal.append(Budget(remaining=None, floor=None, source=slos.source))
         return []
     ratio = observer.value(budget.good_ratio_query(objective, objective.window_s))
     if ratio is None:  # no traffic in the window: nothing has been spent
-        ctx.journal.write("budget", remaining=None, floor=slos.budget_floor, source=slos.source)
+        ctx.journal.append(Budget(remaining=None, floor=slos.budget_floor, source=slos.source))
         return []
     left = budget.remaining(ratio, objective)
-    ctx.journal.write(
-        "budget", remaining=round(left, 4), floor=slos.budget_floor, source=slos.source
+    ctx.journal.append(
+        Budget(remaining=round(left, 4), floor=slos.budget_floor, source=slos.source)
     )
     if left > slos.budget_floor:
         return []
@@ -416,11 +437,12 @@ def _await_quiet_alerts(spec: DrillSpec, observer: Observer, ctx: FaultContext) 
         firing = _firing_now(observer) & set(spec.expected_alerts)
         if not firing or time.monotonic() > deadline:
             if waited_for:  # the wait is the platform's, not the harness's: say how long it was
-                ctx.journal.write(
-                    "alerts-quiet",
-                    alerts=sorted(waited_for),
-                    waited_s=round(time.monotonic() - started, 3),
-                    still_firing=sorted(firing),
+                ctx.journal.append(
+                    AlertsQuiet(
+                        alerts=tuple(sorted(waited_for)),
+                        waited_s=round(time.monotonic() - started, 3),
+                        still_firing=tuple(sorted(firing)),
+                    )
                 )
             return firing
         waited_for |= firing
@@ -533,7 +555,7 @@ def _watch_while(
 
 
 def _aborted(trip: Trip, ctx: FaultContext, where: str) -> Aborted:
-    ctx.journal.write("abort", **trip.record(), phase=where)
+    ctx.journal.append(trip.journal_record(phase=where))
     ctx.emit("abort", trip.record())
     return Aborted(f"{trip.describe()}, {where}")
 
@@ -552,10 +574,10 @@ def _tick(
 
 def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) -> None:
     """Undo the fault, retrying only temporary failures (a 403 or 404 fails at once)."""
-    journal.write("rollback-intent", kind=ctx.spec.fault.kind)
+    journal.append(RollbackIntent(kind=ctx.spec.fault.kind))
 
     def failed(attempt: int, exc: Exception, will_retry: bool) -> None:
-        journal.write("rollback-error", attempt=attempt, error=str(exc), retry=will_retry)
+        journal.append(RollbackError(attempt=attempt, error=str(exc), retry=will_retry))
 
     try:
         retry.call(lambda: fault.rollback(ctx), ROLLBACK_BACKOFF, on_error=failed)
@@ -570,7 +592,7 @@ def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: _State) 
         state.interrupted_in = "rollback"
         raise
     state.rolled_back_at = time.time()
-    journal.write("rollback-done", at=state.rolled_back_at)
+    journal.append(RollbackDone(at=state.rolled_back_at))
 
 
 def _await_recovery(
@@ -673,12 +695,11 @@ def _measure_safely(
     spec: DrillSpec,
     observer: Observer,
     state: _State,
-    result: DrillResult,
     notify_url: str,
     slos: slo.SloConfig,
 ) -> None:
     try:
-        _measure(spec, observer, state, result, None, notify_url, slos)
+        _measure(spec, observer, state, None, notify_url, slos)
     except GenesisError as exc:
         state.notes.append(f"measurement after abort failed: {exc}")
 
@@ -701,19 +722,19 @@ def _measure(
     spec: DrillSpec,
     observer: Observer,
     state: _State,
-    result: DrillResult,
     ledger: Ledger | None,
     notify_url: str,
     slos: slo.SloConfig,
 ) -> None:
+    """The figures, from Prometheus range data; each part lands on the result as soon as it is
+    known, so an observation error half-way keeps what was measured before it."""
     injection = state.injection
     if injection is None:
         return
     t_inject = injection.at
     start = t_inject - PRE_INJECT_WINDOW_S
     end = _range_end(state.recovery_confirmed_at)
-    result.injected_at = iso(t_inject)
-    result.ledger = ledger
+    state.result = replace(state.result, injected_at=utc(t_inject), ledger=ledger)
     series_dump: dict[str, Any] = {"window": [start, end], "step": STEP_S, "queries": {}}
 
     # Detection.
@@ -730,7 +751,9 @@ def _measure(
         for name in spec.expected_alerts
     ]
     ttd = measure.time_to_detect(times, t_inject)
-    result.ttd_seconds, result.ttd_source, result.ttd_reason = ttd.seconds, ttd.source, ttd.reason
+    state.result = replace(
+        state.result, ttd_seconds=ttd.seconds, ttd_source=ttd.source, ttd_reason=ttd.reason
+    )
     fired_after = {
         name
         for (name, alertstate), samples in alert_series.items()
@@ -741,24 +764,25 @@ def _measure(
         for (name, alertstate), samples in alert_series.items()
         if alertstate == "firing" and any(t < t_inject for t, _ in samples)
     }
-    expected = list(spec.expected_alerts)
-    result.alerts = AlertSummary(
+    expected = spec.expected_alerts
+    alerts = AlertSummary(
         expected=expected,
-        fired=sorted(n for n in expected if n in fired_after),
-        missed=sorted(n for n in expected if n not in fired_after),
-        unexpected=sorted(fired_after - set(expected) - firing_before),
-        first_pending_at={a.name: iso(a.first_pending_at) for a in times},
-        first_firing_at={a.name: iso(a.first_firing_at) for a in times},
+        fired=tuple(sorted(n for n in expected if n in fired_after)),
+        missed=tuple(sorted(n for n in expected if n not in fired_after)),
+        unexpected=tuple(sorted(fired_after - set(expected) - firing_before)),
+        first_pending_at={a.name: utc(a.first_pending_at) for a in times},
+        first_firing_at={a.name: utc(a.first_firing_at) for a in times},
         for_seconds={name: for_durations.get(name, 0.0) for name in expected},
         evaluation_interval_s=eval_interval,
     )
-    if ttd.seconds is not None:
-        result.detected_at = iso(t_inject + ttd.seconds)
+    detected_at = None if ttd.seconds is None else utc(t_inject + ttd.seconds)
+    state.result = replace(state.result, alerts=alerts, detected_at=detected_at)
     series_dump["queries"]["ALERTS"] = {f"{k[0]}/{k[1]}": v for k, v in alert_series.items()}
 
     # Notification.
-    result.ttn_seconds, result.ttn_source, result.ttn_reason = _time_to_notify(
-        notify_url, spec.expected_alerts, t_inject
+    ttn, ttn_source, ttn_reason = _time_to_notify(notify_url, spec.expected_alerts, t_inject)
+    state.result = replace(
+        state.result, ttn_seconds=ttn, ttn_source=ttn_source, ttn_reason=ttn_reason
     )
 
     # Recovery.
@@ -787,27 +811,32 @@ def _measure(
     ttr, recovered_at = measure.time_to_recover(
         timeline, after, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
     )
-    result.ttr_seconds, result.ttr_source, result.ttr_reason = ttr.seconds, ttr.source, ttr.reason
-    result.recovered_at = iso(recovered_at)
     ready_at = state.fault_report.ready_at if state.fault_report else None
     firing_at = min((a.first_firing_at for a in times if a.first_firing_at), default=None)
-    result.phases = [
-        _phase("inject", t_inject, t_inject, "journal"),
-        _phase("first SLO breach", breach, t_inject, "prometheus: steady-state probes"),
-        _phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
-        _phase("component ready", ready_at, t_inject, f"target: {result.target}"),
-        _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
-        _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
-        # A recovery that broke again (DESIGN.md §4): TTR is the final recovery, these say why.
-        *(
-            _phase("recovery broke again", flap.broke_at, t_inject, "prometheus: SLIs")
-            for flap in measure.flaps(timeline, after, spec.recovery_samples)
+    state.result = replace(
+        state.result,
+        ttr_seconds=ttr.seconds,
+        ttr_source=ttr.source,
+        ttr_reason=ttr.reason,
+        recovered_at=utc(recovered_at),
+        phases=(
+            _phase("inject", t_inject, t_inject, "journal"),
+            _phase("first SLO breach", breach, t_inject, "prometheus: steady-state probes"),
+            _phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
+            _phase("component ready", ready_at, t_inject, f"target: {state.result.target}"),
+            _phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
+            _phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+            # A recovery that broke again (DESIGN.md §4): TTR is the final recovery, these say why.
+            *(
+                _phase("recovery broke again", flap.broke_at, t_inject, "prometheus: SLIs")
+                for flap in measure.flaps(timeline, after, spec.recovery_samples)
+            ),
         ),
-    ]
+    )
 
-    _error_budget(spec, observer, result, t_inject, end, slos)
+    _error_budget(spec, observer, state, t_inject, end, slos)
     _save_chart_series(observer, series_dump["queries"], start, end)
-    run_dir = Path(result.run_dir)
+    run_dir = Path(state.result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
 
 
@@ -825,7 +854,7 @@ def _save_chart_series(
 def _error_budget(
     spec: DrillSpec,
     observer: Observer,
-    result: DrillResult,
+    state: _State,
     t_inject: float,
     end: float,
     slos: slo.SloConfig,
@@ -835,14 +864,17 @@ def _error_budget(
     bad = observer.value(budget.bad_events_query(objective, end - t_inject))
     used = None if bad is None else budget.consumed(bad, objective, spec.load.rate)
     if used is None:
-        result.error_budget_reason = "no latency data in the window"
+        state.result = replace(state.result, error_budget_reason="no latency data in the window")
     else:
-        result.error_budget_consumed = used.share
-        result.error_budget_reason = used.describe(objective, spec.load.rate)
+        state.result = replace(
+            state.result,
+            error_budget_consumed=used.share,
+            error_budget_reason=used.describe(objective, spec.load.rate),
+        )
 
 
 def _phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:
-    return Phase(name, iso(at), None if at is None else round(at - t_inject, 3), source)
+    return Phase(name, utc(at), None if at is None else round(at - t_inject, 3), source)
 
 
 def _time_to_notify(
@@ -872,7 +904,8 @@ def _time_to_notify(
     return round(best - t_inject, 3), source, ""
 
 
-def _judge(spec: DrillSpec, result: DrillResult, state: _State) -> None:
+def _judge(spec: DrillSpec, state: _State) -> None:
+    result = state.result
     objectives: list[Objective] = []
     o = spec.objectives
 
@@ -927,11 +960,14 @@ def _judge(spec: DrillSpec, result: DrillResult, state: _State) -> None:
     if state.fault_report is not None:
         for check in state.fault_report.checks:
             objectives.append(Objective(check.name, "yes", check.detail, check.passed))
-    result.objectives = objectives
     passed = all(obj.passed for obj in objectives)
-    result.outcome = "passed" if passed else "failed"
     missed = [obj.name for obj in objectives if not obj.passed]
-    result.reason = "all objectives met" if passed else "missed: " + ", ".join(missed)
+    state.result = replace(
+        result,
+        objectives=tuple(objectives),
+        outcome=Outcome.PASSED if passed else Outcome.FAILED,
+        reason="all objectives met" if passed else "missed: " + ", ".join(missed),
+    )
 
 
 def load_spec_or_name(value: str, catalog: Path) -> Path:

@@ -42,6 +42,8 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
         latest = trend.runs[-1] if trend.runs else None
         verdicts = history.check(Path(latest.run_dir)) if latest else []
         report.append((name, trend, verdicts))
+    for why in history.skipped.values():
+        click.secho(f"not indexed: {why}", fg="yellow", err=True)
     if output == "json":
         payload = {
             "rule": RULE,

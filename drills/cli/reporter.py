@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from drills.outcome import Outcome
 from drills.results import DrillResult
 from drills.spec import DrillSpec
 
@@ -93,7 +94,7 @@ class ConsoleReporter:
 
 def print_summary(result: DrillResult, console: Console | None = None) -> None:
     console = console or Console()
-    style = "green" if result.outcome == "passed" else "red"
+    style = "green" if result.outcome == Outcome.PASSED else "red"
     console.print(
         Text(f"{result.drill}: {result.outcome.upper()}", style=f"bold {style}"),
         f"— {result.reason}",

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from drills.journal import Journal
+from drills import results
+from drills.journal import Journal, TempFile
 from drills.spec import DrillSpec
 from drills.targets.base import Endpoints, Target
 
@@ -42,7 +43,7 @@ class FaultContext:
         say; `recover` removes every journaled one of a run that never reached its end.
         """
         path = path.absolute()
-        self.journal.write("temp-file", path=str(path))
+        self.journal.append(TempFile(path=str(path)))
         return path
 
 
@@ -55,13 +56,9 @@ class Injection:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Check:
-    """A fault-specific verification: what was checked, whether it passed, the evidence."""
-
-    name: str
-    passed: bool
-    detail: str
+# A fault-specific verification: what was checked, whether it passed, the evidence. It goes into
+# the result as it is, so it is the result's own type.
+Check = results.Check
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """The typed facts of one run, read back from its run directory: what templates and rules see.
 
-`result.json` is the interface to the runner (never its internals): this module parses it, the
-journal, the saved Prometheus series and the copied drill file into frozen dataclasses once, at the
-edge, so templates never index raw dictionaries and a key missing from an older result file becomes
-`None` here instead of an error half-way through rendering. Every failed outcome (preflight
-refused, target error, aborted) still yields a complete context with empty measurements.
+`result.json` is the interface to the runner (never its internals): it is read as the one run
+model, `drills.results.DrillResult` — strictly, older shapes migrated — so a field renamed by the
+runner fails here, naming the field, instead of rendering as "n/a". The journal, the saved
+Prometheus series and the copied drill file are parsed next to it into frozen dataclasses, so
+templates never index raw dictionaries. Every failed outcome (preflight refused, target error,
+aborted) still yields a complete context with empty measurements.
 """
 
 from __future__ import annotations
@@ -17,29 +18,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drills import journal as records
 from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
+from drills.ledger import Ledger
+from drills.outcome import Outcome
+from drills.results import AlertSummary, Check, DrillResult, Figure, Objective, Phase
 from drills.spec import DrillSpec, load
 
 Sample = tuple[float, float]
 
 
 @dataclass(frozen=True)
-class Figure:
-    """A measured duration, where it came from, and why it is missing when it is."""
-
-    seconds: float | None
-    source: str
-    reason: str
-
-    @property
-    def text(self) -> str:
-        return "n/a" if self.seconds is None else f"{self.seconds:.1f} s"
-
-
-@dataclass(frozen=True)
 class AlertInfo:
+    """One expected alert, pivoted out of the result's AlertSummary for the detection table."""
+
     name: str
     expected: bool
     fired: bool
@@ -47,40 +41,6 @@ class AlertInfo:
     first_firing_at: datetime | None
     # The fastest detection possible: the rule's `for:` plus one evaluation interval.
     bound_s: float | None
-
-
-@dataclass(frozen=True)
-class PhaseInfo:
-    name: str
-    at: datetime | None
-    offset_s: float | None
-    source: str
-
-
-@dataclass(frozen=True)
-class ObjectiveInfo:
-    name: str
-    target: str
-    measured: str
-    passed: bool
-
-
-@dataclass(frozen=True)
-class LedgerInfo:
-    confirmed: int
-    stored: int
-    dead_lettered: int
-    lost: int
-    duplicated: int
-    missing_sample: tuple[int, ...]
-    note: str
-
-
-@dataclass(frozen=True)
-class CheckInfo:
-    name: str
-    passed: bool
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -154,9 +114,9 @@ class RunContext:
     run_id: str
     drill: str
     target: str
-    outcome: str
+    outcome: Outcome
     reason: str
-    started_at: datetime | None
+    started_at: datetime
     injected_at: datetime | None
     detected_at: datetime | None
     recovered_at: datetime | None
@@ -164,15 +124,15 @@ class RunContext:
     ttd: Figure
     ttn: Figure
     ttr: Figure
-    phases: tuple[PhaseInfo, ...]
+    phases: tuple[Phase, ...]
     alerts: tuple[AlertInfo, ...]
     unexpected_alerts: tuple[str, ...]
-    ledger: LedgerInfo | None
-    objectives: tuple[ObjectiveInfo, ...]
+    ledger: Ledger | None
+    objectives: tuple[Objective, ...]
     fault_kind: str
     fault_params: tuple[tuple[str, str], ...]
     fault_figures: tuple[tuple[str, str], ...]
-    fault_checks: tuple[CheckInfo, ...]
+    fault_checks: tuple[Check, ...]
     spec: SpecInfo | None
     spec_problem: str
     timeline: tuple[TimelineRow, ...]
@@ -222,27 +182,6 @@ def _int(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def parse_time(value: Any) -> datetime | None:
-    """An ISO timestamp (result.json) or unix seconds (journal) as an aware UTC datetime."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
-
-
-def _figure(raw: dict[str, Any], name: str) -> Figure:
-    return Figure(
-        _float(raw.get(f"{name}_seconds")),
-        _str(raw.get(f"{name}_source")),
-        _str(raw.get(f"{name}_reason")),
-    )
-
-
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -255,53 +194,19 @@ def _read_json(path: Path) -> Any:
 # --- the pieces ------------------------------------------------------------------------------
 
 
-def _alerts(raw: dict[str, Any]) -> tuple[tuple[AlertInfo, ...], tuple[str, ...]]:
-    alerts = _dict(raw.get("alerts"))
-    if not alerts:
-        return (), ()
-    expected = [_str(a) for a in _list(alerts.get("expected"))]
-    fired = {_str(a) for a in _list(alerts.get("fired"))}
-    pending = _dict(alerts.get("first_pending_at"))
-    firing = _dict(alerts.get("first_firing_at"))
-    for_s = _dict(alerts.get("for_seconds"))
-    evaluation = _float(alerts.get("evaluation_interval_s"))
-    older_bound = _dict(alerts.get("detection_lower_bound_s"))  # result files before for_seconds
-    infos = []
-    for name in expected:
-        rule_for = _float(for_s.get(name))
-        bound = (
-            rule_for + (evaluation or 0.0)
-            if rule_for is not None
-            else _float(older_bound.get(name))
+def _alerts(alerts: AlertSummary | None) -> tuple[AlertInfo, ...]:
+    if alerts is None:
+        return ()
+    return tuple(
+        AlertInfo(
+            name=name,
+            expected=True,
+            fired=name in alerts.fired,
+            first_pending_at=alerts.first_pending_at.get(name),
+            first_firing_at=alerts.first_firing_at.get(name),
+            bound_s=alerts.bound_s(name),
         )
-        infos.append(
-            AlertInfo(
-                name=name,
-                expected=True,
-                fired=name in fired,
-                first_pending_at=parse_time(pending.get(name)),
-                first_firing_at=parse_time(firing.get(name)),
-                bound_s=bound,
-            )
-        )
-    unexpected = tuple(_str(a) for a in _list(alerts.get("unexpected")))
-    return tuple(infos), unexpected
-
-
-def _ledger(raw: dict[str, Any]) -> LedgerInfo | None:
-    ledger = _dict(raw.get("ledger"))
-    if not ledger:
-        return None
-    return LedgerInfo(
-        confirmed=_int(ledger.get("confirmed")) or 0,
-        stored=_int(ledger.get("stored")) or 0,
-        dead_lettered=_int(ledger.get("dead_lettered")) or 0,
-        lost=_int(ledger.get("lost")) or 0,
-        duplicated=_int(ledger.get("duplicated")) or 0,
-        missing_sample=tuple(
-            n for n in (_int(v) for v in _list(ledger.get("missing_sample"))) if n is not None
-        ),
-        note=_str(ledger.get("note")),
+        for name in alerts.expected
     )
 
 
@@ -358,31 +263,36 @@ def _series(run_dir: Path) -> tuple[dict[str, tuple[Sample, ...]], tuple[float, 
     return series, (start, end) if start is not None and end is not None else None
 
 
+# How the timeline words a journal record; keyed by the typed records' events, so an event the
+# runner renames cannot silently drop out of every post-mortem.
 _JOURNAL_WORDS = {
-    "run-start": "harness started the run",
-    "alerts-quiet": "waited {waited_s} s for expected alert(s) {alerts} to resolve first",
-    "load": "load set to {rate} events/s (was {previous_rate})",
-    "inject-intent": "about to inject {kind} on {component}",
-    "injected": "fault in effect",
-    "rollback-intent": "rollback started",
-    "rollback-done": "rollback done",
-    "rollback-error": "rollback attempt failed: {error}",
-    "fault-verified": "fault effects verified",
-    "load-restored": "load restored to {rate} events/s",
-    "internal-error": "harness internal error: {error}",
-    "recovered-earlier-run": "rolled back the fault of an earlier run {run}",
-    "run-end": "run ended: {outcome}",
+    records.RunStart.EVENT: "harness started the run",
+    records.AlertsQuiet.EVENT: (
+        "waited {waited_s} s for expected alert(s) {alerts} to resolve first"
+    ),
+    records.Load.EVENT: "load set to {rate} events/s (was {previous_rate})",
+    records.InjectIntent.EVENT: "about to inject {kind} on {component}",
+    records.Injected.EVENT: "fault in effect",
+    records.RollbackIntent.EVENT: "rollback started",
+    records.RollbackDone.EVENT: "rollback done",
+    records.RollbackError.EVENT: "rollback attempt failed: {error}",
+    records.FaultVerified.EVENT: "fault effects verified",
+    records.LoadRestored.EVENT: "load restored to {rate} events/s",
+    records.InternalError.EVENT: "harness internal error: {error}",
+    records.RecoveredEarlierRun.EVENT: "rolled back the fault of an earlier run {run}",
+    records.RunEnd.EVENT: "run ended: {outcome}",
 }
 
 
 def _journal_row(record: dict[str, Any], t_inject: float | None) -> TimelineRow | None:
     event = _str(record.get("event"))
     # `injected` and `rollback-done` carry when the action took effect; `t` is when it was written.
-    at = _float(record.get("at")) if event in ("injected", "rollback-done") else None
+    when = (records.Injected.EVENT, records.RollbackDone.EVENT)
+    at = _float(record.get("at")) if event in when else None
     at = at if at is not None else _float(record.get("t"))
     if at is None or not event:
         return None
-    if event == "phase":
+    if event == records.PhaseStarted.EVENT:
         text = f"phase: {_str(record.get('phase'))}"
     else:
         template = _JOURNAL_WORDS.get(event, event)
@@ -405,7 +315,7 @@ class _Missing(dict[str, str]):
 
 def _timeline(
     journal: Sequence[dict[str, Any]],
-    phases: Sequence[PhaseInfo],
+    phases: Sequence[Phase],
     alerts: Sequence[AlertInfo],
     injected_at: datetime | None,
 ) -> tuple[TimelineRow, ...]:
@@ -442,14 +352,10 @@ def _integral(samples: Sequence[Sample], step: float = 1.0) -> float | None:
 
 
 def _impact(
-    raw: dict[str, Any],
-    ledger: LedgerInfo | None,
-    phases: Sequence[PhaseInfo],
-    series: Mapping[str, tuple[Sample, ...]],
-    spec: SpecInfo | None,
-    injected_at: datetime | None,
-    finished_at: datetime | None,
+    result: DrillResult, series: Mapping[str, tuple[Sample, ...]], spec: SpecInfo | None
 ) -> Impact:
+    ledger, phases = result.ledger, result.phases
+    injected_at, finished_at = result.injected_at, result.finished_at
     t_inject = injected_at.timestamp() if injected_at else None
     backlog_query = spec.backlog_query if spec else None
     backlog = series.get(backlog_query or "") or series.get(QUEUE_QUERY, ())
@@ -470,83 +376,56 @@ def _impact(
         duplicated=ledger.duplicated if ledger and not ledger.note else None,
         dead_lettered=ledger.dead_lettered if ledger else None,
         slo_breach_minutes=breach_minutes,
-        error_budget_consumed=_float(raw.get("error_budget_consumed")),
-        error_budget_reason=_str(raw.get("error_budget_reason")),
+        error_budget_consumed=result.error_budget_consumed,
+        error_budget_reason=result.error_budget_reason,
         dashboard_errors=_integral(series.get(DASHBOARD_5XX_QUERY, ())),
     )
 
 
-def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
-    return tuple((str(k), _str(v)) for k, v in _dict(value).items())
+def _pairs(value: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), _str(v)) for k, v in value.items())
 
 
 def build(run_dir: Path) -> RunContext:
-    """Read one run directory; raises InvalidInput when result.json is missing or unreadable."""
-    result_path = run_dir / "result.json"
-    if not result_path.exists():
-        raise InvalidInput(f"{run_dir}: no result.json (is this a run directory?)")
-    raw = _dict(_read_json(result_path))
-    if not raw.get("run_id") or not raw.get("drill"):
-        raise InvalidInput(f"{result_path}: not a drill result (no run_id or drill)")
-    journal = read_journal(run_dir / "journal.jsonl")
-    phases = tuple(
-        PhaseInfo(
-            _str(p.get("name")),
-            parse_time(p.get("at")),
-            _float(p.get("offset_s")),
-            _str(p.get("source")),
-        )
-        for p in map(_dict, _list(raw.get("phases")))
-    )
-    alerts, unexpected = _alerts(raw)
-    ledger = _ledger(raw)
+    """Read one run directory; raises InvalidInput when result.json is missing, unreadable or
+    not a result (ResultError: the message names the field)."""
+    result = DrillResult.read(run_dir)
+    journal = read_journal(run_dir / records.JOURNAL_NAME)
+    alerts = _alerts(result.alerts)
     spec, spec_problem = _spec(run_dir)
     series, window = _series(run_dir)
-    injected_at = parse_time(raw.get("injected_at"))
-    finished_at = parse_time(raw.get("finished_at"))
-    fault = _dict(raw.get("fault"))
-    figures = _dict(fault.get("figures"))
+    fault = result.fault
+    figures: Mapping[str, object] = fault.figures if fault else {}
     return RunContext(
         run_dir=run_dir,
-        run_id=_str(raw.get("run_id")),
-        drill=_str(raw.get("drill")),
-        target=_str(raw.get("target")),
-        outcome=_str(raw.get("outcome")) or "unknown",
-        reason=_str(raw.get("reason")),
-        started_at=parse_time(raw.get("started_at")),
-        injected_at=injected_at,
-        detected_at=parse_time(raw.get("detected_at")),
-        recovered_at=parse_time(raw.get("recovered_at")),
-        finished_at=finished_at,
-        ttd=_figure(raw, "ttd"),
-        ttn=_figure(raw, "ttn"),
-        ttr=_figure(raw, "ttr"),
-        phases=phases,
+        run_id=result.run_id,
+        drill=result.drill,
+        target=result.target,
+        outcome=result.outcome,
+        reason=result.reason,
+        started_at=result.started_at,
+        injected_at=result.injected_at,
+        detected_at=result.detected_at,
+        recovered_at=result.recovered_at,
+        finished_at=result.finished_at,
+        ttd=result.ttd,
+        ttn=result.ttn,
+        ttr=result.ttr,
+        phases=result.phases,
         alerts=alerts,
-        unexpected_alerts=unexpected,
-        ledger=ledger,
-        objectives=tuple(
-            ObjectiveInfo(
-                _str(o.get("name")),
-                _str(o.get("target")),
-                _str(o.get("measured")),
-                bool(o.get("passed")),
-            )
-            for o in map(_dict, _list(raw.get("objectives")))
-        ),
-        fault_kind=_str(fault.get("kind")) or (spec.fault_kind if spec else ""),
-        fault_params=_pairs(fault.get("params")),
+        unexpected_alerts=result.alerts.unexpected if result.alerts else (),
+        ledger=result.ledger,
+        objectives=result.objectives,
+        fault_kind=fault.kind if fault and fault.kind else (spec.fault_kind if spec else ""),
+        fault_params=_pairs(fault.params if fault else {}),
         fault_figures=_pairs(figures),
-        fault_checks=tuple(
-            CheckInfo(_str(c.get("name")), bool(c.get("passed")), _str(c.get("detail")))
-            for c in map(_dict, _list(fault.get("checks")))
-        ),
+        fault_checks=fault.checks if fault else (),
         spec=spec,
         spec_problem=spec_problem,
-        timeline=_timeline(journal, phases, alerts, injected_at),
+        timeline=_timeline(journal, result.phases, alerts, result.injected_at),
         series=series,
         window=window,
-        impact=_impact(raw, ledger, phases, series, spec, injected_at, finished_at),
+        impact=_impact(result, series, spec),
         consumer_restarts=_int(figures.get("consumer_restarts")),
         journal_events=tuple(_str(r.get("event")) for r in journal),
         regressions=_regressions(run_dir),

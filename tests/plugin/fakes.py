@@ -10,7 +10,8 @@ from pathlib import Path
 from drills import runner
 from drills.faults.base import FaultReport, Injection
 from drills.ledger import GeneratorMark
-from drills.results import DrillResult, Objective, iso
+from drills.outcome import Outcome
+from drills.results import DrillResult, Objective, utc
 from drills.targets.fake import FakeTarget
 
 TARGET = FakeTarget()
@@ -26,17 +27,17 @@ def scripted_result(spec, target, options, listener, ttd=5.0, outcome="passed") 
         run_id=run_dir.name,
         drill=spec.name,
         target=target.name,
-        outcome=outcome,
+        outcome=Outcome(outcome),
         reason="all objectives met",
-        started_at=iso(now) or "",
-        injected_at=iso(now),
+        started_at=utc(now),
+        injected_at=utc(now),
         ttd_seconds=ttd,
         ttn_seconds=6.0,
         ttr_seconds=21.5,
         error_budget_consumed=0.02,
         run_dir=str(run_dir),
         wall_seconds=30.0,
-        objectives=[Objective("time to detect", "<= 30s", f"{ttd:g}s", ttd <= 30)],
+        objectives=(Objective("time to detect", "<= 30s", f"{ttd:g}s", ttd <= 30),),
     )
     result.write(run_dir)
     return result

@@ -6,8 +6,9 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from drills.ledger import Ledger
 from drills.postmortem import actions
-from drills.postmortem.context import AlertInfo, LedgerInfo, build
+from drills.postmortem.context import AlertInfo, build
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "runs"
 
@@ -97,7 +98,7 @@ def test_every_item_is_complete(tmp_path):
         run,
         unexpected_alerts=("A",),
         consumer_restarts=1,
-        ledger=LedgerInfo(10, 8, 0, 2, 1, (), ""),
+        ledger=Ledger("r", 1, 10, confirmed=10, stored=8, dead_lettered=0, lost=2, duplicated=1),
         alerts=(*run.alerts, AlertInfo("B", True, False, None, None, None)),
     )
     items = actions.derive(run)

@@ -19,7 +19,8 @@ from drills.gameday import (
     parse_mark,
     run_gameday,
 )
-from drills.results import DrillResult, Objective, iso
+from drills.outcome import Outcome
+from drills.results import DrillResult, Objective, utc
 from drills.spec import SpecError
 from drills.targets.fake import FakeTarget
 
@@ -84,20 +85,20 @@ class FakeRunner:
             run_id=run_dir.name,
             drill=spec.name,
             target="fake",
-            outcome=outcome,
+            outcome=Outcome(outcome),
             reason="all objectives met" if outcome == "passed" else f"it {outcome}",
-            started_at=iso(injected) or "",
-            injected_at=iso(injected),
+            started_at=utc(injected),
+            injected_at=utc(injected),
             ttd_seconds=5.0,
             ttr_seconds=20.0 if outcome == "passed" else 90.0,
             error_budget_consumed=self.budget_each,
             run_dir=str(run_dir),
-            objectives=[
+            objectives=(
                 Objective("time to detect", "<= 30s", "5s", True),
                 Objective("time to recover", "<= 60s", "20s", outcome == "passed"),
-            ]
+            )
             if outcome in ("passed", "failed")
-            else [],
+            else (),
         )
         result.write(run_dir)
         return result

@@ -4,11 +4,16 @@ synthetic histories written as run directories."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from drills.errors import InvalidInput
 from drills.history import BASELINE_RUNS, History, judge, threshold
+from drills.ledger import Ledger
+from drills.outcome import Outcome
+from drills.results import DrillResult
 
 
 def write_run(
@@ -23,23 +28,20 @@ def write_run(
     run_id = f"20260101T00{n:04d}Z-{drill}"
     run_dir = runs / run_id
     run_dir.mkdir(parents=True)
-    (run_dir / "result.json").write_text(
-        json.dumps(
-            {
-                "run_id": run_id,
-                "drill": drill,
-                "target": "local",
-                "outcome": outcome,
-                "started_at": f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000+00:00",
-                "ttd_seconds": ttd,
-                "ttr_seconds": ttr,
-                "ttn_seconds": None,
-                "ledger": {"lost": lost, "duplicated": 0},
-                "error_budget_consumed": 0.01,
-                "wall_seconds": 40.0,
-            }
-        )
-    )
+    DrillResult(
+        run_id=run_id,
+        drill=drill,
+        target="local",
+        outcome=Outcome(outcome),
+        reason="",
+        started_at=datetime(2026, 1, 1, 0, n // 60, n % 60, tzinfo=UTC),
+        ttd_seconds=ttd,
+        ttr_seconds=ttr,
+        ledger=Ledger(run_id, 1, 100, 100, 100 - lost, 0, lost, 0),
+        error_budget_consumed=0.01,
+        wall_seconds=40.0,
+        run_dir=str(run_dir),
+    ).write(run_dir)
     return run_dir
 
 
@@ -122,3 +124,19 @@ def test_history_command_shows_trend_and_rule(tmp_path):
     assert "trend (median): TTD 4s, TTR 20s" in out.output
     assert "ttr: 60s REGRESSED" in out.output
     assert "rule: regression: value > median + max(3 x 1.4826 x MAD" in out.output
+
+
+def test_a_result_of_an_unknown_shape_is_named_not_dropped(tmp_path):
+    """`sync` indexes the readable runs and lists a result.json with a renamed field in
+    `skipped` (file and field); checking that run itself is an InvalidInput naming both."""
+    write_run(tmp_path, 0, ttd=4.0, ttr=20.0)
+    broken = write_run(tmp_path, 1, ttd=4.0, ttr=20.0)
+    raw = json.loads((broken / "result.json").read_text())
+    raw["ttr"] = raw.pop("ttr_seconds")
+    (broken / "result.json").write_text(json.dumps(raw))
+    history = History(tmp_path)
+    assert history.sync() == 1
+    assert "ttr: unknown field" in history.skipped[broken]
+    assert str(broken / "result.json") in history.skipped[broken]
+    with pytest.raises(InvalidInput, match=r"result\.json: ttr: unknown field"):
+        history.check(broken)
