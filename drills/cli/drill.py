@@ -16,13 +16,10 @@ from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
 from drills.cli.printable import printable
 from drills.cli.types import FiniteFloatRange
-from drills.settings import REPO_ROOT
 
 if TYPE_CHECKING:
     from drills.results import DrillResult
     from drills.targets.base import Target
-
-CATALOG = REPO_ROOT / "drills" / "catalog"
 
 
 def _target(
@@ -130,10 +127,10 @@ def run_command(
     refused (the fault was not injected), 4 Prometheus unreadable, 5 rollback failed, 130
     interrupted.
     """
-    from drills import runner
+    from drills import packaged, runner
     from drills.spec import load
 
-    spec = load(runner.load_spec_or_name(drill, CATALOG))
+    spec = load(runner.load_spec_or_name(drill, packaged.catalog()))
     target = _target(target_kind, state_dir, port_base, dry_run=dry_run)
     if dry_run:
         for line in runner.plan(spec, target):
@@ -228,10 +225,11 @@ def validate_command(paths: tuple[Path, ...]) -> None:
 @click.command("list")
 def list_command() -> None:
     """List the catalog's drills with one-line descriptions."""
+    from drills import packaged
     from drills.errors import SpecError
     from drills.spec import load
 
-    for path in sorted(CATALOG.glob("*.yaml")):
+    for path in sorted(packaged.catalog().glob("*.yaml")):
         try:
             spec = load(path)
         except SpecError as error:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.settings import REPO_ROOT
+from tests import REPO_ROOT
 
 pytestmark = pytest.mark.k8s
 DOCKERFILE = REPO_ROOT / "Dockerfile"
