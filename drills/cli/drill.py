@@ -198,13 +198,20 @@ def _draft_postmortem(run_dir: Path) -> None:
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_command(paths: tuple[Path, ...]) -> None:
-    """Check drill files; every error names the file, line and field (exit 2 on any error)."""
-    from drills.errors import SpecError
+    """Check drill files; every error names the file, line and field (exit 2 on any error).
+
+    PATHS are drill files, directories of them, or catalog drills by name (pod-kill)."""
+    from drills.errors import InvalidInput, SpecError
     from drills.spec import load
 
     failed = 0
     for path in paths:
-        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        try:
+            files = sorted(path.glob("*.yaml")) if path.is_dir() else [_drill_file(path)]
+        except InvalidInput as error:
+            failed += 1
+            click.secho(f"error: {printable(str(error))}", fg="red", err=True)
+            continue
         if not files:
             click.secho(
                 f"error: no drill files (*.yaml) in {printable(str(path))}", fg="red", err=True
@@ -220,6 +227,15 @@ def validate_command(paths: tuple[Path, ...]) -> None:
             click.echo(printable(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})"))
     if failed:
         sys.exit(2)
+
+
+def _drill_file(path: Path) -> Path:
+    """A drill file as given, or the catalog drill a bare name (no .yaml, no such file) names."""
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path  # read (and refused, if it must be) by drills.spec with its file name
+    from drills import packaged, runner
+
+    return runner.load_spec_or_name(str(path), packaged.catalog())
 
 
 @click.command("list")
