@@ -10,6 +10,10 @@
 # `harness` runs genesis-drill in the cluster (the game-day CronJob, the malformed-events Job) and
 # carries pg_dump/pg_restore for the restore drill. Every base image is multi-arch, every Python
 # dependency has wheels for both architectures, so no stage compiles anything.
+#
+# Both images install the one wheel, and nothing else from the source tree: the drill catalog, the
+# game-day plans, the post-mortem templates and the rule files are package data inside it
+# (tests/packaging/test_wheel.py builds the wheel from the same four sources and runs it elsewhere).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS wheels
@@ -37,12 +41,8 @@ USER 0
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client-15 \
     && rm -rf /var/lib/apt/lists/*
-# The drill catalog and the manifests are read from the source tree (drills/catalog, manifests/).
-WORKDIR /app
-COPY drills ./drills
-COPY manifests ./manifests
 # Read-only root filesystem in the cluster: Hypothesis (malformed events) keeps its files in /tmp.
-ENV PYTHONPATH=/app HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis
+ENV HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis
 USER 10001
 ENTRYPOINT ["genesis-drill"]
 CMD ["list"]

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from drills import packaged
 from drills.budget import good_ratio_query
 from drills.budget import remaining as budget_remaining
 from drills.errors import GenesisError, InvalidInput, SpecError
@@ -35,7 +36,6 @@ from drills.history import History, Verdict
 from drills.outcome import MEASURED, UNTRUSTED, Outcome, combined_exit_code
 from drills.results import DrillResult, iso
 from drills.runner import Listener, RunOptions, load_spec_or_name
-from drills.settings import REPO_ROOT
 from drills.slo import SloConfig
 from drills.slo import load as load_slos
 from drills.spec import DAY_S, FAULT_PARAMS, MAX_RATE, DrillSpec, fault_params
@@ -44,8 +44,8 @@ from drills.targets.base import Target
 from drills.yamlio import read_text
 from drills.yamlnode import Node, compose_file, fields_of
 
-CATALOG = REPO_ROOT / "drills" / "catalog"
-GAMEDAYS = REPO_ROOT / "drills" / "gamedays"
+CATALOG = packaged.catalog()
+GAMEDAYS = packaged.gamedays()
 MISSED_POLICIES = ("skip", "run-once")
 BUDGET_ACTIONS = ("skip", "stop")
 FAILURE_ACTIONS = ("continue", "stop")
@@ -126,6 +126,27 @@ class Plan:
             )
         steps = tuple(step for step in self.drills if step.drill in names)
         return Plan(**{**self.__dict__, "drills": steps})
+
+
+def plan_path(value: Path) -> Path:
+    """A PLAN argument: a plan file as given, or the packaged plan a bare name (`weekly`: no
+    .yaml, no such file) names — what the in-cluster CronJob runs, since the image has no checkout.
+    """
+    if value.suffix in (".yaml", ".yml") or value.exists() or value.parent != Path("."):
+        return value  # read (and refused, if it must be) by load_plan with its file name
+    candidate = GAMEDAYS / f"{value.name}.yaml"
+    if not candidate.is_file():
+        known = ", ".join(sorted(p.stem for p in GAMEDAYS.glob("*.yaml")))
+        raise InvalidInput(f"unknown game-day plan {str(value)!r} (packaged plans: {known})")
+    return candidate
+
+
+def packaged_plan_name(plan: Plan) -> str | None:
+    """The name under which `plan` is packaged (`weekly`), or None for a plan file of the user's."""
+    packaged_file = GAMEDAYS / f"{plan.path.stem}.yaml"
+    if packaged_file.is_file() and packaged_file.resolve() == plan.path.resolve():
+        return plan.path.stem
+    return None
 
 
 def load_plan(path: Path, catalog: Path = CATALOG) -> Plan:

@@ -33,10 +33,9 @@ from typing import IO, Any
 import yaml
 from cronsim import CronSim
 
-from drills.errors import SchedulerBusy, TargetError
-from drills.gameday import Clock, Plan
+from drills.errors import InvalidInput, SchedulerBusy, TargetError
+from drills.gameday import GAMEDAYS, Clock, Plan, packaged_plan_name
 from drills.runner import Listener
-from drills.settings import REPO_ROOT
 
 NAMESPACE = "auditflow-platform"
 SERVICE_ACCOUNT = "genesis-drill"
@@ -185,11 +184,19 @@ def cronjob(
     namespace: str = NAMESPACE,
     runs_claim: str = "genesis-runs",
 ) -> dict[str, Any]:
-    """The Kubernetes CronJob that runs `plan` in the cluster (`genesis-drill gameday run`)."""
-    try:
-        plan_arg = str(plan.path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        plan_arg = f"drills/gamedays/{plan.path.name}"
+    """The Kubernetes CronJob that runs `plan` in the cluster (`genesis-drill gameday run`).
+
+    The pod runs the harness image, which holds the installed package and no checkout, so the plan
+    is named as the package ships it (`gameday run weekly`); a plan file that is not one of the
+    packaged plans would not exist in the pod, and is refused here rather than failing there.
+    """
+    plan_arg = packaged_plan_name(plan)
+    if plan_arg is None:
+        known = ", ".join(sorted(p.stem for p in GAMEDAYS.glob("*.yaml")))
+        raise InvalidInput(
+            f"{plan.path}: not a packaged game-day plan, so the harness image does not carry it "
+            f"(packaged: {known}); add it to drills/gamedays/ and rebuild the image"
+        )
     longest = sum(step.max_duration_s or 600.0 for step in plan.drills)
     deadline = int(longest + plan.cool_down_s * len(plan.drills) + plan.quiet_timeout_s + 600)
     labels = {

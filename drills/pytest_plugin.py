@@ -212,11 +212,10 @@ class DrillFixture:
         self.events: list[tuple[str, Mapping[str, Any]]] = []
 
     def spec(self, drill: str) -> DrillSpec:
-        from drills import runner
-        from drills.settings import REPO_ROOT
+        from drills import packaged, runner
         from drills.spec import load
 
-        return load(runner.load_spec_or_name(drill, REPO_ROOT / "drills" / "catalog"))
+        return load(runner.load_spec_or_name(drill, packaged.catalog()))
 
     def __call__(
         self, drill: str, *, load: float | None = None, max_duration: float | None = None

@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from drills import packaged
 from drills.errors import InvalidInput
 from drills.sandbox.layout import DEFAULT_PORT_BASE, Ports
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def absolute(path: Path) -> Path:
@@ -29,12 +28,21 @@ class Settings:
 
     state_dir: Path
     port_base: int = DEFAULT_PORT_BASE
-    manifests_dir: Path = REPO_ROOT / "manifests"
+    # A kustomize tree (GENESIS_MANIFESTS_DIR) whose base/monitoring/ the sandbox's Prometheus and
+    # Alertmanager load instead of the packaged files; None: the packaged ones.
+    manifests_dir: Path | None = None
     python: str = sys.executable
 
     @property
     def ports(self) -> Ports:
         return Ports(self.port_base)
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Where the sandbox's rule files (`rules/*.yml`) and `alertmanager.yml` come from."""
+        if self.manifests_dir is None:
+            return packaged.monitoring()
+        return self.manifests_dir / "base" / "monitoring"
 
     @classmethod
     def from_env(

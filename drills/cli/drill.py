@@ -16,13 +16,10 @@ from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
 from drills.cli.printable import printable
 from drills.cli.types import FiniteFloatRange
-from drills.settings import REPO_ROOT
 
 if TYPE_CHECKING:
     from drills.results import DrillResult
     from drills.targets.base import Target
-
-CATALOG = REPO_ROOT / "drills" / "catalog"
 
 
 def _target(
@@ -130,10 +127,10 @@ def run_command(
     refused (the fault was not injected), 4 Prometheus unreadable, 5 rollback failed, 130
     interrupted.
     """
-    from drills import runner
+    from drills import packaged, runner
     from drills.spec import load
 
-    spec = load(runner.load_spec_or_name(drill, CATALOG))
+    spec = load(runner.load_spec_or_name(drill, packaged.catalog()))
     target = _target(target_kind, state_dir, port_base, dry_run=dry_run)
     if dry_run:
         for line in runner.plan(spec, target):
@@ -201,13 +198,20 @@ def _draft_postmortem(run_dir: Path) -> None:
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 def validate_command(paths: tuple[Path, ...]) -> None:
-    """Check drill files; every error names the file, line and field (exit 2 on any error)."""
-    from drills.errors import SpecError
+    """Check drill files; every error names the file, line and field (exit 2 on any error).
+
+    PATHS are drill files, directories of them, or catalog drills by name (pod-kill)."""
+    from drills.errors import InvalidInput, SpecError
     from drills.spec import load
 
     failed = 0
     for path in paths:
-        files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+        try:
+            files = sorted(path.glob("*.yaml")) if path.is_dir() else [_drill_file(path)]
+        except InvalidInput as error:
+            failed += 1
+            click.secho(f"error: {printable(str(error))}", fg="red", err=True)
+            continue
         if not files:
             click.secho(
                 f"error: no drill files (*.yaml) in {printable(str(path))}", fg="red", err=True
@@ -225,13 +229,23 @@ def validate_command(paths: tuple[Path, ...]) -> None:
         sys.exit(2)
 
 
+def _drill_file(path: Path) -> Path:
+    """A drill file as given, or the catalog drill a bare name (no .yaml, no such file) names."""
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path  # read (and refused, if it must be) by drills.spec with its file name
+    from drills import packaged, runner
+
+    return runner.load_spec_or_name(str(path), packaged.catalog())
+
+
 @click.command("list")
 def list_command() -> None:
     """List the catalog's drills with one-line descriptions."""
+    from drills import packaged
     from drills.errors import SpecError
     from drills.spec import load
 
-    for path in sorted(CATALOG.glob("*.yaml")):
+    for path in sorted(packaged.catalog().glob("*.yaml")):
         try:
             spec = load(path)
         except SpecError as error:

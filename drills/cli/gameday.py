@@ -44,9 +44,9 @@ def gameday() -> None:
 
 
 def _plan(path: Path) -> Plan:
-    from drills.gameday import load_plan
+    from drills.gameday import load_plan, plan_path
 
-    return load_plan(path)
+    return load_plan(plan_path(path))
 
 
 class _Progress:
@@ -136,7 +136,8 @@ def run_command(
     state_dir: Path | None,
     port_base: int | None,
 ) -> None:
-    """Run PLAN (a game-day YAML file) now, drill after drill, and write its report.
+    """Run PLAN (a game-day YAML file, or a packaged plan's name: weekly) now, drill after drill,
+    and write its report.
 
     Exit codes: 0 every drill passed, 1 a drill missed an objective (or, with
     --fail-on-regression, a figure regressed), 2 invalid plan, 3 no drill could run, 5 a rollback
@@ -256,7 +257,10 @@ def schedule_command(
 )
 @reports_errors
 def cronjob_command(plan_path: Path, image: str | None) -> None:
-    """Print the Kubernetes CronJob (YAML) that runs PLAN in namespace auditflow-platform."""
+    """Print the Kubernetes CronJob (YAML) that runs PLAN in namespace auditflow-platform.
+
+    PLAN must be one of the packaged plans (by name, weekly, or by its file): the harness image
+    carries the installed package only."""
     from drills.gameday_schedule import DEFAULT_IMAGE, cronjob_yaml
 
     click.echo(cronjob_yaml(_plan(plan_path), image or DEFAULT_IMAGE), nl=False)

@@ -6,7 +6,8 @@ Only what the template marks as Markdown on purpose (the `code`, `yaml` and `lin
 as is. `StrictUndefined` turns a misspelt field into an error instead of an empty cell.
 
 Templates are looked up in the user's directory (`--templates DIR`), then `postmortems/templates/`
-of the current project, then the built-in ones, so any single template can be overridden.
+of the current project, then the built-in ones the package ships (`drills/postmortem/templates/`,
+found by `drills.packaged`), so any single template can be overridden.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from drills import packaged
 from drills.errors import InvalidInput
 from drills.postmortem import actions as action_rules
 from drills.postmortem import chart as chart_module
 from drills.postmortem.actions import ActionItem
 from drills.postmortem.context import RunContext, build
-from drills.settings import REPO_ROOT
 
 TEMPLATE_VERSION = "1"
 MAIN_TEMPLATE = "postmortem.md.j2"
-BUILTIN_TEMPLATES = REPO_ROOT / "postmortems" / "templates"
 POSTMORTEM_NAME = "postmortem.md"
 ISSUES_FILE = "issues.json"  # fingerprint → issue URL, written by `issues export --create`
 LINK_TEMPLATE_ENV = "GENESIS_QUERY_LINK"
@@ -111,10 +111,11 @@ def search_path(user_dir: Path | None) -> list[Path]:
         if not user_dir.is_dir():
             raise InvalidInput(f"--templates {user_dir}: not a directory")
         dirs.append(user_dir)
+    builtin = packaged.postmortem_templates()
     project = Path.cwd() / "postmortems" / "templates"
-    if project.is_dir() and project.resolve() != BUILTIN_TEMPLATES.resolve():
+    if project.is_dir() and project.resolve() != builtin.resolve():
         dirs.append(project)
-    dirs.append(BUILTIN_TEMPLATES)
+    dirs.append(builtin)
     return dirs
 
 

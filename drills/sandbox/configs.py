@@ -1,8 +1,9 @@
 """Configuration files of the sandbox's private instances, rendered from the program table.
 
-Prometheus reads the rule files straight from `manifests/` (the same files Kubernetes gets), and the
-Alertmanager configuration is the manifests' one with only the webhook address and token path
-rewritten for loopback. Files holding credentials are written mode 0600.
+Prometheus reads the packaged rule files where they are installed (`drills/monitoring/rules/`, the
+files Kubernetes gets as ConfigMaps, see `drills.packaged`), and the Alertmanager configuration is
+the packaged one with only the webhook address and token path rewritten for loopback. Files holding
+credentials are written mode 0600.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def rabbitmq_conf(ports: Ports, secrets: SandboxSecrets) -> str:
     )
 
 
-def rule_files(manifests: Path) -> list[Path]:
-    rules_dir = manifests / "base" / "monitoring" / "rules"
+def rule_files(monitoring: Path) -> list[Path]:
+    """The Prometheus rule files of `monitoring` (`Settings.monitoring_dir`), in a stable order."""
+    rules_dir = monitoring / "rules"
     files = sorted(rules_dir.glob("*.yml"))
     if not files:
         raise InvalidInput(f"{rules_dir}: no Prometheus rule files (*.yml) found")
@@ -92,7 +94,9 @@ def alertmanager_web_yml(secrets: SandboxSecrets) -> str:
     return yaml.safe_dump({"basic_auth_users": {ALERTMANAGER_USER: hashed.decode()}})
 
 
-def prometheus_yml(ports: Ports, manifests: Path, alertmanager_password: Path | None = None) -> str:
+def prometheus_yml(
+    ports: Ports, monitoring: Path, alertmanager_password: Path | None = None
+) -> str:
     """Prometheus's config; with `alertmanager_password` (a file) it authenticates to
     Alertmanager both when sending alerts and when scraping it."""
     auth: dict[str, Any] = (
@@ -107,7 +111,7 @@ def prometheus_yml(ports: Ports, manifests: Path, alertmanager_password: Path | 
             "evaluation_interval": EVALUATION_INTERVAL,
             "external_labels": {"platform": "auditflow-local"},
         },
-        "rule_files": [str(path) for path in rule_files(manifests)],
+        "rule_files": [str(path) for path in rule_files(monitoring)],
         "alerting": {
             "alertmanagers": [
                 {
@@ -134,9 +138,9 @@ def prometheus_yml(ports: Ports, manifests: Path, alertmanager_password: Path | 
     return yaml.safe_dump(config, sort_keys=False)
 
 
-def alertmanager_yml(ports: Ports, manifests: Path, token_file: Path) -> str:
-    """The manifests' Alertmanager config, with every webhook pointed at the local service."""
-    source = manifests / "base" / "monitoring" / "alertmanager.yml"
+def alertmanager_yml(ports: Ports, monitoring: Path, token_file: Path) -> str:
+    """The packaged Alertmanager config, with every webhook pointed at the local service."""
+    source = monitoring / "alertmanager.yml"
     try:
         config = yaml.safe_load(source.read_text())
     except (OSError, yaml.YAMLError) as exc:

@@ -176,19 +176,19 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
     configs.write_private(layout.conf / "rabbitmq-enabled-plugins", "[rabbitmq_prometheus].\n")
     configs.write_private(layout.conf / "rabbitmq-env.conf", "# intentionally empty\n")
     configs.write_private(layout.conf / "rabbitmq-advanced.config", "[].\n")
-    manifests = sandbox.settings.manifests_dir
+    monitoring = sandbox.settings.monitoring_dir
     am_password = layout.conf / "alertmanager-password"
     configs.write_private(am_password, secrets.alertmanager.reveal())
     configs.write_private(
         layout.conf / "alertmanager-web.yml", configs.alertmanager_web_yml(secrets)
     )
     configs.write_private(
-        layout.conf / "prometheus.yml", configs.prometheus_yml(ports, manifests, am_password)
+        layout.conf / "prometheus.yml", configs.prometheus_yml(ports, monitoring, am_password)
     )
     token_file = layout.conf / "notify-token"
     configs.write_private(token_file, secrets.notify_token.reveal())
     configs.write_private(
-        layout.conf / "alertmanager.yml", configs.alertmanager_yml(ports, manifests, token_file)
+        layout.conf / "alertmanager.yml", configs.alertmanager_yml(ports, monitoring, token_file)
     )
     configs.write_private(
         layout.supervisord_conf,

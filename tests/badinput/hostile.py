@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from drills.settings import REPO_ROOT
+from tests import REPO_ROOT
 
 CATALOG = sorted((REPO_ROOT / "drills" / "catalog").glob("*.yaml"))
 PLANS = sorted((REPO_ROOT / "drills" / "gamedays").glob("*.yaml"))

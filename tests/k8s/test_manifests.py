@@ -15,7 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from drills.settings import REPO_ROOT
+from drills import packaged
+from tests import REPO_ROOT
 from tests.k8s.kustomize import build, containers
 
 pytestmark = pytest.mark.k8s
@@ -23,7 +24,13 @@ MANIFESTS = REPO_ROOT / "manifests"
 OVERLAYS = ["base", "overlays/pi5", "overlays/dev"]
 K8S_VERSION = "1.33.0"  # a recent release; K3s on the Pi 5 tracks upstream closely
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
-RULES = sorted((MANIFESTS / "base" / "monitoring" / "rules").glob("*.yml"))
+# The monitoring files' one source is the package (drills/monitoring/, what the sandbox loads and
+# the wheel ships); kustomize cannot read outside manifests/, so base/monitoring/ holds copies,
+# byte-identical (test below; `python -m tests.k8s.test_manifests` rewrites them).
+PACKAGED_MONITORING = packaged.monitoring()
+MANIFEST_MONITORING = MANIFESTS / "base" / "monitoring"
+RULES = sorted((PACKAGED_MONITORING / "rules").glob("*.yml"))
+MONITORING_FILES = ["alertmanager.yml", *(f"rules/{path.name}" for path in RULES)]
 PROMETHEUSRULE = MANIFESTS / "extras" / "prometheus-operator" / "prometheusrule.yaml"
 
 
@@ -135,8 +142,26 @@ def test_monitoring_configmaps_hold_the_sandbox_files_unchanged() -> None:
     assert rules == {path.name: path.read_text() for path in RULES}
     alertmanager = objects[("ConfigMap", "alertmanager-config")]["data"]
     assert alertmanager == {
-        "alertmanager.yml": (MANIFESTS / "base/monitoring/alertmanager.yml").read_text()
+        "alertmanager.yml": (PACKAGED_MONITORING / "alertmanager.yml").read_text()
     }
+
+
+def test_manifests_monitoring_files_are_byte_identical_copies_of_the_packaged_ones() -> None:
+    """manifests/base/monitoring/ holds exactly the packaged rule files and Alertmanager config,
+    byte for byte: no rule file only one side has, no copy edited on its own."""
+    assert len(RULES) >= 2
+    copies = {
+        str(path.relative_to(MANIFEST_MONITORING))
+        for path in [*MANIFEST_MONITORING.glob("rules/*"), MANIFEST_MONITORING / "alertmanager.yml"]
+    }
+    assert copies == set(MONITORING_FILES)
+    for name in MONITORING_FILES:
+        assert (MANIFEST_MONITORING / name).read_bytes() == (
+            PACKAGED_MONITORING / name
+        ).read_bytes(), (
+            f"manifests/base/monitoring/{name} differs from drills/monitoring/{name} (the source): "
+            "edit the packaged file and copy it with `python -m tests.k8s.test_manifests`"
+        )
 
 
 def expected_prometheusrule() -> dict:
@@ -202,9 +227,12 @@ def test_pi5_overlay_pins_arm64_and_enables_game_days() -> None:
     ].endswith(":dev")
 
 
-if __name__ == "__main__":  # regenerate the PrometheusRule from the rule files
+if __name__ == "__main__":  # copy the packaged monitoring files, regenerate the PrometheusRule
+    for name in MONITORING_FILES:
+        (MANIFEST_MONITORING / name).write_bytes((PACKAGED_MONITORING / name).read_bytes())
+        print(f"copied drills/monitoring/{name} to manifests/base/monitoring/{name}")
     header = (
-        "# Generated from manifests/base/monitoring/rules/*.yml by "
+        "# Generated from drills/monitoring/rules/*.yml by "
         "`python -m tests.k8s.test_manifests`;\n# tests/k8s/test_manifests.py fails when it drifts."
         " For kube-prometheus-stack users.\n"
     )

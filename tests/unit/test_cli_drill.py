@@ -27,6 +27,18 @@ def test_validate_accepts_the_catalog():
     assert result.output.count("ok: ") >= 4
 
 
+def test_validate_takes_catalog_drills_by_name_from_any_directory(tmp_path, monkeypatch):
+    """`validate pod-kill` checks the packaged catalog drill (no checkout needed); an unknown
+    bare name is one error listing the catalog, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    result = invoke("validate", "pod-kill", "rabbitmq-outage")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok: ") == 2 and "pod-kill.yaml (pod-kill: " in result.output
+    result = invoke("validate", "volcano")
+    assert result.exit_code == 2
+    assert "unknown drill 'volcano' (catalog: malformed-events, pod-kill" in result.output
+
+
 def test_validate_reports_file_line_field_and_exits_2(tmp_path):
     """A broken drill file is reported as file:line: field: why, exit 2, no traceback."""
     bad = tmp_path / "bad.yaml"

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import yaml
 
-from drills.gameday import GAMEDAYS, load_plan
+from drills.errors import InvalidInput
+from drills.gameday import GAMEDAYS, load_plan, plan_path
 from drills.gameday_schedule import (
     Scheduler,
     SchedulerBusy,
@@ -144,5 +146,63 @@ def test_cronjob_renders_a_valid_cronjob_for_the_plan():
     assert spec["schedule"] == "0 10 * * 3" and spec["concurrencyPolicy"] == "Forbid"
     pod = spec["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == "genesis-drill" and pod["restartPolicy"] == "Never"
-    assert pod["containers"][0]["args"][:3] == ["gameday", "run", "drills/gamedays/weekly.yaml"]
+    # The image has the installed package and no checkout: the packaged plan is named.
+    assert pod["containers"][0]["args"][:3] == ["gameday", "run", "weekly"]
     assert "&id" not in cronjob_yaml(WEEKLY)  # no YAML anchors: plain for kubectl and reviewers
+
+
+def test_cronjob_names_a_packaged_plan_however_it_was_given(tmp_path, monkeypatch):
+    """By name or by its packaged file (from any cwd), the pod is told the plan's name."""
+    monkeypatch.chdir(tmp_path)
+    for given in (Path("weekly"), GAMEDAYS / "weekly.yaml"):
+        plan = load_plan(plan_path(given))
+        assert plan.path.resolve() == (GAMEDAYS / "weekly.yaml").resolve()
+        assert (
+            cronjob(plan)["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0][
+                "args"
+            ][2]
+            == "weekly"
+        )
+
+
+def test_cronjob_refuses_a_plan_the_image_does_not_carry(tmp_path):
+    """A plan file of the user's (even a copy of a packaged one) would not exist in the pod: the
+    CronJob is refused with the file named and the packaged plans listed, exit 2."""
+    copy = tmp_path / "weekly.yaml"
+    copy.write_text((GAMEDAYS / "weekly.yaml").read_text())
+    with pytest.raises(InvalidInput) as error:
+        cronjob(load_plan(copy))
+    message = str(error.value)
+    assert str(copy) in message and "not a packaged game-day plan" in message
+    assert "ci-smoke, weekly" in message and error.value.exit_code == 2
+
+
+def test_an_unknown_plan_name_lists_the_packaged_plans():
+    """A bare name that is no packaged plan is one line naming it and the plans there are."""
+    with pytest.raises(
+        InvalidInput, match=r"unknown game-day plan 'nosuch' \(packaged plans: ci-smoke, weekly\)"
+    ):
+        plan_path(Path("nosuch"))
+    assert plan_path(Path("nosuch.yaml")) == Path("nosuch.yaml")  # a file name stays a file
+
+
+def test_gameday_cronjob_command_takes_a_packaged_plan_by_name(tmp_path, monkeypatch):
+    """`genesis-drill gameday cronjob weekly` works from any directory and prints the CronJob
+    that runs `gameday run weekly`; a plan file of the user's is refused with exit 2."""
+    from click.testing import CliRunner
+
+    from drills.cli.main import cli
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["gameday", "cronjob", "weekly"])
+    assert result.exit_code == 0, result.output
+    doc = yaml.safe_load(result.output)
+    assert doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][:3] == [
+        "gameday",
+        "run",
+        "weekly",
+    ]
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((GAMEDAYS / "weekly.yaml").read_text())
+    result = CliRunner().invoke(cli, ["gameday", "cronjob", str(mine)])
+    assert result.exit_code == 2 and "not a packaged game-day plan" in result.output

@@ -15,8 +15,8 @@ import drills
 from drills import budget, retry, slo
 from drills.errors import PermanentError, SpecError, TargetError, TemporaryError
 from drills.ledger import GeneratorClient, counter_increase
-from drills.settings import REPO_ROOT
 from drills.spec import load
+from tests import REPO_ROOT
 
 
 def test_packaged_slo_config_is_the_default_and_a_flag_beats_the_env(tmp_path):

@@ -1,4 +1,8 @@
-"""The Prometheus rules pass promtool check and the promtool unit tests in tests/promtool."""
+"""The Prometheus rules pass promtool check and the promtool unit tests in tests/promtool.
+
+The files checked are the packaged ones (`drills/monitoring/`, what the sandbox loads and the
+source of the manifests' byte-identical copies); the promtool test files name them relatively.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drills import packaged
+
 ROOT = Path(__file__).resolve().parents[2]
-RULES = sorted((ROOT / "manifests" / "base" / "monitoring" / "rules").glob("*.yml"))
+RULES = sorted((packaged.monitoring() / "rules").glob("*.yml"))
 TESTS = sorted((ROOT / "tests" / "promtool").glob("*.test.yml"))
-ALERTMANAGER = ROOT / "manifests" / "base" / "monitoring" / "alertmanager.yml"
+ALERTMANAGER = packaged.monitoring() / "alertmanager.yml"
 
 PROMTOOL = shutil.which("promtool")
 AMTOOL = shutil.which("amtool")
@@ -32,7 +38,7 @@ def _run(argv: list[str]) -> None:
 
 def test_rule_files_exist() -> None:
     """There are rule files and promtool test files to check (a typo in a path cannot pass)."""
-    assert RULES, "no rule files under manifests/base/monitoring/rules"
+    assert RULES, "no rule files under drills/monitoring/rules"
     assert TESTS, "no *.test.yml under tests/promtool"
 
 

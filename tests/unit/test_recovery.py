@@ -14,9 +14,9 @@ from drills.errors import RollbackFailed
 from drills.journal import read
 from drills.recovery import recover, unfinished_runs
 from drills.runner import RunOptions, run
-from drills.settings import REPO_ROOT
 from drills.targets.base import ComponentState, TargetIdentity
 from drills.targets.fake import FakeTarget
+from tests import REPO_ROOT
 from tests.unit.test_runner import SPEC, FakeGenerator, FakeObserver, ScriptedFault
 
 DRILL = REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml"

@@ -19,9 +19,9 @@ from drills.observe import Series
 from drills.recovery import unfinished_runs
 from drills.retry import Backoff
 from drills.runner import PROMETHEUS_NOW, RunOptions, run
-from drills.settings import REPO_ROOT
 from drills.spec import load
 from drills.targets.fake import FakeTarget
+from tests import REPO_ROOT
 
 SPEC = load(REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml")
 
@@ -363,8 +363,8 @@ def test_drill_start_up_leaves_end_of_drill_modules_to_the_warm_up():
         "import drills.cli.drill, drills.cli.reporter, drills.runner, drills.targets.local\n"
         "from drills.faults.registry import build\n"
         "from drills.spec import load\n"
-        "from drills.settings import REPO_ROOT\n"
-        "build(load(REPO_ROOT / 'drills' / 'catalog' / 'pod-kill.yaml').fault)\n"
+        "from drills import packaged\n"
+        "build(load(packaged.catalog() / 'pod-kill.yaml').fault)\n"
         "heavy = ('psycopg', 'redis', 'hypothesis', 'kubernetes', 'jinja2', 'matplotlib')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )

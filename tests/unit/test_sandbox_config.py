@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from drills import packaged
 from drills.errors import InvalidInput, MissingDependency
 from drills.sandbox import configs
 from drills.sandbox.layout import PORT_BLOCK_SIZE, PORT_OFFSETS, Layout, Ports
 from drills.sandbox.programs import Binaries, build_programs
 from drills.sandbox.secrets import SandboxSecrets, Secret
-from drills.settings import REPO_ROOT, Settings
+from drills.settings import Settings
 
 
 def fake_binaries() -> Binaries:
@@ -135,9 +136,9 @@ def test_every_listener_is_bound_to_loopback(tmp_path):
     assert "listeners.tcp.default = 127.0.0.1:28100" in configs.rabbitmq_conf(Ports(), secrets)
 
 
-def test_prometheus_config_scrapes_every_job_and_loads_repo_rules():
-    """Prometheus scrapes each AuditFlow job at 1 s and reads the rule files from manifests/."""
-    config = yaml.safe_load(configs.prometheus_yml(Ports(), REPO_ROOT / "manifests"))
+def test_prometheus_config_scrapes_every_job_and_loads_the_packaged_rules():
+    """Prometheus scrapes each AuditFlow job at 1 s and reads the packaged rule files."""
+    config = yaml.safe_load(configs.prometheus_yml(Ports(), packaged.monitoring()))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) >= {
         "audit-event-generator",
@@ -150,14 +151,15 @@ def test_prometheus_config_scrapes_every_job_and_loads_repo_rules():
     }
     assert jobs["rabbitmq"]["static_configs"][0]["targets"] == ["127.0.0.1:28102"]
     assert config["global"]["evaluation_interval"] == "1s"
-    assert config["rule_files"]
-    assert all(Path(path).exists() for path in config["rule_files"])
+    rules = sorted((packaged.monitoring() / "rules").glob("*.yml"))
+    assert len(rules) >= 2
+    assert config["rule_files"] == [str(path) for path in rules]
 
 
 def test_alertmanager_webhooks_point_at_the_local_notification_service(tmp_path):
-    """The manifests' Alertmanager config is reused with only URL and token file rewritten."""
+    """The packaged Alertmanager config is reused with only URL and token file rewritten."""
     token = tmp_path / "token"
-    config = yaml.safe_load(configs.alertmanager_yml(Ports(), REPO_ROOT / "manifests", token))
+    config = yaml.safe_load(configs.alertmanager_yml(Ports(), packaged.monitoring(), token))
     hooks = [hook for r in config["receivers"] for hook in r.get("webhook_configs", [])]
     assert hooks
     for hook in hooks:

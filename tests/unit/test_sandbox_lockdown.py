@@ -60,8 +60,8 @@ def test_alertmanager_requires_basic_auth_and_prometheus_sends_it(tmp_path: Path
     import bcrypt
     import yaml
 
+    from drills import packaged
     from drills.sandbox.secrets import ALERTMANAGER_USER
-    from drills.settings import REPO_ROOT
 
     secrets = SandboxSecrets.generate()
     argv = programs(tmp_path, secrets, None)["alertmanager"].argv
@@ -71,7 +71,7 @@ def test_alertmanager_requires_basic_auth_and_prometheus_sends_it(tmp_path: Path
     assert bcrypt.checkpw(secrets.alertmanager.reveal().encode(), hashed)
     password_file = tmp_path / "am-password"
     config = yaml.safe_load(
-        configs.prometheus_yml(Ports(28450), REPO_ROOT / "manifests", password_file)
+        configs.prometheus_yml(Ports(28450), packaged.monitoring(), password_file)
     )
     expected = {"username": ALERTMANAGER_USER, "password_file": str(password_file)}
     assert config["alerting"]["alertmanagers"][0]["basic_auth"] == expected

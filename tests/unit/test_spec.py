@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drills.settings import REPO_ROOT
 from drills.spec import FAULT_KINDS, SpecError, load
+from tests import REPO_ROOT
 
 CATALOG = REPO_ROOT / "drills" / "catalog"
 VALID = """\
