@@ -14,7 +14,7 @@ this module only wires them into fixtures that users can override, the way pytes
 - `genesis_target` (session), `genesis_runs_dir` (session), `genesis_runner` (the function that
   runs one drill: `drills.runner.run`; tests of the plugin pass fakes through it).
 - `drill` (function): runs a drill and returns its `DrillResult`; its finalizer rolls back any
-  fault still in effect (`drills.recovery.recover`), on failure and on KeyboardInterrupt too.
+  fault still in effect (`drills.crash_recovery.recover`), on failure and on KeyboardInterrupt too.
 - `ledger` (function): the event ledger — mark the generator, then account for what was stored.
 
 Nothing heavy is imported until a fixture is used, so the plugin costs nothing in test sessions
@@ -250,7 +250,7 @@ def drill(
     request: pytest.FixtureRequest,
 ) -> Iterator[DrillFixture]:
     """Run drills in a test; whatever happens, no fault is left in effect afterwards."""
-    from drills.recovery import recover
+    from drills.crash_recovery import recover
 
     results = request.config.stash[_RESULTS_KEY]
     fixture = DrillFixture(genesis_target, genesis_runs_dir, genesis_runner, record_property, [])

@@ -289,7 +289,7 @@ def recover_command(
     Only runs of this target (the same sandbox state directory and port base, or the same
     cluster and namespace) are touched; the others are listed with the command that recovers them.
     """
-    from drills.recovery import recover
+    from drills.crash_recovery import recover
 
     target = _target(target_kind, state_dir, port_base)
     report = recover(

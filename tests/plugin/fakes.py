@@ -1,4 +1,5 @@
-"""Fakes the plugin tests' inner pytest sessions import: a scripted runner and fault seams."""
+"""Fakes the plugin tests' inner pytest sessions import: a scripted runner and a fault; the
+observer and generator are the shared ones of tests/fakes.py."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from pathlib import Path
 
 from drills import runner
 from drills.faults.base import FaultReport, Injection
-from drills.ledger import GeneratorMark
 from drills.outcome import Outcome
 from drills.results import DrillResult, Objective, utc
 from drills.targets.fake import FakeTarget
+from tests.fakes import FakeGenerator, FakeObserver
 
 TARGET = FakeTarget()
 
@@ -41,45 +42,6 @@ def scripted_result(spec, target, options, listener, ttd=5.0, outcome="passed") 
     )
     result.write(run_dir)
     return result
-
-
-class FakeObserver:
-    url = "http://127.0.0.1:9"
-
-    def ready(self) -> bool:
-        return True
-
-    def value(self, query: str) -> float | None:
-        return 1000.0 if "rate(" in query else 1.0
-
-    def range(self, query, start, end, step):
-        return []
-
-    def single_range(self, query, start, end, step):
-        return []
-
-    def alert_series(self, start, end, step):
-        return {}
-
-    def rules_for(self):
-        return {}
-
-    def evaluation_interval(self):
-        return 1.0
-
-
-class FakeGenerator:
-    def mark(self) -> GeneratorMark:
-        return GeneratorMark("run", 100, 100, 0, 20.0)
-
-    def set_rate(self, rate: float) -> None:
-        return None
-
-    def wait_drained(self, timeout: float) -> GeneratorMark:
-        return self.mark()
-
-    def close(self) -> None:
-        return None
 
 
 @dataclasses.dataclass

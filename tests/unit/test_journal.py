@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from drills import journal
+from drills.crash_recovery import leftovers
 from drills.journal import Journal, read
 from drills.postmortem import context
-from drills.recovery import leftovers
 
 
 def lines(path: Path) -> list[dict]:

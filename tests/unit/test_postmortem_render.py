@@ -128,7 +128,7 @@ def test_context_reads_older_result_files(tmp_path):
 def test_chart_queries_match_what_the_runner_saves():
     """Every panel of the chart reads a series the runner saves into series.json, by the same
     PromQL string (a query edited on one side only would draw "no data")."""
-    from drills import runner
+    from drills import measurement
     from drills.postmortem import chart
 
     class Recorder:
@@ -136,7 +136,7 @@ def test_chart_queries_match_what_the_runner_saves():
             return [(start, 1.0)]
 
     saved: dict = {}
-    runner._save_chart_series(Recorder(), saved, 0.0, 10.0)  # type: ignore[arg-type]
+    measurement.save_chart_series(Recorder(), saved, 0.0, 10.0)  # type: ignore[arg-type]
     ctx = context.RunContext.__new__(context.RunContext)
     object.__setattr__(ctx, "spec", None)
     object.__setattr__(ctx, "series", saved)

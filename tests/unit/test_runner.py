@@ -11,81 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from drills.crash_recovery import unfinished_runs
 from drills.errors import Interrupted, PermanentError, TemporaryError
 from drills.faults.base import FaultContext, FaultReport, Injection
 from drills.journal import read
-from drills.ledger import GeneratorMark
+from drills.measurement import range_end
 from drills.observe import Series
-from drills.recovery import unfinished_runs
-from drills.retry import Backoff
-from drills.runner import PROMETHEUS_NOW, RunOptions, run
+from drills.runner import RunOptions, run
+from drills.settle import PROMETHEUS_NOW, fresh_counter
 from drills.spec import load
 from drills.targets.fake import FakeTarget
 from tests import REPO_ROOT
+from tests.fakes import FakeClock, FakeGenerator, FakeObserver
 
 SPEC = load(REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml")
-
-
-class FakeObserver:
-    url = "http://127.0.0.1:9"
-
-    def __init__(self, healthy: bool = True, answers: dict | None = None) -> None:
-        self.healthy = healthy
-        # query substring -> value (or a callable of the query), checked first
-        self.answers = answers or {}
-        self.raw: list[Series] = []
-
-    def ready(self) -> bool:
-        return True
-
-    def raw_samples(self, selector: str, window_s: float) -> list[Series]:
-        return self.raw
-
-    def value(self, query: str) -> float | None:
-        for part, answer in self.answers.items():
-            if part in query:
-                return answer(query) if callable(answer) else answer
-        if "_bucket{le=" in query and "/" in query:
-            return 1.0  # every event within the latency SLO: the budget is untouched
-        if not self.healthy:
-            return 0.0
-        if query == PROMETHEUS_NOW:
-            return time.time()
-        if query.startswith("max(timestamp("):
-            return float(int(time.time()))  # scraped every second
-        return 1000.0 if "rate(" in query else 1.0
-
-    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
-        return []
-
-    def single_range(self, query, start, end, step):
-        return []
-
-    def alert_series(self, start, end, step):
-        return {}
-
-    def rules_for(self):
-        return {}
-
-    def evaluation_interval(self):
-        return 1.0
-
-
-@dataclass
-class FakeGenerator:
-    rates: list[float] = field(default_factory=list)
-
-    def mark(self) -> GeneratorMark:
-        return GeneratorMark("run", 100, 100, 0, self.rates[-1] if self.rates else 20.0)
-
-    def set_rate(self, rate: float) -> None:
-        self.rates.append(rate)
-
-    def wait_drained(self, timeout: float) -> GeneratorMark:
-        return self.mark()
-
-    def close(self) -> None:
-        return None
 
 
 @dataclass
@@ -100,6 +39,7 @@ class ScriptedFault:
         default_factory=lambda: TemporaryError("simulated rollback failure")
     )
     rolled_back: bool = False
+    clock: FakeClock | None = None  # the run's clock, for the injection time
 
     def plan(self, ctx: FaultContext) -> list[str]:
         return ["scripted"]
@@ -111,7 +51,7 @@ class ScriptedFault:
     def inject(self, ctx: FaultContext) -> Injection:
         self.calls.append("inject")
         ctx.target.stop(ctx.spec.target)
-        return Injection(time.time(), "test")
+        return Injection(self.clock.now() if self.clock else time.time(), "test")
 
     def hold(self, ctx: FaultContext, injection: Injection) -> None:
         self.calls.append("hold")
@@ -133,12 +73,6 @@ class ScriptedFault:
         return FaultReport()
 
 
-@pytest.fixture(autouse=True)
-def _no_rollback_waits(monkeypatch):
-    """Rollback retries back off for real seconds; the tests only count the tries."""
-    monkeypatch.setattr("drills.runner.ROLLBACK_BACKOFF", Backoff(3, 0.0, 0.0))
-
-
 def go(
     tmp_path: Path,
     fault: ScriptedFault,
@@ -146,19 +80,25 @@ def go(
     spec=None,
     target: FakeTarget | None = None,
     options: RunOptions | None = None,
+    clock: FakeClock | None = None,
 ):
+    """One run of the real lifecycle with fakes around it, on a clock that never waits."""
     spec = spec or SPEC
-    spec = spec.__class__(**{**spec.__dict__, "load": spec.load.__class__(300.0, 0.0)})
-    spec = spec.__class__(**{**spec.__dict__, "recovery_samples": 1})
+    spec = replace(spec, load=replace(spec.load, rate=300.0, baseline_s=0.0), recovery_samples=1)
     target = target or FakeTarget()
     generator = FakeGenerator()
+    clock = clock or FakeClock()
+    observer = observer or FakeObserver()
+    observer.clock = observer.clock or clock
+    fault.clock = clock
     result = run(
         spec,
         target,
         options or RunOptions(runs_dir=tmp_path),
-        fault=fault,  # type: ignore[arg-type]
-        observer=observer or FakeObserver(),  # type: ignore[arg-type]
-        generator=generator,  # type: ignore[arg-type]
+        fault=fault,
+        observer=observer,
+        generator=generator,
+        clock=clock,
     )
     return result, target, generator
 
@@ -256,7 +196,6 @@ class FiringObserver(FakeObserver):
 def test_preflight_waits_for_an_expected_alert_still_firing(tmp_path, monkeypatch):
     """An expected alert still firing from an earlier disturbance is waited out, then the
     fault is injected."""
-    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
     fault = ScriptedFault()
     result, _, _ = go(tmp_path, fault, FiringObserver(firing_calls=3))
     assert "inject" in fault.calls
@@ -271,8 +210,6 @@ def test_preflight_waits_for_an_expected_alert_still_firing(tmp_path, monkeypatc
 
 def test_preflight_refuses_when_the_expected_alert_never_clears(tmp_path, monkeypatch):
     """If the expected alert keeps firing past the bounded wait, nothing is injected."""
-    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
-    monkeypatch.setattr("drills.runner.ALERT_QUIET_WAIT_S", 0.2)
     fault = ScriptedFault()
     result, _, _ = go(tmp_path, fault, FiringObserver(firing_calls=10_000))
     assert "inject" not in fault.calls
@@ -280,76 +217,59 @@ def test_preflight_refuses_when_the_expected_alert_never_clears(tmp_path, monkey
     assert "RabbitMQDown" in result.reason
 
 
-class ScrapeClock:
-    """Prometheus as `_fresh_counter` sees it: a scrape every second with a scripted counter."""
+class ScrapeClock(FakeClock):
+    """Prometheus as `fresh_counter` sees it: a scrape every second with a scripted counter; the
+    harness's clock is the fake one the function is given."""
 
-    def __init__(self, monkeypatch, counter_at, skew=0.0):
-        self.now = 1000.3  # harness clock
+    def __init__(self, counter_at, skew=0.0):
+        super().__init__(start=1000.3)  # harness clock
         self.skew = skew  # Prometheus' clock minus the harness's
         self.counter_at = counter_at  # scrape time (Prometheus clock) -> value (None: no series)
-        monkeypatch.setattr("drills.runner.time.sleep", self.sleep)
-        monkeypatch.setattr("drills.runner.time.monotonic", lambda: self.now)
-
-    def sleep(self, seconds):
-        self.now += seconds
 
     def last_scrape(self):
-        return float(int(self.now + self.skew))
+        return float(int(self.t + self.skew))
 
     def value(self, query):
         if query == PROMETHEUS_NOW:
-            return self.now + self.skew
+            return self.t + self.skew
         if query == "scraped":
             return self.last_scrape()
         return self.counter_at(self.last_scrape())
 
 
-def test_fresh_counter_without_a_series_reads_zero_at_the_next_scrape(monkeypatch):
+def test_fresh_counter_without_a_series_reads_zero_at_the_next_scrape():
     """A counter never incremented has no series: that is 0, known at the next scrape (judged by
     its own timestamp it used to wait out the whole timeout on every drill without dead letters)."""
-    from drills.runner import _fresh_counter
-
-    clock = ScrapeClock(monkeypatch, lambda _t: None)
-    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 0.0
-    assert 1001.0 <= clock.now <= 1001.3  # the scrape at 1001, not the one at 1000
+    clock = ScrapeClock(lambda _t: None)
+    assert fresh_counter(clock, "counter", "scraped", timeout=15.0, clock=clock) == 0.0
+    assert 1001.0 <= clock.t <= 1001.3  # the scrape at 1001, not the one at 1000
 
 
-def test_fresh_counter_reads_the_first_scrape_after_the_call(monkeypatch):
-    from drills.runner import _fresh_counter
-
-    clock = ScrapeClock(monkeypatch, lambda t: 7.0 if t < 1001 else 9.0)
-    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 9.0
+def test_fresh_counter_reads_the_first_scrape_after_the_call():
+    clock = ScrapeClock(lambda t: 7.0 if t < 1001 else 9.0)
+    assert fresh_counter(clock, "counter", "scraped", timeout=15.0, clock=clock) == 9.0
 
 
-def test_fresh_counter_judges_freshness_on_prometheus_clock(monkeypatch):
+def test_fresh_counter_judges_freshness_on_prometheus_clock():
     """A harness 30 s behind Prometheus still waits for a scrape newer than the call."""
-    from drills.runner import _fresh_counter
-
-    clock = ScrapeClock(monkeypatch, lambda t: 7.0 if t < 1031 else 9.0, skew=30.0)
-    assert _fresh_counter(clock, "counter", "scraped", timeout=15.0) == 9.0
-    assert clock.now >= 1001.0
+    clock = ScrapeClock(lambda t: 7.0 if t < 1031 else 9.0, skew=30.0)
+    assert fresh_counter(clock, "counter", "scraped", timeout=15.0, clock=clock) == 9.0
+    assert clock.t >= 1001.0
 
 
 def test_fresh_counter_gives_up_at_the_timeout_when_scrapes_stay_stale(monkeypatch):
-    from drills.runner import _fresh_counter
-
-    clock = ScrapeClock(monkeypatch, lambda _t: 3.0)
+    clock = ScrapeClock(lambda _t: 3.0)
     monkeypatch.setattr(clock, "last_scrape", lambda: 900.0)  # the service is no longer scraped
-    assert _fresh_counter(clock, "counter", "scraped", timeout=5.0) == 3.0
-    assert 1005.3 <= clock.now <= 1005.6
+    assert fresh_counter(clock, "counter", "scraped", timeout=5.0, clock=clock) == 3.0
+    assert 1005.3 <= clock.t <= 1005.6
 
 
-def test_range_end_waits_only_for_what_is_left_of_two_steps(monkeypatch):
-    from drills.runner import _range_end
-
-    now = [100.0]
-    slept = []
-    monkeypatch.setattr("drills.runner.time.time", lambda: now[0])
-    monkeypatch.setattr("drills.runner.time.sleep", slept.append)
-    assert _range_end(99.5) == 101.5 and slept == [1.5]  # recovery 0.5 s ago: 1.5 s left
-    slept.clear()
-    assert _range_end(90.0) == 100.0 and slept == []  # the ledger phase already took longer
-    assert _range_end(None) == 100.0 and slept == []
+def test_range_end_waits_only_for_what_is_left_of_two_steps():
+    clock = FakeClock(start=100.0)
+    assert range_end(99.5, clock) == 101.5 and clock.slept == [1.5]  # 0.5 s ago: 1.5 s left
+    clock = FakeClock(start=100.0)
+    assert range_end(90.0, clock) == 100.0 and clock.slept == []  # the ledger took longer
+    assert range_end(None, clock) == 100.0 and clock.slept == []
 
 
 def test_drill_start_up_leaves_end_of_drill_modules_to_the_warm_up():
@@ -375,12 +295,12 @@ def test_drill_start_up_leaves_end_of_drill_modules_to_the_warm_up():
 def test_warm_imports_load_the_listed_modules_in_the_background(monkeypatch):
     import sys
 
-    from drills import runner
+    from drills import live
 
     monkeypatch.delitem(sys.modules, "colorsys", raising=False)
-    monkeypatch.setattr(runner, "WARM_IMPORTS", ("colorsys", "no_such_module_xyz"))
+    monkeypatch.setattr(live, "WARM_IMPORTS", ("colorsys", "no_such_module_xyz"))
     before = {t.name for t in __import__("threading").enumerate()}
-    runner._warm_imports()  # a missing module is left for the real import to report
+    live.warm_imports()  # a missing module is left for the real import to report
     deadline = time.monotonic() + 10
     while "colorsys" not in sys.modules and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -430,7 +350,6 @@ def blocking_spec(**abort_fields):
 def test_error_budget_abort_rolls_back_at_once_and_names_the_condition(tmp_path, monkeypatch):
     """abort.max_error_budget is enforced while the fault is held: the hold is stopped, the
     fault rolled back, the outcome is aborted with the condition, value and time, journaled."""
-    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
     # 300 ev/s over 3600 s at 99 %: a budget of 10,800 slow events; 5,400 is half of it.
     observer = FakeObserver(answers={"increase(event_processing_duration_seconds": 5400.0})
     fault = ScriptedFault(hold_action="until-stopped")
@@ -451,7 +370,6 @@ def test_burn_rate_abort_needs_both_windows(tmp_path, monkeypatch):
     faster than the limit."""
     from drills.spec import BurnRateLimit
 
-    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
     limit = BurnRateLimit(rate=10.0, short_window_s=30, long_window_s=300)
 
     def windows(short: float, long: float):
@@ -475,7 +393,6 @@ def test_sli_floor_abort_during_recovery(tmp_path, monkeypatch):
     """A hard SLI floor is also enforced while recovery is awaited (after rollback)."""
     from drills.spec import SliFloor
 
-    monkeypatch.setattr("drills.runner.STEP_S", 0.01)
     fault = ScriptedFault()
     # The probe reads fine until the fault was rolled back, then collapses below the floor.
     stored = 'events_processed_total{result="stored"}[5s]'
@@ -554,7 +471,7 @@ def test_alertmanager_http_probe_takes_401_as_up(status, problem):
     import http.server
     import threading
 
-    from drills.runner import _alerting_problem
+    from drills.preflight import alerting_problem
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -577,7 +494,7 @@ def test_alertmanager_http_probe_takes_401_as_up(status, problem):
 
         ctx = Ctx()
         ctx.endpoints = endpoints
-        found = _alerting_problem(target, "alertmanager", ctx)  # type: ignore[arg-type]
+        found = alerting_problem(target, "alertmanager", ctx)  # type: ignore[arg-type]
     finally:
         server.shutdown()
     assert bool(found) is problem
@@ -588,9 +505,9 @@ def test_alertmanager_http_probe_takes_401_as_up(status, problem):
 def test_dead_letters_survive_a_consumer_restart():
     """17 dead letters during a drill whose consumer restarted: the counter fell from 17 to 0
     and climbed back to 17 — the ledger says 17 (the difference of readings said 0)."""
-    from drills.runner import _dead_lettered_since
+    from drills.settle import dead_lettered_since
 
     observer = FakeObserver(answers={"vector(time())": 1100.0})
     samples = [(990.0, 17.0), (1000.0, 17.0), (1010.0, 17.0), (1030.0, 4.0), (1060.0, 17.0)]
     observer.raw = [Series("dl", {"instance": "analysis"}, samples)]
-    assert _dead_lettered_since(observer, since=1000.0) == 17
+    assert dead_lettered_since(observer, since=1000.0) == 17

@@ -19,7 +19,8 @@ from drills.settings import Settings
 from drills.targets.fake import FAKE_PASSWORD, FAKE_TOKEN, FakeTarget
 from drills.targets.k8s_settings import KubeSettings
 from drills.targets.local import LocalTarget
-from tests.unit.test_runner import SPEC, FakeGenerator, FakeObserver
+from tests.fakes import FakeClock, FakeGenerator, FakeObserver
+from tests.unit.test_runner import SPEC
 
 
 def test_secret_shows_stars_and_reveals_the_value():
@@ -114,8 +115,9 @@ def test_journal_and_result_of_a_run_hold_no_secret(tmp_path):
         FakeTarget(),
         RunOptions(runs_dir=tmp_path),
         fault=EndpointsInErrorFault(),  # type: ignore[arg-type]
-        observer=FakeObserver(),  # type: ignore[arg-type]
-        generator=FakeGenerator(),  # type: ignore[arg-type]
+        observer=FakeObserver(),
+        generator=FakeGenerator(),
+        clock=FakeClock(),
     )
     run_dir = Path(result.run_dir)
     assert "cannot reach the platform" in result.reason

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from drills.crash_recovery import recover, unfinished_runs
 from drills.errors import RollbackFailed
 from drills.journal import read
-from drills.recovery import recover, unfinished_runs
 from drills.runner import RunOptions, run
 from drills.targets.base import ComponentState, TargetIdentity
 from drills.targets.fake import FakeTarget
 from tests import REPO_ROOT
-from tests.unit.test_runner import SPEC, FakeGenerator, FakeObserver, ScriptedFault
+from tests.fakes import FakeClock, FakeGenerator, FakeObserver
+from tests.unit.test_runner import SPEC, ScriptedFault
 
 DRILL = REPO_ROOT / "drills" / "catalog" / "rabbitmq-outage.yaml"
 LOCAL = TargetIdentity("local", "/srv/genesis ports 28750", "--state-dir /srv/genesis")
@@ -180,9 +181,10 @@ def test_refusal_caused_by_a_dead_run_names_it_and_how_to_recover(tmp_path):
         SPEC,
         target,
         RunOptions(runs_dir=tmp_path),
-        fault=ScriptedFault(),  # type: ignore[arg-type]
-        observer=FakeObserver(),  # type: ignore[arg-type]
-        generator=FakeGenerator(),  # type: ignore[arg-type]
+        fault=ScriptedFault(),
+        observer=FakeObserver(),
+        generator=FakeGenerator(),
+        clock=FakeClock(),
     )
     assert result.outcome == "preflight-refused" and result.exit_code == 3
     assert "rabbitmq is not ready" in result.reason
@@ -196,9 +198,10 @@ def test_run_start_records_the_target_identity(tmp_path):
         SPEC,
         stopped_local(),  # refused at once: the record is written first
         RunOptions(runs_dir=tmp_path),
-        fault=ScriptedFault(),  # type: ignore[arg-type]
-        observer=FakeObserver(),  # type: ignore[arg-type]
-        generator=FakeGenerator(),  # type: ignore[arg-type]
+        fault=ScriptedFault(),
+        observer=FakeObserver(),
+        generator=FakeGenerator(),
+        clock=FakeClock(),
     )
     start = read(Path(result.run_dir) / "journal.jsonl")[0]
     assert TargetIdentity.from_json(start["target_identity"]) == LOCAL
