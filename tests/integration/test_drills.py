@@ -7,7 +7,6 @@ Order matters on a shared sandbox: pod-kill runs first, because its expected ale
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,7 @@ def run_drill(live, tmp_path: Path, name: str):
     print(
         f"\n{name}: {result.outcome} TTD={result.ttd_seconds} TTN={result.ttn_seconds} "
         f"TTR={result.ttr_seconds} ledger={result.ledger} wall={result.wall_seconds}s "
-        f"fault={result.fault.get('figures')}"
+        f"fault={result.fault.figures if result.fault else None}"
     )
     return spec, result
 
@@ -76,19 +75,21 @@ def test_a_pod_kill(live, tmp_path):
     """pod-kill: the analysis process is SIGKILLed, restarted with a new PID, nothing lost."""
     spec, result = run_drill(live, tmp_path, "pod-kill")
     assert_drill_passed(live, spec, result)
-    checks = {c["name"]: c for c in result.fault["checks"]}
-    assert checks["component restarted by its supervisor"]["passed"]
+    assert result.fault is not None
+    checks = {c.name: c for c in result.fault.checks}
+    assert checks["component restarted by its supervisor"].passed
 
 
 def test_b_rabbitmq_outage(live, tmp_path):
     """rabbitmq-outage: the broker is down 20 s, the generator buffers, the backlog drains."""
     spec, result = run_drill(live, tmp_path, "rabbitmq-outage")
     assert_drill_passed(live, spec, result)
-    assert result.fault["figures"]["held_down_seconds"] >= 19
+    assert result.fault is not None and result.fault.figures["held_down_seconds"] >= 19
     # The broker really stayed down for the whole hold (it once came back: restart race).
     series = json.loads((Path(result.run_dir) / "series.json").read_text())["queries"]
     broker_up = next(v for q, v in series.items() if 'up{job="rabbitmq"}' in q)
-    t0 = datetime.fromisoformat(result.injected_at).timestamp()
+    assert result.injected_at is not None
+    t0 = result.injected_at.timestamp()
     during = [value for t, value in broker_up if t0 + 4 <= t <= t0 + 19]
     assert during and all(value == 0 for value in during), during
     phases = {p.name: p for p in result.phases}
@@ -100,7 +101,8 @@ def test_c_malformed_events(live, tmp_path):
     """malformed-events: every malformed message dead-lettered with its reason, no restart."""
     spec, result = run_drill(live, tmp_path, "malformed-events")
     assert_drill_passed(live, spec, result)
-    figures = result.fault["figures"]
+    assert result.fault is not None
+    figures = result.fault.figures
     assert figures["malformed_dead_lettered"] == figures["malformed_published"] == 300
     assert figures["wrong_reason"] == 0
     assert figures["consumer_restarts"] == 0
@@ -154,7 +156,8 @@ def test_d_pvc_wipe_restore(live, tmp_path):
     committed after the backup are re-driven so that in the end none is lost."""
     spec, result = run_drill(live, tmp_path, "pvc-wipe-restore")
     assert_drill_passed(live, spec, result)
-    figures = result.fault["figures"]
+    assert result.fault is not None
+    figures = result.fault.figures
     assert figures["rto_seconds"] is not None and figures["rto_seconds"] > 0
     assert figures["rpo_before_redrive"] > 0
     assert figures["rpo_after_redrive"] == 0
