@@ -5,11 +5,13 @@ break the scorecard table or the lists."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from drills.gameday import (
+    DrillOutcome,
     GameDayResult,
     Mark,
     Seams,
@@ -54,3 +56,29 @@ def test_report_and_postmortem_match_the_golden_files(tmp_path, render, golden):
     """The rendered Markdown is byte-for-byte the recorded one (paths normalised to TMP)."""
     text = render(_day(tmp_path)).replace(str(tmp_path), "TMP")
     assert text == (GOLDEN / golden).read_text(encoding="utf-8")
+
+
+HOSTILE = "broke | here <script>alert(1)</script> `rm -rf` *now*\n| injected | row |"
+
+
+def test_hostile_reasons_are_escaped_in_the_report_and_postmortem(tmp_path):
+    """A reason from a run cannot add a table cell, a row, an HTML tag or a code span."""
+    day = _day(tmp_path)
+    ran = day.outcomes[0]
+    assert ran.result is not None
+    evil = DrillOutcome(
+        ran.drill, "ran", HOSTILE, replace(ran.result, reason=HOSTILE), ran.marks, ran.verdicts
+    )
+    day.outcomes[:] = [evil, DrillOutcome("rabbitmq-outage", "skipped", HOSTILE)]
+    report = report_markdown(day)
+    escaped = (
+        r"broke \| here \<script\>alert(1)\</script\> \`rm -rf\` \*now\* \| injected \| row \|"
+    )
+    skipped = [line for line in report.splitlines() if line.startswith("| rabbitmq-outage |")]
+    assert skipped == [f"| rabbitmq-outage | skipped: {escaped} | | | | | | | |"]
+    assert f"— {escaped}" in report  # the Runs list
+    assert "<script>" not in report and "\n| injected" not in report
+    postmortem = combined_postmortem(day)
+    assert f"- pod-kill: passed — {escaped} (draft:" in postmortem
+    assert f"- rabbitmq-outage: skipped — {escaped}" in postmortem
+    assert "<script>" not in postmortem
