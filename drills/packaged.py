@@ -4,7 +4,8 @@ Why a module of its own: the drill catalog, the game-day plans, the post-mortem 
 Prometheus rules / Alertmanager configuration of the sandbox used to be found through
 `Path(__file__).parents[1]`, i.e. the source tree, so an installed wheel (a virtualenv elsewhere,
 the harness image) had none of them. They now live inside the `drills` package, listed in
-pyproject's package-data, and every runtime lookup goes through here.
+pyproject's package-data, and every runtime lookup goes through here — as do the game-day
+report's templates (`drills/gameday/templates/`).
 
 Why real paths (`Path`, not `Traversable`): these files go to code that needs a file system path —
 the bounded, non-blocking YAML reader that names `file:line` (`drills.yamlio`), Jinja2's
@@ -29,6 +30,7 @@ from drills.errors import MissingDependency
 CATALOG = "catalog"  # the drills: <name>.yaml
 GAMEDAYS = "gamedays"  # the game-day plans: <name>.yaml
 POSTMORTEM_TEMPLATES = "postmortem/templates"  # Jinja2, *.md.j2
+GAMEDAY_TEMPLATES = "gameday/templates"  # Jinja2, *.md.j2: the game-day report and post-mortem
 # What the sandbox's Prometheus and Alertmanager load: rules/*.yml and alertmanager.yml, laid out
 # like manifests/base/monitoring/ so a kustomize tree can stand in for it (GENESIS_MANIFESTS_DIR).
 MONITORING = "monitoring"
@@ -55,6 +57,10 @@ def gamedays() -> Path:
 
 def postmortem_templates() -> Path:
     return path(POSTMORTEM_TEMPLATES)
+
+
+def gameday_templates() -> Path:
+    return path(GAMEDAY_TEMPLATES)
 
 
 def monitoring() -> Path:

@@ -119,7 +119,11 @@ def search_path(user_dir: Path | None) -> list[Path]:
     return dirs
 
 
-def _environment(dirs: Sequence[Path]) -> Any:
+def environment(dirs: Sequence[Path]) -> Any:
+    """The Markdown-safe Jinja2 environment over `dirs`: `finalize` escapes every value with `md`,
+    `StrictUndefined`, and the `code` / `yaml` / `link` / `md` filters. Shared with the game-day
+    report (`drills.gameday.report`), so there is one escaper for every Markdown the harness writes.
+    """
     import jinja2
     from markupsafe import Markup
 
@@ -205,7 +209,7 @@ def document(
 def render_document(doc: Document, templates: Path | None = None) -> str:
     import jinja2
 
-    env = _environment(search_path(templates))
+    env = environment(search_path(templates))
     try:
         return str(env.get_template(MAIN_TEMPLATE).render(doc=doc, run=doc.run))
     except jinja2.TemplateNotFound as exc:

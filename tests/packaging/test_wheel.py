@@ -142,6 +142,7 @@ def test_the_wheel_holds_every_data_file_of_the_packages(installed: Installed) -
         "catalog": "drills/catalog/*.yaml",
         "gamedays": "drills/gamedays/*.yaml",
         "postmortem templates": "drills/postmortem/templates/*.j2",
+        "gameday templates": "drills/gameday/templates/*.j2",
         "slo": "drills/slo.yaml",
         "monitoring": "drills/monitoring/**/*.yml",
         "dashboard templates": "auditflow/dashboard/templates/*.html",
@@ -150,6 +151,7 @@ def test_the_wheel_holds_every_data_file_of_the_packages(installed: Installed) -
     print(f"{installed.wheel.name}: {len(names)} files, data files {len(expected)}: {counts}")
     assert counts["catalog"] >= 4 and counts["gamedays"] >= 2
     assert counts["postmortem templates"] >= 6 and counts["monitoring"] >= 3
+    assert counts["gameday templates"] == 2  # report.md.j2, postmortem.md.j2
     assert counts["slo"] == 1 and counts["dashboard templates"] >= 1
 
 
@@ -199,6 +201,26 @@ def test_gameday_cronjob_names_the_packaged_plan(installed: Installed) -> None:
     done = installed.run("gameday", "cronjob", "weekly")
     pod = yaml.safe_load(done.stdout)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["containers"][0]["args"][:3] == ["gameday", "run", "weekly"]
+
+
+def test_the_gameday_report_renders_from_the_installed_templates(installed: Installed) -> None:
+    """The game-day report and combined post-mortem come from the wheel's templates."""
+    done = installed.run(
+        "-c",
+        "from pathlib import Path\n"
+        "from drills import gameday, packaged\n"
+        "plan = gameday.load_plan(gameday.plan_path(Path('ci-smoke')))\n"
+        "day = gameday.GameDayResult(plan, Path('day'), 1.8e9, 1.8e9 + 60)\n"
+        "day.outcomes.append(gameday.DrillOutcome('pod-kill', 'skipped', 'budget | low'))\n"
+        "print(packaged.gameday_templates())\n"
+        "print(gameday.report_markdown(day))\n"
+        "print(gameday.combined_postmortem(day))\n",
+        program="python",
+    )
+    templates, *_ = done.stdout.splitlines()
+    assert Path(templates).is_relative_to(installed.site / "drills"), templates
+    assert "| pod-kill | skipped: budget \\| low | | | | | | | |" in done.stdout
+    assert "# Post-mortem (draft): game day ci-smoke" in done.stdout
 
 
 def test_the_sandbox_loads_the_installed_rule_files(installed: Installed) -> None:
