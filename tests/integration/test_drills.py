@@ -29,7 +29,7 @@ def run_drill(live, tmp_path: Path, name: str):
     print(
         f"\n{name}: {result.outcome} TTD={result.ttd_seconds} TTN={result.ttn_seconds} "
         f"TTR={result.ttr_seconds} ledger={result.ledger} wall={result.wall_seconds}s "
-        f"fault={result.fault.get('figures')}"
+        f"fault={result.fault.figures if result.fault else None}"
     )
     return spec, result
 

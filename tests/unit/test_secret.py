@@ -113,7 +113,7 @@ def test_journal_and_result_of_a_run_hold_no_secret(tmp_path):
         spec,
         FakeTarget(),
         RunOptions(runs_dir=tmp_path),
-        fault=EndpointsInErrorFault(),  # type: ignore[arg-type]
+        fault=EndpointsInErrorFault(),
         observer=FakeObserver(),  # type: ignore[arg-type]
         generator=FakeGenerator(),  # type: ignore[arg-type]
     )
