@@ -388,6 +388,6 @@ def test_installed_aiormq_still_has_what_install_looks_for() -> None:
 
     from aiormq.connection import Connection
 
-    reader = Connection._Connection__reader  # type: ignore[attr-defined]
+    reader = vars(Connection)["_Connection__reader"]  # private: reachable by its mangled name
     assert "frame_receiver" in inspect.signature(reader).parameters
     assert inspect.iscoroutinefunction(FrameReceiver.get_frame)

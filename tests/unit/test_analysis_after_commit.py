@@ -172,6 +172,7 @@ def _value(name: str, **labels: str) -> float:
 
 def test_after_commit_counts_new_events_once_and_runs_the_rule() -> None:
     deltas, notifier = CounterDeltas(), FakeNotifier()
+    # No store (_after_commit never reaches it) and a fake notifier: Pipeline takes concrete types.
     pipeline = Pipeline(None, deltas, FailedLoginRule(3, 60.0), notifier, 100, 0.05)  # type: ignore[arg-type]
     committed = 1000.0
     batch = [

@@ -165,6 +165,7 @@ def test_local_volume_hands_a_background_initdb_to_reprovision() -> None:
         def finish(self) -> None:
             Job.finished += 1
 
+    # A stand-in for the running initdb (only finish() is called): not an InitdbJob, on purpose.
     volume = object.__new__(LocalVolume)
     volume._initdb = Job()  # type: ignore[assignment]
     assert isinstance(volume, EarlyReprovision)
@@ -331,6 +332,7 @@ def test_targets_without_a_pg_volume_are_refused(tmp_path: Path) -> None:
     class OtherTarget:
         name = "kubernetes"
 
+    # The wrong target type is the point; volume_for reads nothing but the target.
     ctx: Any = FaultContext(
         spec=None,  # type: ignore[arg-type]
         target=OtherTarget(),  # type: ignore[arg-type]

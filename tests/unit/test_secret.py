@@ -55,6 +55,7 @@ def test_local_endpoints_repr_holds_no_sandbox_secret(tmp_path):
     sandbox = SimpleNamespace(
         settings=Settings(state_dir=tmp_path), secrets=creds, supervisor=None, layout=None
     )
+    # Not a Sandbox: endpoints() reads only settings and secrets, so nothing else is started.
     endpoints = LocalTarget(sandbox).endpoints()  # type: ignore[arg-type]
     values = [getattr(creds, name).reveal() for name in creds.__dataclass_fields__]
     assert not [v for v in values if v in repr(endpoints)]
