@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from _amqp import declare_tap, delete, depth, raw_consume
 from _common import Bench, burst_and_confirm, emit, ledger, log, machine, sandbox, wait_until
@@ -26,7 +27,7 @@ QUEUE = "auditflow.analysis"
 TARGET = 10_000
 
 
-def drain_once(bench: Bench, events: int, profile: str | None) -> dict:
+def drain_once(bench: Bench, events: int, profile: str | None) -> dict[str, Any]:
     bench.stop("audit-log-analysis")
     declare_tap(bench.amqp_url, TAP)
     log(f"publishing a backlog of {events} events (analysis stopped)")
@@ -85,6 +86,7 @@ def drain_once(bench: Bench, events: int, profile: str | None) -> dict:
             "FROM audit_events WHERE run_id = %s AND seq BETWEEN %s AND %s",
             (run_id, first, last),
         ).fetchone()
+    assert row is not None  # an aggregate query always answers one row
     span_s = float(row[1] or 0.0)
     accounted = ledger(bench, run_id, first, last)
     left = depth(bench.amqp_url, QUEUE)

@@ -347,6 +347,7 @@ def naive_pipeline(bench: Bench, seconds: float) -> dict[str, Any]:
             "SELECT count(*), count(DISTINCT seq) FROM bench_naive WHERE run_id = %s", (run,)
         ).fetchone()
         conn.execute("DROP TABLE bench_naive")
+    assert row is not None  # an aggregate query always answers one row
     rows, distinct = int(row[0]), int(row[1])
     end_to_end = min(published, stored_in_window) / elapsed
     return {

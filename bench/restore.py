@@ -67,6 +67,7 @@ def fingerprint(bench: Bench, dbname: str) -> tuple[int, int, str]:
     dsn = pg_dsn(bench.port("postgres"), bench.sandbox.secrets, superuser=True, dbname=dbname)
     with psycopg.connect(dsn.reveal(), autocommit=True) as conn:
         row = conn.execute(FINGERPRINT, (RUN_ID,)).fetchone()
+    assert row is not None  # an aggregate query always answers one row
     return int(row[0]), int(row[1]), str(row[2])
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from drills.abort import Reader
 from drills.clock import SYSTEM_CLOCK, Clock
 from drills.ledger import Ledger, counter_increase, reconcile
 from drills.run_state import RunState
@@ -61,7 +62,7 @@ def dead_lettered_since(
 
 
 def fresh_counter(
-    observer: Observer,
+    observer: Reader,
     query: str,
     scraped_at_query: str,
     timeout: float = 15.0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import psycopg
@@ -17,6 +18,8 @@ from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.lifecycle import Sandbox
 from drills.sandbox.smoke import GeneratorAdmin
 from drills.settings import Settings
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -62,10 +65,11 @@ class LiveSandbox:
             return False
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, every: float = 0.2):
-    """Poll until `condition()` is truthy; fail naming `what` when it never is."""
+def wait_for(condition: Callable[[], T | None], timeout: float, what: str, every: float = 0.2) -> T:
+    """Poll until `condition()` is truthy and return what it gave; fail naming `what` when it
+    never is."""
     deadline = time.monotonic() + timeout
-    last: object = None
+    last: T | None = None
     while time.monotonic() < deadline:
         last = condition()
         if last:

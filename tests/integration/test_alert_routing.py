@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -10,7 +12,7 @@ from tests.support import wait_for
 pytestmark = pytest.mark.integration
 
 
-def redis_down_alerts(live, status: str) -> list[dict]:
+def redis_down_alerts(live, status: str) -> list[dict[str, Any]]:
     response = httpx.get(
         f"{live.url('notification-service')}/api/v1/alerts",
         params={"name": "RedisDown", "source": "alertmanager", "status": status},

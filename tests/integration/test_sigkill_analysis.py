@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from tests.support import wait_for
+from tests.support import LiveSandbox, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def test_sigkill_analysis_under_load_loses_nothing(live):
+def test_sigkill_analysis_under_load_loses_nothing(live: LiveSandbox) -> None:
     """The killed consumer comes back with a new PID and every confirmed event is stored once."""
     admin = live.generator()
     supervisor = live.sandbox.supervisor

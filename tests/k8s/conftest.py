@@ -25,9 +25,11 @@ SECRETS = {
 }
 
 
-def seeded_cluster(**options: object) -> SimulatedCluster:
-    """A cluster holding what `manifests/` deploys, as far as the target looks at it."""
-    cluster = SimulatedCluster(**options)  # type: ignore[arg-type]
+def seeded_cluster(cluster: SimulatedCluster | None = None) -> SimulatedCluster:
+    """`cluster` (a default one if None) holding what `manifests/` deploys, as far as the target
+    looks at it."""
+    if cluster is None:
+        cluster = SimulatedCluster()
     for name in (
         "audit-event-generator",
         "audit-log-analysis",

@@ -616,7 +616,12 @@ class SimulatedCluster:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    cluster: SimulatedCluster
+
+    @property
+    def cluster(self) -> SimulatedCluster:
+        """The cluster of the server this request came to (see _ClusterServer)."""
+        assert isinstance(self.server, _ClusterServer)
+        return self.server.cluster
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # quiet: the tests assert on state, not on logs
@@ -637,13 +642,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        self.server.cluster.requests.append((method, url.path, query))  # type: ignore[attr-defined]
+        self.cluster.requests.append((method, url.path, query))
         try:
             body = self._body()
             if method == "GET" and query.get("watch") in ("true", "1", "True"):
                 self._stream(url.path, query)
                 return
-            self._send(200, self.server.cluster.handle(method, url.path, query, body))  # type: ignore[attr-defined]
+            self._send(200, self.cluster.handle(method, url.path, query, body))
         except ApiError as err:
             self._send(
                 err.code,
@@ -659,7 +664,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
 
     def _stream(self, path: str, query: Mapping[str, str]) -> None:
-        events = self.server.cluster.watch(path, query)  # type: ignore[attr-defined]
+        events = self.cluster.watch(path, query)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -687,15 +692,23 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
 
+class _ClusterServer(ThreadingHTTPServer):
+    """The HTTP server, holding the cluster its request handlers answer from."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, cluster: SimulatedCluster) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.cluster = cluster
+
+
 class SimulatedApiServer:
     """The simulated API server on 127.0.0.1:<free port>, serving `cluster` from a thread."""
 
     def __init__(self, cluster: SimulatedCluster) -> None:
         self.cluster = cluster
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.block_on_close = False
-        self.httpd.cluster = cluster  # type: ignore[attr-defined]
+        self.httpd = _ClusterServer(cluster)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.k8s
 
 def test_pod_kill_pairs_replacement_by_owner_and_uses_server_times() -> None:
     """A killed pod's replacement is found by controller uid, and Ready time is the server's."""
-    cluster = seeded_cluster(clock_skew_s=500.0)
+    cluster = seeded_cluster(SimulatedCluster(clock_skew_s=500.0))
     # A second, unrelated pod with the same app label but another owner must never be paired.
     cluster.add_deployment("audit-log-analysis-canary")
     with SimulatedApiServer(cluster) as server:

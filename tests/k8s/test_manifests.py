@@ -17,7 +17,7 @@ import yaml
 
 from drills import packaged
 from tests import REPO_ROOT
-from tests.k8s.kustomize import build, containers
+from tests.k8s.kustomize import Obj, build, containers
 
 pytestmark = pytest.mark.k8s
 MANIFESTS = REPO_ROOT / "manifests"
@@ -34,11 +34,11 @@ MONITORING_FILES = ["alertmanager.yml", *(f"rules/{path.name}" for path in RULES
 PROMETHEUSRULE = MANIFESTS / "extras" / "prometheus-operator" / "prometheusrule.yaml"
 
 
-def rendered(overlay: str) -> list[dict]:
+def rendered(overlay: str) -> list[Obj]:
     return build(MANIFESTS / overlay)
 
 
-def key(obj: dict) -> tuple[str, str]:
+def key(obj: Obj) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
 
@@ -164,7 +164,7 @@ def test_manifests_monitoring_files_are_byte_identical_copies_of_the_packaged_on
         )
 
 
-def expected_prometheusrule() -> dict:
+def expected_prometheusrule() -> Obj:
     """The PrometheusRule for kube-prometheus-stack: the rule files' groups, unchanged."""
     groups = [group for path in RULES for group in yaml.safe_load(path.read_text())["groups"]]
     return {

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import time
 from pathlib import Path
+from typing import Any
 
 from drills import runner
 from drills.faults.base import FaultReport, Injection
@@ -50,6 +51,7 @@ class Fault:
     rollback (a harness interrupted inside its own rollback)."""
 
     hold_error: BaseException | None = None
+    kind: str = "service-stop"
     rollback_error: BaseException | None = None
 
     def plan(self, ctx):
@@ -96,7 +98,7 @@ def real_runner(fault: Fault):
     return run
 
 
-def journal_events(runs_dir: Path) -> list[dict]:
+def journal_events(runs_dir: Path) -> list[dict[str, Any]]:
     from drills.journal import read
 
     return [r for path in sorted(runs_dir.glob("*/journal.jsonl")) for r in read(path)]

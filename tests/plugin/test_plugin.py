@@ -80,7 +80,8 @@ def test_measured_figures_become_junit_properties(pytester):
     assert props["genesis.pod-kill.ttd_seconds"] == "5.0"
     assert props["genesis.pod-kill.ttr_seconds"] == "21.5"
     assert props["genesis.pod-kill.outcome"] == "passed"
-    assert props["genesis.pod-kill.run_dir"].endswith("-pod-kill")
+    run_dir = props["genesis.pod-kill.run_dir"]
+    assert run_dir is not None and run_dir.endswith("-pod-kill")
 
 
 def test_failing_assertion_shows_figures_and_run_directory(pytester):

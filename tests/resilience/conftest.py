@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 from drills.settings import Settings
+from tests.support import LiveSandbox
 
 
 @pytest.fixture(scope="session")
-def genesis_settings(live) -> Settings:
+def genesis_settings(live: LiveSandbox) -> Settings:
     """The plugin reuses the running `live` sandbox instead of starting its own."""
     return live.settings

@@ -92,6 +92,7 @@ def test_deliver_decodes_as_pamqp_does() -> None:
     for tag in (1, 2, 2**40 + 7):
         raw = message_frames(1, tag, b"{}", generator_properties())[0]
         _, _, theirs = pamqp.frame.unmarshal(raw)
+        assert isinstance(theirs, spec.Basic.Deliver)
         ours = decode_deliver(raw[7:-1])
         assert ours == (
             theirs.consumer_tag,
@@ -124,6 +125,7 @@ def test_generator_header_shape_decodes_by_hand_as_pamqp_does() -> None:
     props = generator_properties("corr-éü-1", "9b5e8a44-0000-4000-8000-000000000001")
     assert header_frame == pamqp.frame.marshal(ContentHeader(0, len(body), props), 1)
     _, _, theirs = pamqp.frame.unmarshal(header_frame)
+    assert isinstance(theirs, ContentHeader)
     fast = decode_header_fast(header_frame[7:-1])
     assert fast is not None
     assert fast[0] == theirs.body_size == len(body)
@@ -165,6 +167,7 @@ def test_other_header_shapes_fall_back_to_pamqp(properties: spec.Basic.Propertie
     raw = pamqp.frame.marshal(ContentHeader(0, 12, properties), 1)
     assert decode_header_fast(raw[7:-1]) is None
     _, _, theirs = pamqp.frame.unmarshal(raw)
+    assert isinstance(theirs, ContentHeader)
     size, ours = decode_header(raw[7:-1])
     assert size == 12
     same_properties(ours, theirs.properties)
@@ -385,6 +388,6 @@ def test_installed_aiormq_still_has_what_install_looks_for() -> None:
 
     from aiormq.connection import Connection
 
-    reader = Connection._Connection__reader  # type: ignore[attr-defined]
+    reader = vars(Connection)["_Connection__reader"]  # private: reachable by its mangled name
     assert "frame_receiver" in inspect.signature(reader).parameters
     assert inspect.iscoroutinefunction(FrameReceiver.get_frame)

@@ -172,6 +172,7 @@ def _value(name: str, **labels: str) -> float:
 
 def test_after_commit_counts_new_events_once_and_runs_the_rule() -> None:
     deltas, notifier = CounterDeltas(), FakeNotifier()
+    # No store (_after_commit never reaches it) and a fake notifier: Pipeline takes concrete types.
     pipeline = Pipeline(None, deltas, FailedLoginRule(3, 60.0), notifier, 100, 0.05)  # type: ignore[arg-type]
     committed = 1000.0
     batch = [
@@ -184,20 +185,20 @@ def test_after_commit_counts_new_events_once_and_runs_the_rule() -> None:
     ]
     batch.append(batch[0])  # the same event twice within the batch counts once
     inserted = {p.event_id for p in batch[:5]}
-    before = {
-        key: _value(*key[:1], **dict(key[1:]))
-        for key in [
-            ("events_processed_total", ("result", "stored")),
-            ("events_processed_total", ("result", "duplicate")),
-            ("event_processing_duration_seconds_bucket", ("le", "0.5")),
-            ("event_processing_duration_seconds_bucket", ("le", "1.0")),
-            ("event_processing_duration_seconds_bucket", ("le", "0.01")),
-            ("event_processing_duration_seconds_count",),
-        ]
-    }
+    samples: list[tuple[str, tuple[tuple[str, str], ...]]] = [
+        ("events_processed_total", (("result", "stored"),)),
+        ("events_processed_total", (("result", "duplicate"),)),
+        ("event_processing_duration_seconds_bucket", (("le", "0.5"),)),
+        ("event_processing_duration_seconds_bucket", (("le", "1.0"),)),
+        ("event_processing_duration_seconds_bucket", (("le", "0.01"),)),
+        ("event_processing_duration_seconds_count", ()),
+    ]
+    before = {(name, labels): _value(name, **dict(labels)) for name, labels in samples}
     pipeline._after_commit(batch, inserted, committed)
-    after = {key: _value(*key[:1], **dict(key[1:])) for key in before}
-    change = {key[0] + str(key[1:]): after[key] - before[key] for key in before}
+    after = {(name, labels): _value(name, **dict(labels)) for name, labels in samples}
+    change = {
+        name + str(labels): after[name, labels] - before[name, labels] for name, labels in samples
+    }
     assert change == {
         "events_processed_total(('result', 'stored'),)": 5,
         "events_processed_total(('result', 'duplicate'),)": 2,

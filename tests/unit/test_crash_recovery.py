@@ -59,8 +59,12 @@ def dead_run(
     return run_dir
 
 
-LOAD = {"event": "load", "rate": 300.0, "previous_rate": 20.0}
-INTENT = {"event": "inject-intent", "kind": "service-stop", "component": "rabbitmq"}
+LOAD: dict[str, object] = {"event": "load", "rate": 300.0, "previous_rate": 20.0}
+INTENT: dict[str, object] = {
+    "event": "inject-intent",
+    "kind": "service-stop",
+    "component": "rabbitmq",
+}
 
 
 def stopped_local() -> FakeTarget:
@@ -77,7 +81,8 @@ def test_kubernetes_run_is_not_touched_by_a_local_recover_and_is_listed(tmp_path
     """A dead Kubernetes run seen from the local sandbox: no target call, no generator call, no
     `rollback-done`; it is listed with the command that recovers it."""
     run_dir = dead_run(tmp_path, "r1", KUBE, LOAD, INTENT, target="kubernetes")
-    target, rates, said = stopped_local(), Rates(), []
+    target, rates = stopped_local(), Rates()
+    said: list[str] = []
     report = recover(tmp_path, target, said.append, generator=lambda _e: rates)
     assert report.recovered == [] and target.calls == [] and rates.set_to == []
     assert "rollback-done" not in events(run_dir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from auditflow.dashboard.queries import Counters, Event, Sli
 from auditflow.dashboard.view import PageModel, render_index, sli_rows
 
@@ -23,35 +25,36 @@ def event(**over: str) -> Event:
     return Event(**fields)
 
 
-def healthy(**over: object) -> PageModel:
-    base: dict[str, object] = {
-        "events": [event()],
-        "counters": Counters({"login": 3}, {"success": 3}, 3),
-        "slis": [Sli("sli:dashboard_http_success:ratio_rate5m", {}, 1.0)],
-        "degraded": {},
-        "generated_at": "now",
-    }
-    base.update(over)
-    return PageModel(**base)  # type: ignore[arg-type]
+def healthy() -> PageModel:
+    """A page with every dependency answering; a test changes fields with dataclasses.replace."""
+    return PageModel(
+        events=[event()],
+        counters=Counters({"login": 3}, {"success": 3}, 3),
+        slis=[Sli("sli:dashboard_http_success:ratio_rate5m", {}, 1.0)],
+        degraded={},
+        generated_at="now",
+    )
 
 
 def test_actor_script_is_escaped() -> None:
     """An actor of <script>alert(1)</script> is rendered as text, never as a script element."""
-    html = render_index(healthy(events=[event(actor=XSS)]))
+    html = render_index(replace(healthy(), events=[event(actor=XSS)]))
     assert XSS not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_attribute_breakout_is_escaped() -> None:
     """Quotes in an event field cannot break out of an HTML attribute (outcome is in a class)."""
-    html = render_index(healthy(events=[event(outcome='x" onmouseover="alert(2)', resource='">')]))
+    html = render_index(
+        replace(healthy(), events=[event(outcome='x" onmouseover="alert(2)', resource='">')])
+    )
     assert 'onmouseover="alert(2)"' not in html
     assert "&#34;" in html
 
 
 def test_rows_and_ids_present() -> None:
     """Each event becomes a tr.event-row inside table#recent-events; counters and SLIs render."""
-    html = render_index(healthy(events=[event(), event(event_id="e2")]))
+    html = render_index(replace(healthy(), events=[event(), event(event_id="e2")]))
     assert '<table id="recent-events">' in html
     assert html.count('class="event-row"') == 2
     assert 'id="counters-total" data-total="3"' in html
@@ -62,7 +65,9 @@ def test_rows_and_ids_present() -> None:
 
 def test_degraded_banner_names_dependency() -> None:
     """With PostgreSQL down the banner names it and the events table is replaced by a notice."""
-    html = render_index(healthy(events=None, degraded={"postgresql": "no answer within 1 s"}))
+    html = render_index(
+        replace(healthy(), events=None, degraded={"postgresql": "no answer within 1 s"})
+    )
     assert 'id="degraded-banner"' in html
     assert 'data-dependencies="postgresql"' in html
     assert "PostgreSQL unreachable (no answer within 1 s)" in html
@@ -72,7 +77,7 @@ def test_degraded_banner_names_dependency() -> None:
 
 def test_degraded_detail_is_escaped() -> None:
     """An error detail (which may echo server text) is escaped in the banner too."""
-    html = render_index(healthy(slis=None, degraded={"prometheus": XSS}))
+    html = render_index(replace(healthy(), slis=None, degraded={"prometheus": XSS}))
     assert XSS not in html
     assert 'id="sli-unavailable"' in html
 

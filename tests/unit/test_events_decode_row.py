@@ -25,7 +25,7 @@ from auditflow.events import (
 )
 
 text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(codec="utf-8", exclude_characters="\x00"),  # no surrogates
     min_size=1,
     max_size=30,
 )

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from drills.errors import SpecError
 from drills.gameday import (
     GAMEDAYS,
     GameDayResult,
@@ -21,7 +23,6 @@ from drills.gameday import (
 )
 from drills.outcome import Outcome
 from drills.results import DrillResult, Objective, utc
-from drills.spec import SpecError
 from drills.targets.fake import FakeTarget
 
 PLAN = """\
@@ -69,7 +70,7 @@ class FakeRunner:
         during=None,
     ) -> None:
         self.clock, self.outcomes, self.budget_each = clock, outcomes or {}, budget_each
-        self.ran: list[tuple[str, dict]] = []
+        self.ran: list[tuple[str, dict[str, Any]]] = []
         self.during = during
 
     def __call__(self, spec, target, options, listener) -> DrillResult:

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from drills.errors import InvalidInput
+from drills.errors import InvalidInput, SchedulerBusy
 from drills.gameday import GAMEDAYS, load_plan, plan_path
 from drills.gameday_schedule import (
     Scheduler,
-    SchedulerBusy,
     cronjob,
     cronjob_yaml,
     next_slot,
@@ -28,18 +27,23 @@ WEEKLY = load_plan(GAMEDAYS / "weekly.yaml")  # Wednesdays 10:00 UTC, missed_run
 MONDAY = datetime(2026, 3, 2, 8, 0, tzinfo=UTC).timestamp()
 
 
-def ts(*args: int) -> float:
-    return datetime(*args, tzinfo=UTC).timestamp()
+def ts(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def scheduler(tmp_path, plan=WEEKLY, now=MONDAY):
     clock = FakeClock(now)
     fired: list[float] = []
-    events: list[tuple[str, dict]] = []
+    events: list[tuple[str, dict[str, object]]] = []
+
+    def run_once() -> int:
+        fired.append(clock.now())
+        return 0
+
     sched = Scheduler(
         plan,
         tmp_path,
-        lambda: fired.append(clock.now()) or 0,
+        run_once,
         clock,
         threading.Event(),
         lambda kind, data: events.append((kind, dict(data))),

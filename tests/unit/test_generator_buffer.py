@@ -88,7 +88,9 @@ def test_late_or_duplicate_confirm_is_ignored() -> None:
 def test_buffer_never_loses_or_duplicates(ops: list[str]) -> None:
     """Under any interleaving, every generated event is either confirmed once or still held."""
     buffer = PendingBuffer(20)
-    next_seq, confirmed, in_flight = 1, set(), []
+    next_seq = 1
+    confirmed: set[int] = set()
+    in_flight: list[int] = []
     for op in ops:
         if op == "add":
             if buffer.add(FACTORY.make(next_seq)):

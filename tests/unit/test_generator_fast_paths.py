@@ -68,6 +68,7 @@ def test_encode_event_is_byte_identical_to_json_dumps(
 
 
 def test_encode_event_falls_back_for_unusual_types() -> None:
+    # A None actor on purpose: the fast encoder must notice a non-str field and fall back.
     event = AuditEvent("e", "r", True, "o", "p", None, "a", "res", "ok", "ip", "c")  # type: ignore[arg-type]
     expected = json.dumps({**asdict(event), "published_at": "s"}, separators=(",", ":"))
     assert encode_event(event, "s") == expected.encode()

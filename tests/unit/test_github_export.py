@@ -13,13 +13,14 @@ import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from click.testing import CliRunner
 
 from drills.cli.main import cli
-from drills.errors import InvalidInput
+from drills.errors import GitHubError, InvalidInput
 from drills.export import github
 from drills.postmortem.actions import derive
 from drills.postmortem.context import build
@@ -32,7 +33,7 @@ TOKEN = "ghp_test_secret_0123456789"
 
 class FakeGitHub:
     def __init__(self) -> None:
-        self.issues: list[dict] = []
+        self.issues: list[dict[str, Any]] = []
         self.comments: list[tuple[int, str]] = []
         self.requests: list[tuple[str, str]] = []
         self.problems: list[str] = []
@@ -239,7 +240,7 @@ def test_rate_limit_gives_up_after_max_attempts(fake, run_dir):
     """A write still limited after every attempt is a GitHubError (exit 3), not a hang."""
     fake.rate_limit = [(429, "1")] * 10
     exporter = github.GitHubExporter(github.Token(TOKEN), fake.url, sleep=lambda s: None)
-    with pytest.raises(github.GitHubError, match="still rate-limited") as caught:
+    with pytest.raises(GitHubError, match="still rate-limited") as caught:
         exporter.export("acme/ops", RUN, payloads(run_dir))
     assert caught.value.exit_code == 3
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from drills import journal
 from drills.crash_recovery import leftovers
@@ -11,7 +12,7 @@ from drills.journal import Journal, read
 from drills.postmortem import context
 
 
-def lines(path: Path) -> list[dict]:
+def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 

@@ -38,12 +38,18 @@ def test_generator_client_verifies_tls_for_https_only():
     """http needs no CA bundle (start-up cost); an https admin URL keeps certificate checks."""
     import ssl
 
+    import httpx
+
     from drills.ledger import GeneratorClient
 
     def verify_mode(url: str) -> ssl.VerifyMode:
         client = GeneratorClient(url, "token")
         try:
-            return client._http._transport._pool._ssl_context.verify_mode
+            transport = client._http._transport
+            assert isinstance(transport, httpx.HTTPTransport)
+            context = transport._pool._ssl_context
+            assert context is not None
+            return context.verify_mode
         finally:
             client.close()
 

@@ -7,6 +7,7 @@ import pytest
 from auditflow.notification.model import (
     IncomingAlert,
     InvalidPayload,
+    Status,
     apply,
     parse_alert,
     parse_alertmanager,
@@ -15,7 +16,7 @@ from auditflow.notification.model import (
 T0, T1, T2, T3 = (f"2024-05-01T10:00:0{i}.000000+00:00" for i in range(4))
 
 
-def alert(status: str = "firing", starts_at: str | None = None) -> IncomingAlert:
+def alert(status: Status = "firing", starts_at: str | None = None) -> IncomingAlert:
     return IncomingAlert(
         source="audit-log-analysis",
         name="FailedLoginBurst",
@@ -23,7 +24,7 @@ def alert(status: str = "firing", starts_at: str | None = None) -> IncomingAlert
         fingerprint="actor:alice",
         summary="5 failed logins",
         labels={"actor": "alice"},
-        status=status,  # type: ignore[arg-type]
+        status=status,
         starts_at=starts_at,
     )
 
@@ -211,5 +212,5 @@ def test_parse_alertmanager_rejects_wrong_version() -> None:
 def test_parse_alertmanager_names_bad_alert_field(over: dict[str, object], field: str) -> None:
     """A bad field in the second alert of a webhook is reported with its index and name."""
     with pytest.raises(InvalidPayload) as info:
-        parse_alertmanager(am_body(am_alert(), am_alert(**over)))
+        parse_alertmanager(am_body(am_alert(), am_alert() | over))
     assert info.value.field == field

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -122,6 +123,7 @@ def test_context_reads_older_result_files(tmp_path):
     assert run.alerts[0].name == "AuditAnalysisRestarted"
     assert run.alerts[0].bound_s == 1.0
     assert run.timeline == tuple(sorted(run.timeline, key=lambda row: row.at))
+    assert run.injected_at is not None
     assert run.timeline[0].at < run.injected_at  # the timeline starts before the injection
 
 
@@ -135,7 +137,7 @@ def test_chart_queries_match_what_the_runner_saves():
         def single_range(self, query, start, end, step):
             return [(start, 1.0)]
 
-    saved: dict = {}
+    saved: dict[str, Any] = {}
     measurement.save_chart_series(Recorder(), saved, 0.0, 10.0)  # type: ignore[arg-type]
     ctx = context.RunContext.__new__(context.RunContext)
     object.__setattr__(ctx, "spec", None)
@@ -203,13 +205,13 @@ def test_chart_draws_each_saved_series_and_escapes_run_text(tmp_path):
     titles = [t.text for t in root.iter(f"{ns}text")]
     assert any(t and t.startswith('pod-kill <script>alert("x")</script> & co') for t in titles)
     assert "<script>" not in svg
-    lines = root.findall(f"{ns}polyline")
+    polylines = [line.get("points") for line in root.findall(f"{ns}polyline")]
+    assert all(polylines), "every polyline has points"
+    lines = [str(line).split() for line in polylines]
     # The first panel's plot ends at y = 40 + 190 - 22 (drills.postmortem.chart's layout).
-    throughput = [
-        line for line in lines if float(line.get("points").split()[0].split(",")[1]) < 230
-    ]
+    throughput = [line for line in lines if float(line[0].split(",")[1]) < 230]
     assert len(throughput) == 2  # the NaN split the first panel's line in two
-    assert sum(len(line.get("points").split()) for line in throughput) == len(points) - 1
+    assert sum(len(line) for line in throughput) == len(points) - 1
 
 
 @pytest.mark.parametrize(

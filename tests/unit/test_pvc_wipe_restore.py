@@ -165,6 +165,7 @@ def test_local_volume_hands_a_background_initdb_to_reprovision() -> None:
         def finish(self) -> None:
             Job.finished += 1
 
+    # A stand-in for the running initdb (only finish() is called): not an InitdbJob, on purpose.
     volume = object.__new__(LocalVolume)
     volume._initdb = Job()  # type: ignore[assignment]
     assert isinstance(volume, EarlyReprovision)
@@ -186,7 +187,6 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
     dump = tmp_path / "backup" / "auditflow.dump"
     dump.parent.mkdir()
     dump.write_bytes(b"x")
-    backups = restore_module.backups
     monkeypatch.setattr(sql_module, "lock_out_app", lambda server: calls.append("lock out"))
     monkeypatch.setattr(sql_module, "let_app_in", lambda server: calls.append("let in"))
 
@@ -199,10 +199,15 @@ def test_restore_is_put_in_place_only_when_it_matches_the_backup(
         return restored
 
     monkeypatch.setattr(sql_module, "present", present)
-    monkeypatch.setattr(backups, "restore", lambda *args: calls.append("restore") or 1.5)
-    monkeypatch.setattr(backups, "fingerprint_of", fingerprint_of)
-    monkeypatch.setattr(backups, "put_in_place", lambda server: calls.append("swap"))
-    monkeypatch.setattr(backups, "drop_replaced", lambda server: calls.append("drop old"))
+
+    def restore(*args: object) -> float:
+        calls.append("restore")
+        return 1.5
+
+    monkeypatch.setattr(backup_module, "restore", restore)
+    monkeypatch.setattr(backup_module, "fingerprint_of", fingerprint_of)
+    monkeypatch.setattr(backup_module, "put_in_place", lambda server: calls.append("swap"))
+    monkeypatch.setattr(backup_module, "drop_replaced", lambda server: calls.append("drop old"))
     findings = Findings(captured=frozenset({A, B}))
     ctx: Any = type("Ctx", (), {"journal": Journal(tmp_path), "emit": lambda *a: None})()
     backup = Backup(str(dump), 1, 1.0, 2.0, 5, expected)
@@ -327,6 +332,7 @@ def test_targets_without_a_pg_volume_are_refused(tmp_path: Path) -> None:
     class OtherTarget:
         name = "kubernetes"
 
+    # The wrong target type is the point; volume_for reads nothing but the target.
     ctx: Any = FaultContext(
         spec=None,  # type: ignore[arg-type]
         target=OtherTarget(),  # type: ignore[arg-type]

@@ -8,10 +8,10 @@ import logging
 import time
 from typing import Any
 
+import aio_pika
 import pytest
 
 from auditflow.analysis.consumer import Consumer
-from auditflow.generator import publisher as publisher_module
 from auditflow.generator.buffer import PendingBuffer
 from auditflow.generator.factory import EventFactory
 from auditflow.generator.publisher import Publisher
@@ -158,7 +158,8 @@ def test_keep_connected_never_swallows_cancellation_and_still_cleans_up():
 
 
 def _retry_waits(caplog: pytest.LogCaptureFixture, message: str) -> list[Any]:
-    return [r.fields["retry_in_s"] for r in caplog.records if r.getMessage() == message]
+    # `fields` is the structured-log extra the services attach to a record (not a LogRecord field).
+    return [vars(r)["fields"]["retry_in_s"] for r in caplog.records if r.getMessage() == message]
 
 
 def test_publisher_retries_a_refused_broker_with_backoff_and_requeues_in_flight_events(
@@ -182,7 +183,7 @@ def test_publisher_retries_a_refused_broker_with_backoff_and_requeues_in_flight_
             publisher.stop()
         raise ConnectionRefusedError("refused")
 
-    monkeypatch.setattr(publisher_module.aio_pika, "connect", refuse)
+    monkeypatch.setattr(aio_pika, "connect", refuse)  # the module the publisher connects through
     asyncio.run(asyncio.wait_for(publisher.run(), 5))
     assert _retry_waits(caplog, "broker connection failed; retrying") == [
         0.001,

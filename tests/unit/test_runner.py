@@ -8,6 +8,8 @@ import json
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -311,7 +313,7 @@ def test_warm_imports_load_the_listed_modules_in_the_background(monkeypatch):
 # --- issue 11: interrupts, retries, abort conditions, budget floor, alerting, dead letters -------
 
 
-def journal_of(result) -> list[dict]:
+def journal_of(result) -> list[dict[str, Any]]:
     return read(Path(result.run_dir) / "journal.jsonl")
 
 
@@ -489,11 +491,8 @@ def test_alertmanager_http_probe_takes_401_as_up(status, problem):
         url = f"http://127.0.0.1:{server.server_address[1]}"
         endpoints = replace(target.endpoints(), alertmanager_url=url)
 
-        class Ctx:
-            pass
-
-        ctx = Ctx()
-        ctx.endpoints = endpoints
+        # only the endpoints of the fault context are read
+        ctx = SimpleNamespace(endpoints=endpoints)
         found = alerting_problem(target, "alertmanager", ctx)  # type: ignore[arg-type]
     finally:
         server.shutdown()

@@ -56,6 +56,7 @@ def test_local_endpoints_repr_holds_no_sandbox_secret(tmp_path):
     sandbox = SimpleNamespace(
         settings=Settings(state_dir=tmp_path), secrets=creds, supervisor=None, layout=None
     )
+    # Not a Sandbox: endpoints() reads only settings and secrets, so nothing else is started.
     endpoints = LocalTarget(sandbox).endpoints()  # type: ignore[arg-type]
     values = [getattr(creds, name).reveal() for name in creds.__dataclass_fields__]
     assert not [v for v in values if v in repr(endpoints)]
@@ -114,7 +115,7 @@ def test_journal_and_result_of_a_run_hold_no_secret(tmp_path):
         spec,
         FakeTarget(),
         RunOptions(runs_dir=tmp_path),
-        fault=EndpointsInErrorFault(),  # type: ignore[arg-type]
+        fault=EndpointsInErrorFault(),
         observer=FakeObserver(),
         generator=FakeGenerator(),
         clock=FakeClock(),

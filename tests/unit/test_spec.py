@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drills.spec import FAULT_KINDS, SpecError, load
+from drills.errors import SpecError
+from drills.spec import FAULT_KINDS, load
 from tests import REPO_ROOT
 
 CATALOG = REPO_ROOT / "drills" / "catalog"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditflow.analysis.store import _copy_block_escaped, copy_block
+from auditflow.analysis.store import Row, _copy_block_escaped, copy_block
 
 values = st.text(
     alphabet=st.sampled_from(["a", "é", "\t", "\n", "\r", "\\", " ", "7", "-"]),
@@ -32,7 +32,7 @@ rows = st.tuples(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(rows, max_size=6))
-def test_same_text_as_escaping_every_value(batch: list) -> None:
+def test_same_text_as_escaping_every_value(batch: list[Row]) -> None:
     assert copy_block(batch) == _copy_block_escaped(batch)
 
 

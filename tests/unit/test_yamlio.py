@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from drills.errors import BadFile
+from drills.errors import BadFile, SpecError
 from drills.gameday import load_plan
 from drills.postmortem.review import review_file
-from drills.spec import SpecError, load
+from drills.spec import load
 from drills.yamlio import MAX_BYTES, read_text
 
 HOSTILE = {
