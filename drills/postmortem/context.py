@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from drills import journal as records
-from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.ledger import Ledger
 from drills.outcome import Outcome
+from drills.postmortem.impact import Impact, measure_impact
 from drills.results import AlertSummary, Check, DrillResult, Figure, Objective, Phase
 from drills.spec import DrillSpec, load
 
@@ -77,21 +77,6 @@ class TimelineRow:
     offset_s: float | None
     event: str
     source: str
-
-
-@dataclass(frozen=True)
-class Impact:
-    """Quantified impact; `None` means the run directory does not hold the data."""
-
-    peak_backlog: float | None
-    worst_p99_s: float | None
-    lost: int | None
-    duplicated: int | None
-    dead_lettered: int | None
-    slo_breach_minutes: float | None
-    error_budget_consumed: float | None
-    error_budget_reason: str
-    dashboard_errors: float | None
 
 
 REGRESSIONS_FILE = "regressions.json"
@@ -342,46 +327,6 @@ def _timeline(
     return tuple(sorted(rows, key=lambda row: row.at))
 
 
-def _max_after(samples: Sequence[Sample], after: float | None) -> float | None:
-    values = [v for t, v in samples if after is None or t >= after]
-    return max(values) if values else None
-
-
-def _integral(samples: Sequence[Sample], step: float = 1.0) -> float | None:
-    return sum(v for _, v in samples) * step if samples else None
-
-
-def _impact(
-    result: DrillResult, series: Mapping[str, tuple[Sample, ...]], spec: SpecInfo | None
-) -> Impact:
-    ledger, phases = result.ledger, result.phases
-    injected_at, finished_at = result.injected_at, result.finished_at
-    t_inject = injected_at.timestamp() if injected_at else None
-    backlog_query = spec.backlog_query if spec else None
-    backlog = series.get(backlog_query or "") or series.get(QUEUE_QUERY, ())
-    breach = next((p.at for p in phases if p.name == "first SLO breach"), None)
-    restored = next((p.at for p in phases if p.name == "SLO restored"), None)
-    breach_minutes: float | None = None
-    if injected_at is not None and phases:
-        if breach is None:
-            breach_minutes = 0.0
-        else:
-            until = restored or finished_at
-            if until is not None:
-                breach_minutes = round(max(0.0, (until - breach).total_seconds()) / 60, 2)
-    return Impact(
-        peak_backlog=_max_after(backlog, t_inject),
-        worst_p99_s=_max_after(series.get(P99_QUERY, ()), t_inject),
-        lost=ledger.lost if ledger and not ledger.note else None,
-        duplicated=ledger.duplicated if ledger and not ledger.note else None,
-        dead_lettered=ledger.dead_lettered if ledger else None,
-        slo_breach_minutes=breach_minutes,
-        error_budget_consumed=result.error_budget_consumed,
-        error_budget_reason=result.error_budget_reason,
-        dashboard_errors=_integral(series.get(DASHBOARD_5XX_QUERY, ())),
-    )
-
-
 def _pairs(value: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), _str(v)) for k, v in value.items())
 
@@ -425,7 +370,7 @@ def build(run_dir: Path) -> RunContext:
         timeline=_timeline(journal, result.phases, alerts, result.injected_at),
         series=series,
         window=window,
-        impact=_impact(result, series, spec),
+        impact=measure_impact(result, series, spec.backlog_query if spec else None),
         consumer_restarts=_int(figures.get("consumer_restarts")),
         journal_events=tuple(_str(r.get("event")) for r in journal),
         regressions=_regressions(run_dir),
