@@ -15,7 +15,6 @@ from drills.backup import (
     REPLACED_DATABASE,
     SCRATCH_DATABASE,
     Backup,
-    Fingerprint,
     PgServer,
     count_toc_entries,
     dump_argv,
@@ -36,6 +35,7 @@ from drills.faults.redrive import (
     published_at_of,
     republish_headers,
 )
+from drills.fingerprint import Fingerprint
 from drills.journal import Journal
 from drills.spec import load
 from drills.targets.fake import FakeTarget
@@ -349,7 +349,7 @@ def test_targets_without_a_pg_volume_are_refused(tmp_path: Path) -> None:
 def test_fingerprint_record_round_trip_and_legacy_md5_records() -> None:
     """A backup record keeps its digest method; one journaled before methods existed reads as
     md5-sorted, so a crash recovery verifies against what that backup really recorded."""
-    from drills.backup import HASH_METHOD, MD5_METHOD
+    from drills.fingerprint import HASH_METHOD, MD5_METHOD
 
     backup = Backup("/r/a.dump", 10, 1.0, 2.0, 5, Fingerprint(3, "2030-01-01", "12:34"))
     again = Backup.from_record(backup.as_record())
@@ -360,7 +360,7 @@ def test_fingerprint_record_round_trip_and_legacy_md5_records() -> None:
 
 
 def test_fingerprints_match_only_by_the_same_method_rows_and_digest() -> None:
-    from drills.backup import MD5_METHOD
+    from drills.fingerprint import MD5_METHOD
 
     base = Fingerprint(3, None, "ab")
     assert base.matches(Fingerprint(3, "2030-01-01", "ab"))  # stored_at is not compared
@@ -370,7 +370,7 @@ def test_fingerprints_match_only_by_the_same_method_rows_and_digest() -> None:
 
 
 def test_unknown_fingerprint_method_is_a_target_error() -> None:
-    from drills.backup import fingerprint
+    from drills.fingerprint import fingerprint
 
     with pytest.raises(TargetError, match="unknown fingerprint method 'sha9'"):
         fingerprint(None, "sha9")  # type: ignore[arg-type]  # refused before any query
