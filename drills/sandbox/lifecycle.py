@@ -9,10 +9,8 @@ port of the block is still listening.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +20,7 @@ from drills.errors import ComponentFailed, PortBusy, TargetError
 from drills.sandbox import configs, ownership
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
+from drills.sandbox.leftovers import clean_leftovers, record_pids
 from drills.sandbox.postgres import (
     PostgresPlacement,
     bootstrap,
@@ -30,7 +29,7 @@ from drills.sandbox.postgres import (
     placed,
     start_initdb,
 )
-from drills.sandbox.procfs import pid_alive, pid_start_ticks, tree_rss_bytes
+from drills.sandbox.procfs import pid_alive, tree_rss_bytes
 from drills.sandbox.programs import Binaries, Program, build_programs, redis_dir
 from drills.sandbox.secrets import SandboxSecrets
 from drills.sandbox.supervisor import Supervisor
@@ -148,7 +147,7 @@ def up(settings: Settings, progress: Progress = _quiet) -> UpReport:
                 if info.state in ("STOPPED", "EXITED", "FATAL"):
                     supervisor.start(info.name, wait=False)
         else:
-            _clean_leftovers(sandbox, progress)
+            clean_leftovers(sandbox.layout.root, progress)
             _check_ports_free(sandbox)
             progress("supervisord", "starting")
             supervisor.start_daemon()
@@ -156,9 +155,9 @@ def up(settings: Settings, progress: Progress = _quiet) -> UpReport:
         if initdb is not None:  # never leave initdb running (or its password file) behind
             initdb.finish()
             progress("postgres", f"initialised a new cluster in {sandbox.placement.data_dir}")
-    _record_pids(sandbox)
+    record_pids(sandbox.layout.root, sandbox.supervisor)
     _wait_ready(sandbox, progress)
-    _record_pids(sandbox)
+    record_pids(sandbox.layout.root, sandbox.supervisor)
     return UpReport(already, time.monotonic() - started, status_of(sandbox))
 
 
@@ -309,60 +308,6 @@ def status(settings: Settings) -> list[ComponentStatus]:
 # --- stopping ------------------------------------------------------------------------------------
 
 
-def _pids_file(sandbox: Sandbox) -> Path:
-    return sandbox.layout.root / "pids.json"
-
-
-def _record_pids(sandbox: Sandbox) -> None:
-    """Remember (pid, start time) of supervisord and each program, for a crashed-sandbox cleanup."""
-    supervisor = sandbox.supervisor
-    recorded = _read_pids(sandbox)
-    daemon = supervisor.daemon_pid()
-    if daemon:
-        recorded["supervisord"] = [daemon, pid_start_ticks(daemon) or 0]
-    for info in supervisor.processes():
-        if info.pid:
-            recorded[info.name] = [info.pid, pid_start_ticks(info.pid) or 0]
-    (_pids_file(sandbox)).write_text(json.dumps(recorded))
-
-
-def _read_pids(sandbox: Sandbox) -> dict[str, list[int]]:
-    try:
-        raw = json.loads(_pids_file(sandbox).read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): [int(v[0]), int(v[1])] for k, v in raw.items()}
-
-
-def _clean_leftovers(sandbox: Sandbox, progress: Progress) -> list[str]:
-    """Stop processes this sandbox started earlier whose supervisord is gone (it crashed or was
-    killed). Identity is PID *and* start time, so a reused PID is never signalled."""
-    killed = []
-    for name, (pid, ticks) in _read_pids(sandbox).items():
-        if not pid_alive(pid) or pid_start_ticks(pid) != ticks:
-            continue
-        progress(name, f"stopping leftover process {pid}")
-        _terminate_group(pid)
-        killed.append(name)
-    _pids_file(sandbox).unlink(missing_ok=True)
-    return killed
-
-
-def _terminate_group(pid: int, grace: float = 10.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        except PermissionError:
-            os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if not pid_alive(pid):
-                return
-            time.sleep(0.1)
-
-
 @dataclass(frozen=True)
 class DownReport:
     stopped: list[str]
@@ -390,7 +335,7 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -
     supervisor = sandbox.supervisor
     stopped: list[str] = []
     if supervisor.running():
-        _record_pids(sandbox)
+        record_pids(sandbox.layout.root, sandbox.supervisor)
         names = [info.name for info in supervisor.processes() if info.pid]
         progress("supervisord", f"stopping {len(names)} programs")
         supervisor.stop_all()
@@ -401,7 +346,7 @@ def down(settings: Settings, purge: bool = False, progress: Progress = _quiet) -
             deadline = time.monotonic() + STOP_TIMEOUT_S
             while pid_alive(daemon) and time.monotonic() < deadline:
                 time.sleep(0.1)
-    leftovers = _clean_leftovers(sandbox, progress)
+    leftovers = clean_leftovers(sandbox.layout.root, progress)
     ports = sandbox.settings.ports
     still_open = [ports.of(name) for name in PORT_OFFSETS if port_open(ports.of(name), timeout=0.2)]
     if purge:
