@@ -27,7 +27,7 @@ from pamqp import commands as spec
 from auditflow import topology
 from auditflow.analysis import SERVICE, amqp_receive
 from auditflow.analysis.acks import AckPlanner
-from auditflow.analysis.amqp_receive import Delivery
+from auditflow.analysis.amqp_decode import Delivery
 from auditflow.analysis.metrics import CONSUMER_CONNECTED, EVENTS_DEAD_LETTERED, EVENTS_PROCESSED
 from auditflow.analysis.pipeline import Pending, Pipeline
 from auditflow.config import redact_url

@@ -15,14 +15,13 @@ from pamqp.header import ContentHeader
 from pamqp.heartbeat import Heartbeat
 
 from auditflow.analysis import amqp_receive
-from auditflow.analysis.amqp_receive import (
+from auditflow.analysis.amqp_decode import (
     Delivery,
     decode_deliver,
     decode_header,
     decode_header_fast,
-    install,
-    supported,
 )
+from auditflow.analysis.amqp_receive import install, supported
 from auditflow.generator.amqp_wire import publish_frames
 
 TAG = "audit-log-analysis.test"

@@ -9,7 +9,7 @@ from typing import Any
 from pamqp import commands as spec
 from pamqp.header import ContentHeader
 
-from auditflow.analysis.amqp_receive import Delivery, Properties
+from auditflow.analysis.amqp_decode import Delivery, Properties
 from auditflow.analysis.consumer import Consumer
 from auditflow.events import event_id_for
 
