@@ -202,24 +202,10 @@ def _runs(points: Iterable[tuple[float, bool]], length: int) -> list[tuple[float
     return runs
 
 
-def _first_run(points: Iterable[tuple[float, bool]], length: int) -> float | None:
-    run_start: float | None = None
-    run_length = 0
-    for t, ok in points:
-        if not ok:
-            run_start, run_length = None, 0
-            continue
-        if run_start is None:
-            run_start = t
-        run_length += 1
-        if run_length >= length:
-            return run_start
-    return None
-
-
 def drained_at(
     backlog: Sequence[Sample], after: float, threshold: float, samples_needed: int = 1
 ) -> float | None:
     """First sample at or after `after` from which the backlog stays at or under `threshold` for
     `samples_needed` consecutive samples."""
-    return _first_run(((t, v <= threshold) for t, v in backlog if t >= after), samples_needed)
+    runs = _runs(((t, v <= threshold) for t, v in backlog if t >= after), samples_needed)
+    return runs[0][0] if runs else None
