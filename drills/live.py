@@ -25,6 +25,8 @@ from drills.spec import DrillSpec
 # Imported by the ledger only at the end of a drill; not at start-up, where they were half of
 # the harness's import time (psycopg ~0.3 s of CPU on the VM, seconds of wall on a busy one).
 WARM_IMPORTS = ("psycopg",)
+# How long after the injection a drill without a TTD objective waits for its expected alerts.
+DETECTION_WAIT_S = 60.0
 
 
 def warm_imports() -> None:
@@ -169,6 +171,45 @@ def await_recovery(
             return clock.now()
         clock.sleep(STEP_S)
     return None
+
+
+def await_detection(
+    spec: DrillSpec,
+    observer: Observer,
+    ctx: FaultContext,
+    checker: AbortCheck,
+    t_inject: float,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """After recovery, keep observing until every expected alert has fired since the injection,
+    or until the TTD objective (DETECTION_WAIT_S without one) has passed.
+
+    A short fault can recover before its alert's `for:` has elapsed (40 malformed events are
+    dead-lettered in under a second; DeadLetterRateHigh fires 5 s later): ending the
+    observation at recovery would call a detection that arrives within the objective a miss.
+    """
+    if not spec.expected_alerts:
+        return
+    wanted = set(spec.expected_alerts)
+    limit = min(
+        t_inject + (spec.objectives.max_ttd_s or DETECTION_WAIT_S) + 2 * STEP_S, checker.deadline
+    )
+    while True:
+        now = clock.now()
+        fired = set()
+        for series in observer.range('ALERTS{alertstate="firing"}', t_inject, now, STEP_S):
+            if any(t >= t_inject and v == 1 for t, v in series.samples):
+                fired.add(series.labels.get("alertname", "?"))
+        if wanted <= fired or now >= limit:
+            return
+        ctx.emit(
+            "tick",
+            {"elapsed": now - checker.started, "firing": sorted(fired)},
+        )
+        trip = checker.check(observer, now, t_inject)
+        if trip is not None:
+            raise aborted(trip, ctx, "while awaiting detection")
+        clock.sleep(min(STEP_S, max(0.0, limit - now)))
 
 
 def firing_now(observer: Observer, clock: Clock = SYSTEM_CLOCK) -> set[str]:

@@ -236,6 +236,7 @@ def _lifecycle(
     state.recovery_confirmed_at = live.await_recovery(
         spec, observer, ctx, checker, injection.at, clock
     )
+    live.await_detection(spec, observer, ctx, checker, injection.at, clock)
     phase("verify")
     ledger = settle_ledger(generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
     phase("report")

@@ -17,6 +17,7 @@ from drills.crash_recovery import unfinished_runs
 from drills.errors import Interrupted, PermanentError, TemporaryError
 from drills.faults.base import FaultContext, FaultReport, Injection
 from drills.journal import read
+from drills.measure import Sample
 from drills.measurement import range_end
 from drills.observe import Series
 from drills.runner import RunOptions, run
@@ -510,3 +511,65 @@ def test_dead_letters_survive_a_consumer_restart():
     samples = [(990.0, 17.0), (1000.0, 17.0), (1010.0, 17.0), (1030.0, 4.0), (1060.0, 17.0)]
     observer.raw = [Series("dl", {"instance": "analysis"}, samples)]
     assert dead_lettered_since(observer, since=1000.0) == 17
+
+
+class LateAlertObserver(FakeObserver):
+    """RabbitMQDown starts firing `after_s` seconds after the injection (on the run's clock),
+    long after the fake platform has recovered: a short fault with a slow alert."""
+
+    def __init__(self, after_s: float) -> None:
+        super().__init__()
+        self.after_s = after_s
+        self.injected_at: float | None = None
+
+    def _firing(self, start: float, end: float) -> list[Sample]:
+        if self.injected_at is None:
+            return []
+        at = self.injected_at + self.after_s
+        return [(t, 1.0) for t in (at, at + 1) if start <= t <= end]
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        samples = self._firing(start, end) if query.startswith("ALERTS") else []
+        return [Series(query, {"alertname": "RabbitMQDown"}, samples)] if samples else []
+
+    def alert_series(self, start, end, step):
+        samples = self._firing(start, end)
+        return {("RabbitMQDown", "firing"): samples} if samples else {}
+
+
+@dataclass
+class MarkingFault(ScriptedFault):
+    observer: LateAlertObserver | None = None
+
+    def inject(self, ctx: FaultContext) -> Injection:
+        injection = super().inject(ctx)
+        assert self.observer is not None
+        self.observer.injected_at = injection.at
+        return injection
+
+
+def test_an_alert_firing_after_recovery_but_within_the_objective_is_detected(tmp_path, monkeypatch):
+    """The fake platform recovers at once; RabbitMQDown fires 12 s after the injection, inside
+    the 30 s objective: the run waits for it (and no longer than needed) and counts it."""
+    monkeypatch.setattr("drills.runner.settle_ledger", lambda *a: None)  # no PostgreSQL here
+    observer = LateAlertObserver(after_s=12.0)
+    fault = MarkingFault(observer=observer)
+    result, _, _ = go(tmp_path, fault, observer)
+    assert result.alerts is not None and result.alerts.fired == ("RabbitMQDown",), result.reason
+    assert result.ttd_seconds == pytest.approx(12.0, abs=0.01)
+    injected = observer.injected_at
+    assert injected is not None and result.finished_at is not None
+    assert result.finished_at.timestamp() - injected < 12.0 + 5
+
+
+def test_an_alert_that_never_fires_is_waited_for_only_until_the_objective(tmp_path, monkeypatch):
+    """Never firing: the wait ends at the TTD objective (30 s, plus two samples), then the run
+    fails naming the missed alert."""
+    monkeypatch.setattr("drills.runner.settle_ledger", lambda *a: None)
+    observer = LateAlertObserver(after_s=10_000.0)
+    fault = MarkingFault(observer=observer)
+    result, _, _ = go(tmp_path, fault, observer)
+    assert result.outcome == "failed" and "expected alerts fired" in result.reason
+    injected = observer.injected_at
+    assert injected is not None and result.finished_at is not None
+    assert 30.0 <= result.finished_at.timestamp() - injected < 30.0 + 10
