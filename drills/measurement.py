@@ -15,6 +15,7 @@ from drills import budget, measure, slo
 from drills.chart_queries import CHART_QUERIES
 from drills.clock import SYSTEM_CLOCK, Clock
 from drills.errors import GenesisError, ObservationError
+from drills.faults.base import FaultReport
 from drills.ledger import Ledger
 from drills.results import AlertSummary, Phase, utc
 from drills.run_state import STEP_S, RunState
@@ -146,7 +147,9 @@ def measure_run(
     ttr, recovered_at = measure.time_to_recover(
         timeline, after, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
     )
+    ttr, recovered_at = data_complete(ttr, recovered_at, state.fault_report, t_inject)
     ready_at = state.fault_report.ready_at if state.fault_report else None
+    complete_at = state.fault_report.complete_at if state.fault_report else None
     firing_at = min((a.first_firing_at for a in times if a.first_firing_at), default=None)
     state.result = replace(
         state.result,
@@ -161,6 +164,11 @@ def measure_run(
             phase("component ready", ready_at, t_inject, f"target: {state.result.target}"),
             phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
             phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+            *(
+                [phase("data complete", complete_at, t_inject, state.fault_report.complete_source)]
+                if state.fault_report is not None and complete_at is not None
+                else []
+            ),
             # A recovery that broke again (DESIGN.md §4): TTR is the final recovery, these say why.
             *(
                 phase("recovery broke again", flap.broke_at, t_inject, "prometheus: SLIs")
@@ -173,6 +181,23 @@ def measure_run(
     save_chart_series(observer, series_dump["queries"], start, end)
     run_dir = Path(state.result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+def data_complete(
+    ttr: measure.Figure, recovered_at: float | None, report: FaultReport | None, t_inject: float
+) -> tuple[measure.Figure, float | None]:
+    """For a fault that destroys data, recovery is no earlier than the moment every confirmed
+    event is present again (DESIGN.md §4): SLIs back while re-driven events are still missing
+    is not a recovered platform. Events that never came back mean no recovery at all."""
+    if report is None or ttr.seconds is None or recovered_at is None:
+        return ttr, recovered_at
+    if report.incomplete:
+        return measure.Figure.missing(ttr.source, report.incomplete), None
+    if report.complete_at is None or report.complete_at <= recovered_at:
+        return ttr, recovered_at
+    at = report.complete_at
+    source = f"{ttr.source} + every confirmed event present again ({report.complete_source})"
+    return measure.Figure(round(at - t_inject, 3), source), at
 
 
 def save_chart_series(

@@ -68,6 +68,13 @@ class FaultReport:
     figures: dict[str, float | int | str | None] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     ready_at: float | None = None  # when the disturbed component was ready again (phase)
+    # For a fault that destroys data: when every confirmed event was present again (a restore
+    # plus its re-drive), and the source of that time. Recovery is no earlier (DESIGN.md §4).
+    complete_at: float | None = None
+    complete_source: str = ""
+    # Why the data never became complete (e.g. events still missing after the re-drive): the
+    # platform has not recovered, whatever its SLIs say.
+    incomplete: str = ""
 
 
 class Fault(Protocol):

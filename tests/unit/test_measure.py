@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from drills import measure
+from drills.faults.base import FaultReport
+from drills.measurement import data_complete
 from drills.spec import Tolerance
 
 T0 = 1_000_000.0  # t_inject
@@ -166,3 +168,23 @@ def test_tolerance_rejects_nan():
     assert not Tolerance(min=0).holds(float("nan"))
     assert Tolerance(min=1, max=2).holds(1.5)
     assert not Tolerance(max=2).holds(3)
+
+
+def test_recovery_waits_for_every_confirmed_event_to_be_present_again():
+    """pvc-wipe-restore: SLIs back at +30 s but the re-driven events were all stored only at
+    +39.5 s — recovery is +39.5 s, and the source says why."""
+    ttr = measure.Figure(30.0, "probes")
+    report = FaultReport(complete_at=1039.5, complete_source="psql: max(stored_at)")
+    figure, at = data_complete(ttr, 1030.0, report, 1000.0)
+    assert figure.seconds == 39.5 and at == 1039.5
+    assert "every confirmed event present again (psql: max(stored_at))" in figure.source
+    # Data complete before the SLIs: the SLIs decide.
+    early = FaultReport(complete_at=1010.0, complete_source="x")
+    assert data_complete(ttr, 1030.0, early, 1000.0) == (ttr, 1030.0)
+
+
+def test_events_that_never_came_back_mean_no_recovery():
+    report = FaultReport(incomplete="3 of 40 events committed before the wipe are still missing")
+    figure, at = data_complete(measure.Figure(30.0, "probes"), 1030.0, report, 1000.0)
+    assert figure.seconds is None and at is None
+    assert figure.reason.startswith("3 of 40 events")

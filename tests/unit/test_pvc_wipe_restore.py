@@ -394,4 +394,5 @@ def test_verify_of_a_run_that_never_restored_reports_without_a_database(tmp_path
     assert report.figures["redrive_source"] == "disabled"
     assert [c.passed for c in report.checks] == [False, False, False]
     assert report.checks[0].detail == "no backup was taken"
-    assert report.ready_at is None
+    assert report.ready_at is None and report.complete_at is None
+    assert report.incomplete == "the database was never restored"

@@ -34,6 +34,7 @@ from drills.faults.pvc_wipe_restore.redrive_gap import redrive_missing
 from drills.faults.pvc_wipe_restore.restore import first_write_after, restore
 from drills.faults.pvc_wipe_restore.rollback import roll_back
 from drills.faults.pvc_wipe_restore.verify import verify
+from drills.faults.refusal_watch import RefusalWatch
 from drills.targets.pg_volume import EarlyReprovision, PgVolume, pg_volume_of
 
 # Simulated volume re-provisioning time; also long enough for PostgresDown (`for: 5s`) to fire.
@@ -41,6 +42,8 @@ DOWNTIME_FLOOR_S = 10.0
 # Rows stored this long before the backup started are captured too: a batch's stored_at is taken
 # before its commit, so a row committed just after the dump's snapshot may carry an earlier time.
 CAPTURE_MARGIN_S = 60.0
+# After the halt returns, how long the refusal watch may still take to see the closed port.
+REFUSAL_WAIT_S = 2.0
 
 
 def volume_for(ctx: FaultContext) -> PgVolume:
@@ -116,18 +119,31 @@ class PvcWipeRestore:
             J_WIPE_INTENT, data=volume.describe(), backup=taken.path, component=COMPONENT
         )
         since = taken.started_at - CAPTURE_MARGIN_S
-        captured = sql.fence_capture_and_halt(server, since, volume.halt)
+        # The fault takes effect when PostgreSQL stops accepting connections (the halt), seconds
+        # before the wipe completes: that refusal is t_inject (DESIGN.md §4).
+        with RefusalWatch(server.host, server.port) as watch:
+            captured = sql.fence_capture_and_halt(server, since, volume.halt)
+            refused_at = watch.wait(REFUSAL_WAIT_S)
         self.findings.captured = captured
         captured_file = ctx.run_dir / BACKUP_DIR / CAPTURED_NAME
         captured_file.write_text("".join(f"{i}\n" for i in sorted(captured)))
         removed = volume.wipe()
-        at = time.time()
-        ctx.journal.write(J_WIPE_DONE, at=at, removed_entries=removed, captured=len(captured))
+        wiped_at = time.time()
+        at = min(refused_at, wiped_at) if refused_at is not None else wiped_at
+        source = (
+            watch.describe()
+            if refused_at is not None
+            else "harness clock: data directory wipe completed (the port never refused a probe)"
+        )
+        ctx.journal.write(
+            J_WIPE_DONE, at=at, wiped_at=wiped_at, removed_entries=removed, captured=len(captured)
+        )
         ctx.emit("fault", {"step": "wiped", "removed_entries": removed})
         return Injection(
             at,
-            "harness clock: data directory wipe completed",
+            source,
             {
+                "wipe_completed_after_s": round(wiped_at - at, 3),
                 "backup": taken.path,
                 "backup_rows": taken.fingerprint.rows,
                 "captured_since": datetime.fromtimestamp(since, UTC).isoformat(),

@@ -120,6 +120,22 @@ def present(server: PgServer, ids: frozenset[str], dbname: str = DATABASE) -> se
     return {str(row[0]) for row in rows}
 
 
+def last_stored_at(server: PgServer, ids: frozenset[str]) -> float | None:
+    """When (server clock) the last of `ids` was stored; None when none of them is present."""
+    if not ids:
+        return None
+    try:
+        with admin(server, DATABASE) as conn:
+            row = conn.execute(
+                "SELECT extract(epoch FROM max(stored_at)) FROM audit_events "
+                "WHERE event_id = ANY(%s::uuid[])",
+                (sorted(ids),),
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise TargetError(f"reading when the re-driven events were stored failed: {exc}") from exc
+    return float(row[0]) if row and row[0] is not None else None
+
+
 def first_stored_after(server: PgServer, after: float) -> float | None:
     """When (server clock) the first event stored after `after` was stored; None: none yet."""
     try:

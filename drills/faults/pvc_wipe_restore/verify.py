@@ -27,34 +27,64 @@ def verify(
     redrive_enabled: bool,
     downtime_floor_s: float,
 ) -> FaultReport:
-    """Wait for re-driven events to be stored, then report figures and checks."""
+    """Wait for re-driven events to be stored, then report figures and checks.
+
+    The data is complete again — the moment recovery can be declared — when the last event the
+    restore had missed was stored again (PostgreSQL's `stored_at`), or at the restore when it
+    missed none; never while a committed event is still absent.
+    """
+    complete_at, complete_source, incomplete = None, "", ""
     if findings.restored_at is not None:
         server = PgServer.from_dsn(ctx.endpoints.pg_admin_dsn.reveal())
-        findings.rpo_after = len(_still_missing(ctx, server, findings.missing))
+        # Without a re-drive nothing will bring the missing events back: no point waiting.
+        wait_s = STORED_TIMEOUT_S if redrive_enabled else 0.0
+        still = _still_missing(ctx, server, findings.missing, wait_s)
+        findings.rpo_after = len(still)
+        if still:
+            incomplete = (
+                f"{len(still)} of {len(findings.missing)} events committed before the wipe are "
+                + (
+                    f"still missing {wait_s:g} s after the re-drive"
+                    if redrive_enabled
+                    else "missing (re-drive disabled)"
+                )
+            )
+        elif findings.missing:
+            complete_at = sql.last_stored_at(server, findings.missing)
+            complete_source = "psql: max(stored_at) of the events the restore had missed"
+        else:
+            complete_at = findings.restored_at
+            complete_source = "harness clock: the restore brought back every committed event"
     else:
         findings.rpo_after = None
+        incomplete = "the database was never restored"
     return FaultReport(
         figures=figures(findings, injection, redrive_enabled, downtime_floor_s),
         checks=checks(findings),
         ready_at=findings.restored_at,
+        complete_at=complete_at,
+        complete_source=complete_source,
+        incomplete=incomplete,
     )
 
 
-def _still_missing(ctx: FaultContext, server: PgServer, missing: frozenset[str]) -> frozenset[str]:
-    """The missing events not stored within STORED_TIMEOUT_S (the re-drive is asynchronous)."""
-    still = missing
-    deadline = time.monotonic() + STORED_TIMEOUT_S
+def _still_missing(
+    ctx: FaultContext, server: PgServer, missing: frozenset[str], wait_s: float
+) -> frozenset[str]:
+    """The missing events not stored within `wait_s` (the re-drive is asynchronous)."""
+    still = missing_ids(missing, sql.present(server, missing))
+    deadline = time.monotonic() + wait_s
     while still and time.monotonic() < deadline and not ctx.stop.is_set():
+        ctx.stop.wait(0.5)
         still = missing_ids(still, sql.present(server, still))
-        if still:
-            ctx.stop.wait(0.5)
     return still
 
 
 def figures(
     found: Findings, injection: Injection, redrive_enabled: bool, downtime_floor_s: float
 ) -> dict[str, float | int | str | None]:
-    """The measured figures, seconds relative to the wipe (`injection.at`)."""
+    """The measured figures, seconds relative to the fault taking effect (`injection.at`: the
+    first refused connection when the probe saw one, else the wipe's end)."""
     backup, redriven, at = found.backup, found.redrive, injection.at
     restored_at, first_write = found.restored_at, found.first_write_at
     return {
@@ -74,7 +104,8 @@ def figures(
         if first_write is not None and restored_at is not None
         else None,
         "rto_seconds": round(first_write - at, 3) if first_write is not None else None,
-        "rto_source": "wipe (harness clock) → min(stored_at) after restore (PostgreSQL clock)",
+        "rto_source": f"fault in effect ({injection.source}) → min(stored_at) after restore "
+        "(PostgreSQL clock)",
         "integrity_ok": found.integrity_ok,
         "captured_before_wipe": len(found.captured),  # stored since backup - margin
         "rpo_before_redrive": len(found.missing) if restored_at else None,
