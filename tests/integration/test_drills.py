@@ -16,6 +16,14 @@ from drills.sandbox.lifecycle import status_of
 from drills.spec import load
 from drills.targets.local import LocalTarget
 from tests import REPO_ROOT
+from tests.ground_truth import (
+    EventTimes,
+    PortWatch,
+    Truth,
+    ledger_counts,
+    measure_truth,
+    rows_around,
+)
 from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
@@ -23,14 +31,86 @@ CATALOG = REPO_ROOT / "drills" / "catalog"
 
 
 def run_drill(live, tmp_path: Path, name: str):
+    """Run a catalog drill with the independent observer watching, then check its figures
+    against ground truth (tests/ground_truth.py: the OS, raw ALERTS samples, psql)."""
     spec = load(CATALOG / f"{name}.yaml")
-    result = runner.run(spec, LocalTarget(live.sandbox), runner.RunOptions(runs_dir=tmp_path))
+    with PortWatch({n: live.port(c) for n, c in WATCHED.items()}) as watch:
+        result = runner.run(spec, LocalTarget(live.sandbox), runner.RunOptions(runs_dir=tmp_path))
     print(
         f"\n{name}: {result.outcome} TTD={result.ttd_seconds} TTN={result.ttn_seconds} "
         f"TTR={result.ttr_seconds} ledger={result.ledger} wall={result.wall_seconds}s "
         f"fault={result.fault.figures if result.fault else None}"
     )
+    if result.injected_at is not None and result.outcome != "aborted":
+        check_against_ground_truth(live, spec, result, watch)
     return spec, result
+
+
+# The ports the independent observer watches, and which one shows each drill's fault to clients.
+WATCHED = {
+    "analysis": "audit-log-analysis",
+    "rabbitmq": "rabbitmq",
+    "rabbitmq-metrics": "rabbitmq-metrics",
+    "postgres": "postgres",
+}
+FAULT_PORT = {"pod-kill": "analysis", "rabbitmq-outage": "rabbitmq", "pvc-wipe-restore": "postgres"}
+TOLERANCE_S = 1.0  # one evaluation interval (issue 13)
+
+
+def check_against_ground_truth(live, spec, result, watch: PortWatch) -> None:
+    """TTD, TTR and t_inject within one evaluation interval of the independent figures; the
+    ledger exactly equal to psql's counts."""
+    assert result.injected_at is not None and result.finished_at is not None
+    injected, end = result.injected_at.timestamp(), result.finished_at.timestamp()
+    events = EventTimes(rows_around(live.pg_dsn, injected - 120, end))
+    port = FAULT_PORT.get(spec.name)
+    if port is not None:
+        fault = (
+            f"os: first refused connection to {port}",
+            watch.first_refused(port, injected - 30),
+        )
+        assert fault[1] is not None, f"the OS never saw {port} refuse a connection"
+        ready = (
+            events.first_stored_after(fault[1])
+            if spec.name == "pvc-wipe-restore"
+            else watch.first_accepted(port, fault[1])
+        )
+    else:  # malformed events: nothing the OS sees; the harness's own publish time
+        fault, ready = ("harness: first malformed message published", injected), injected
+    truth = measure_truth(
+        spec,
+        watch,
+        events,
+        live.url("prometheus"),
+        fault,
+        ready,
+        end,
+        restore=spec.name == "pvc-wipe-restore",
+    )
+    phases = {p.name: p.offset_s for p in result.phases}
+    print(
+        f"ground truth {spec.name}: t_inject harness-os={injected - truth.fault_at:+.3f}s "
+        f"TTD harness={result.ttd_seconds} truth={truth.ttd} | TTR harness={result.ttr_seconds} "
+        f"truth={truth.ttr} | truth offsets: ready={_off(truth.ready_at, truth)} "
+        f"breach={_off(truth.breach_at, truth)} steady={_off(truth.steady_at, truth)} "
+        f"drained={_off(truth.drained_at, truth)} complete={_off(truth.complete_at, truth)} | "
+        f"harness phases: {phases}"
+    )
+    assert abs(injected - truth.fault_at) <= TOLERANCE_S, (injected, truth)
+    assert result.ttd_seconds is not None and truth.ttd is not None, truth
+    assert abs(result.ttd_seconds - truth.ttd) <= TOLERANCE_S, (result.ttd_seconds, truth)
+    assert result.ttr_seconds is not None and truth.ttr is not None, truth
+    assert abs(result.ttr_seconds - truth.ttr) <= TOLERANCE_S, (result.ttr_seconds, truth)
+    ledger = result.ledger
+    assert ledger is not None
+    rows, distinct = ledger_counts(live.pg_dsn, ledger.run_id, ledger.first_seq, ledger.last_seq)
+    assert ledger.confirmed == ledger.last_seq - ledger.first_seq + 1
+    assert (ledger.stored, ledger.duplicated) == (distinct, rows - distinct)
+    assert ledger.lost == ledger.confirmed - distinct
+
+
+def _off(at: float | None, truth: Truth) -> str:
+    return "n/a" if at is None else f"{at - truth.fault_at:.2f}"
 
 
 def assert_drill_passed(live, spec, result) -> None:
@@ -107,6 +187,23 @@ def test_c_malformed_events(live, tmp_path):
     assert figures["wrong_reason"] == 0
     assert figures["consumer_restarts"] == 0
     assert result.ledger.dead_lettered >= 300
+
+
+def test_d_pvc_wipe_restore(live, tmp_path):
+    """pvc-wipe-restore through the runner: t_inject is PostgreSQL's first refused connection
+    (before the wipe completes), and recovery waits until every event committed before the wipe
+    is present again (the re-drive), not only for the SLIs."""
+    spec, result = run_drill(live, tmp_path, "pvc-wipe-restore")
+    assert_drill_passed(live, spec, result)
+    assert result.fault is not None
+    figures = result.fault.figures
+    assert figures["rpo_after_redrive"] == 0
+    wipe_after = figures["wipe_completed_after_s"]
+    assert isinstance(wipe_after, float) and wipe_after >= 0
+    phases = {p.name: p for p in result.phases}
+    complete = phases["data complete"].offset_s
+    assert complete is not None and result.ttr_seconds is not None
+    assert result.ttr_seconds >= complete
 
 
 def test_drill_with_prometheus_down_is_an_observation_error(live, tmp_path):
