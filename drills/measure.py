@@ -42,14 +42,19 @@ class AlertTimes:
 
 
 def alert_times(
-    name: str, pending: Sequence[Sample], firing: Sequence[Sample], t_inject: float
+    name: str,
+    pending: Sequence[Sample],
+    firing: Sequence[Sample],
+    t_inject: float,
+    interval: float | None = None,
 ) -> AlertTimes:
     """First `ALERTS{alertstate=pending|firing}` samples at or after `t_inject`.
 
     The samples are the rule evaluations' raw ones (`Observer.alert_series`), so the times are
     when Prometheus decided, not the next point of a query grid (late by the group's phase).
     An alert whose firing series has a sample just before the injection was already firing: its
-    "detection" says nothing about this fault.
+    "detection" says nothing about this fault. `interval` is the rule evaluation interval
+    (Prometheus's config); without it, it is guessed from the samples' spacing.
     """
     before = [t for t, v in firing if t < t_inject and v == 1]
     first = _first_at_or_after(firing, t_inject)
@@ -57,7 +62,7 @@ def alert_times(
     # after it are consecutive evaluations (raw samples of one firing are an evaluation interval
     # apart; one missed evaluation is tolerated). A firing that resolved before the injection
     # and fired anew after it (a `for:` later) leaves a longer gap: that one is a detection.
-    step = _step(firing)
+    step = interval or _step(firing)
     firing_before = bool(before) and first is not None and first - max(before) < 2.5 * step
     return AlertTimes(
         name=name,
@@ -115,6 +120,8 @@ def in_tolerance_timeline(
     stale sample (a gap: the exporter was down, the query returned nothing) is *not* within
     tolerance — silence is not health. Times are kept as they are, never snapped to a grid
     anchored at `start`: that shifted the first breach and the recovery by up to half a step.
+    SLIs read by range queries over one window share their timestamps, so K consecutive points
+    are K samples.
     """
     max_age = MAX_SAMPLE_AGE_STEPS * step
     ordered = {name: sorted(series.get(name, ())) for name in tolerances}

@@ -83,6 +83,7 @@ def measure_run(
             alert_series.get((name, "pending"), []),
             alert_series.get((name, "firing"), []),
             t_inject,
+            eval_interval,
         )
         for name in spec.expected_alerts
     ]

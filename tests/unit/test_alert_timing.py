@@ -179,3 +179,13 @@ def _notification_service(monkeypatch: pytest.MonkeyPatch, received: float) -> N
             return body
 
     monkeypatch.setattr("drills.time_to_notify.httpx.get", lambda *a, **k: Answer())
+
+
+def test_a_new_firing_is_told_from_an_old_one_by_the_evaluation_interval():
+    """Only two firing samples in the window — the last of an earlier episode 0.4 s before the
+    fault and the first of this one 5.6 s after: their spacing says nothing about the evaluation
+    interval (1 s, from Prometheus's config), which tells the 6 s gap is a new firing."""
+    firing = [(T_INJECT - 0.409, 1.0), (T_INJECT + 5.591, 1.0)]
+    times = measure.alert_times("RabbitMQDown", [], firing, T_INJECT, interval=1.0)
+    assert not times.firing_before_inject
+    assert measure.time_to_detect([times], T_INJECT).seconds == 5.591
