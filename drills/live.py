@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import math
 import threading
 from collections.abc import Callable
 
@@ -64,10 +63,12 @@ def baseline(
         if now >= baseline_end and streak >= spec.recovery_samples:
             return
         if now > give_up or now > deadline:
+            # A measured 0.0 is a value (an empty queue holds `max: 1000`), not a missing one.
             broken = [
-                f"{p.name}={values[p.name]} (wanted {p.tolerance.describe()})"
+                f"{p.name}={'no data' if value is None else f'{value:g}'} "
+                f"(wanted {p.tolerance.describe()})"
                 for p in spec.steady_state
-                if values[p.name] is None or not p.tolerance.holds(values[p.name] or math.nan)
+                if (value := values[p.name]) is None or not p.tolerance.holds(value)
             ]
             raise PreflightRefused(
                 "the steady-state hypothesis does not hold under baseline load: "

@@ -8,8 +8,8 @@ with a reason — never a guess.
 
 from __future__ import annotations
 
+import bisect
 import itertools
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,25 +42,32 @@ class AlertTimes:
 
 
 def alert_times(
-    name: str, pending: Sequence[Sample], firing: Sequence[Sample], t_inject: float
+    name: str,
+    pending: Sequence[Sample],
+    firing: Sequence[Sample],
+    t_inject: float,
+    interval: float | None = None,
 ) -> AlertTimes:
     """First `ALERTS{alertstate=pending|firing}` samples at or after `t_inject`.
 
+    The samples are the rule evaluations' raw ones (`Observer.alert_series`), so the times are
+    when Prometheus decided, not the next point of a query grid (late by the group's phase).
     An alert whose firing series has a sample just before the injection was already firing: its
-    "detection" says nothing about this fault.
+    "detection" says nothing about this fault. `interval` is the rule evaluation interval
+    (Prometheus's config); without it, it is guessed from the samples' spacing.
     """
     before = [t for t, v in firing if t < t_inject and v == 1]
-    # Firing *continuously* into the injection: the last pre-inject sample is within 2 steps.
-    step = _step(firing)
-    firing_before = (
-        bool(before)
-        and _first_at_or_after(firing, t_inject) is not None
-        and (t_inject - max(before) <= 2 * step)
-    )
+    first = _first_at_or_after(firing, t_inject)
+    # Firing *continuously* into the injection: the last pre-inject sample and the first one
+    # after it are consecutive evaluations (raw samples of one firing are an evaluation interval
+    # apart; one missed evaluation is tolerated). A firing that resolved before the injection
+    # and fired anew after it (a `for:` later) leaves a longer gap: that one is a detection.
+    step = interval or _step(firing)
+    firing_before = bool(before) and first is not None and first - max(before) < 2.5 * step
     return AlertTimes(
         name=name,
         first_pending_at=_first_at_or_after(pending, t_inject),
-        first_firing_at=None if firing_before else _first_at_or_after(firing, t_inject),
+        first_firing_at=None if firing_before else first,
         firing_before_inject=firing_before,
     )
 
@@ -73,15 +80,18 @@ def _first_at_or_after(samples: Sequence[Sample], t0: float) -> float | None:
 
 
 def _step(samples: Sequence[Sample]) -> float:
-    if len(samples) < 2:
+    """The evaluation interval seen in the samples: their median gap. Several series of one
+    alert (one per instance) share the evaluation times, so a time counts once."""
+    times = sorted({t for t, _ in samples})
+    if len(times) < 2:
         return 1.0
-    gaps = sorted(b[0] - a[0] for a, b in itertools.pairwise(samples))
+    gaps = sorted(b - a for a, b in itertools.pairwise(times))
     return gaps[len(gaps) // 2] or 1.0
 
 
 def time_to_detect(times: Sequence[AlertTimes], t_inject: float) -> Figure:
     """TTD: the earliest firing of any expected alert, minus t_inject."""
-    source = 'prometheus: ALERTS{alertstate="firing"}'
+    source = 'prometheus: ALERTS{alertstate="firing"} raw samples (rule evaluation times)'
     if not times:
         return Figure.missing(source, "the drill expects no alert")
     fired = [a.first_firing_at for a in times if a.first_firing_at is not None]
@@ -92,6 +102,9 @@ def time_to_detect(times: Sequence[AlertTimes], t_inject: float) -> Figure:
     return Figure(round(min(fired) - t_inject, 3), source)
 
 
+MAX_SAMPLE_AGE_STEPS = 1.5  # an SLI sample older than this many steps no longer speaks for it
+
+
 def in_tolerance_timeline(
     series: Mapping[str, Sequence[Sample]],
     tolerances: Mapping[str, Tolerance],
@@ -99,31 +112,37 @@ def in_tolerance_timeline(
     end: float,
     step: float,
 ) -> list[tuple[float, bool]]:
-    """For each step in [start, end]: True when every SLI has a sample there within tolerance.
+    """When every SLI was within tolerance, at the samples' own times in [start, end].
 
-    A missing sample (a gap: the exporter was down, the query returned nothing) counts as *not*
-    within tolerance — silence is not health.
+    The points are `start`, every SLI sample's time, and the moment each sample went stale (its
+    time plus 1.5 steps, when no newer sample of that SLI came before). At each point an SLI's
+    value is its latest sample at or before it, if that is younger than 1.5 steps: a missing or
+    stale sample (a gap: the exporter was down, the query returned nothing) is *not* within
+    tolerance — silence is not health. Times are kept as they are, never snapped to a grid
+    anchored at `start`: that shifted the first breach and the recovery by up to half a step.
+    SLIs read by range queries over one window share their timestamps, so K consecutive points
+    are K samples.
     """
-    grids = {name: _on_grid(samples, start, step) for name, samples in series.items()}
-    timeline = []
-    count = math.floor((end - start) / step) + 1
-    for index in range(count):
-        t = start + index * step
-        ok = all(
-            (value := grids[name].get(index)) is not None and tolerances[name].holds(value)
-            for name in tolerances
-        )
-        timeline.append((t, ok))
-    return timeline
+    max_age = MAX_SAMPLE_AGE_STEPS * step
+    ordered = {name: sorted(series.get(name, ())) for name in tolerances}
+    points = {start}
+    for samples in ordered.values():
+        for (t, _), following in itertools.zip_longest(samples, samples[1:]):
+            points.add(t)
+            if following is None or following[0] >= t + max_age:
+                points.add(t + max_age)  # silence from here on
+    times = {name: [t for t, _ in samples] for name, samples in ordered.items()}
 
+    def ok_at(t: float) -> bool:
+        for name, tolerance in tolerances.items():
+            index = bisect.bisect_right(times[name], t) - 1
+            if index < 0 or t - times[name][index] >= max_age:
+                return False  # no sample yet, or the last one is stale
+            if not tolerance.holds(ordered[name][index][1]):
+                return False
+        return True
 
-def _on_grid(samples: Sequence[Sample], start: float, step: float) -> dict[int, float]:
-    grid: dict[int, float] = {}
-    for t, value in samples:
-        index = round((t - start) / step)
-        if abs(start + index * step - t) <= step / 2:
-            grid[index] = value
-    return grid
+    return [(t, ok_at(t)) for t in sorted(points) if start <= t <= end]
 
 
 def first_breach(timeline: Sequence[tuple[float, bool]], t_inject: float) -> float | None:

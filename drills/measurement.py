@@ -17,6 +17,7 @@ from drills.clock import SYSTEM_CLOCK, Clock
 from drills.errors import GenesisError, ObservationError
 from drills.faults.base import FaultReport
 from drills.ledger import Ledger
+from drills.outcome import Outcome
 from drills.results import AlertSummary, Phase, utc
 from drills.run_state import STEP_S, RunState
 from drills.seams import Observer
@@ -83,6 +84,7 @@ def measure_run(
             alert_series.get((name, "pending"), []),
             alert_series.get((name, "firing"), []),
             t_inject,
+            eval_interval,
         )
         for name in spec.expected_alerts
     ]
@@ -116,7 +118,9 @@ def measure_run(
     series_dump["queries"]["ALERTS"] = {f"{k[0]}/{k[1]}": v for k, v in alert_series.items()}
 
     # Notification.
-    ttn, ttn_source, ttn_reason = time_to_notify(notify_url, spec.expected_alerts, t_inject)
+    ttn, ttn_source, ttn_reason = time_to_notify(
+        notify_url, spec.expected_alerts, t_inject, {a.name: a.first_firing_at for a in times}
+    )
     state.result = replace(
         state.result, ttn_seconds=ttn, ttn_source=ttn_source, ttn_reason=ttn_reason
     )
@@ -236,3 +240,25 @@ def error_budget(
 def phase(name: str, at: float | None, t_inject: float, source: str) -> Phase:
     """A phase of the recovery at an absolute time, with its offset from the injection."""
     return Phase(name, utc(at), None if at is None else round(at - t_inject, 3), source)
+
+
+def explain_unmeasured(state: RunState) -> None:
+    """Give each figure that was never computed the reason why, so no report prints an empty
+    one ("time to detect n/a ()"): a refused run never injected the fault; a run that ended
+    early (an error, an interrupt, a failed rollback) stopped before it was measured."""
+    outcome = state.result.outcome
+    if state.injection is None:
+        why = (
+            "the fault was never injected: preflight refused"
+            if outcome == Outcome.PREFLIGHT_REFUSED
+            else f"the fault was never injected: the run ended ({outcome}) before the injection"
+        )
+    else:
+        why = f"not measured: the run ended ({outcome}) before the figures were computed"
+    result = state.result
+    state.result = replace(
+        result,
+        ttd_reason=result.ttd_reason or ("" if result.ttd_seconds is not None else why),
+        ttn_reason=result.ttn_reason or ("" if result.ttn_seconds is not None else why),
+        ttr_reason=result.ttr_reason or ("" if result.ttr_seconds is not None else why),
+    )

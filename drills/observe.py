@@ -39,9 +39,11 @@ class Observer:
         self.url = url
         self._client = PrometheusConnect(url=url, disable_ssl=True)
 
-    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(
+        self, what: str, func: Any, *args: Any, params: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
         try:
-            return func(*args, params={"timeout": f"{TIMEOUT_S:g}s"}, **kwargs)
+            return func(*args, params={"timeout": f"{TIMEOUT_S:g}s", **(params or {})}, **kwargs)
         except (PrometheusApiClientException, requests.RequestException, ValueError) as exc:
             raise ObservationError(
                 f"Prometheus at {self.url} could not answer {what}: {type(exc).__name__}: "
@@ -93,6 +95,27 @@ class Observer:
             series.append(Series(query, dict(item.get("metric", {})), samples))
         return series
 
+    def raw_between(self, selector: str, start: float, end: float) -> list[Series]:
+        """The raw samples of `selector` with timestamps in [start, end], at the times they were
+        written (a scrape's, or a rule evaluation's for ALERTS and recording rules).
+
+        An instant query at `end` of the range selector `selector[<end - start>s]`: unlike a
+        `query_range` grid (start rounded to a whole second, one point per step, each the latest
+        sample at or before it), it does not delay a sample to the next grid point — a rule group
+        evaluating at a fixed phase would otherwise make every detection late by that phase. The
+        window is rounded up to whole seconds, so samples before `start` are filtered out here.
+        """
+        query = f"{selector}[{max(1, math.ceil(end - start))}s]"
+        result = self._call(
+            query, self._client.custom_query, query=query, params={"time": f"{end:.3f}"}
+        )
+        series = []
+        for item in result or []:
+            samples = [(float(t), float(v)) for t, v in item.get("values", [])]
+            kept = [(t, v) for t, v in samples if start <= t <= end]
+            series.append(Series(query, dict(item.get("metric", {})), kept))
+        return series
+
     def single_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
         """A range query expected to give at most one series (e.g. a `sum(...)`)."""
         series = self.range(query, start, end, step)
@@ -101,9 +124,11 @@ class Observer:
     def alert_series(
         self, start: float, end: float, step: float
     ) -> dict[tuple[str, str], list[Sample]]:
-        """Every ALERTS series in the window, keyed by (alertname, alertstate)."""
+        """Every ALERTS series in [start, end], keyed by (alertname, alertstate), as the rule
+        evaluations' own raw samples (`raw_between`): TTD, the first pending and the timeline
+        take these times as they are (DESIGN.md §4). `step` is unused, kept for callers."""
         merged: dict[tuple[str, str], list[Sample]] = {}
-        for item in self.range("ALERTS", start, end, step):
+        for item in self.raw_between("ALERTS", start, end):
             key = (item.labels.get("alertname", "?"), item.labels.get("alertstate", "?"))
             merged.setdefault(key, []).extend(item.samples)
         return {key: sorted(samples) for key, samples in merged.items()}

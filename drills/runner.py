@@ -51,7 +51,7 @@ from drills.journal import (
 )
 from drills.judging import judge
 from drills.ledger import GeneratorClient
-from drills.measurement import measure_run, measure_safely
+from drills.measurement import explain_unmeasured, measure_run, measure_safely
 from drills.observe import Observer as PrometheusObserver
 from drills.outcome import Outcome
 from drills.preflight import preflight
@@ -260,6 +260,7 @@ def _finish(
         except TargetError as exc:
             state.notes.append(f"could not restore the generator rate: {exc}")
     generator.close()
+    explain_unmeasured(state)
     finished = state.clock.now()
     report = state.fault_report
     result = state.result = replace(

@@ -90,6 +90,9 @@ class FakeObserver:
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         return []
 
+    def raw_between(self, selector: str, start: float, end: float) -> list[Series]:
+        return []
+
     def single_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
         return []
 

@@ -104,7 +104,8 @@ def print_summary(result: DrillResult, console: Console | None = None) -> None:
     figures.add_column()
 
     def figure(name: str, value: float | None, reason: str, unit: str = "s") -> None:
-        figures.add_row(name, f"{value:g}{unit}" if value is not None else f"n/a ({reason})")
+        missing = f"n/a ({reason})" if reason else "n/a"
+        figures.add_row(name, f"{value:g}{unit}" if value is not None else missing)
 
     figure("time to detect", result.ttd_seconds, result.ttd_reason)
     figure("time to notify", result.ttn_seconds, result.ttn_reason)

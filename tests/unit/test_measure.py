@@ -112,14 +112,16 @@ def test_ttr_missing_when_sli_never_recovers():
 
 
 def test_gaps_in_data_count_as_out_of_tolerance():
-    """Missing samples (a scrape gap) are not health: a run across a gap is broken by it."""
+    """Missing samples (a scrape gap) are not health: a run across a gap is broken by it. The
+    breach is when the last sample before the gap went stale (1.5 steps after it)."""
     values = [(T0 + t, 100.0) for t in range(0, 30) if not 10 <= t < 14]
     timeline = measure.in_tolerance_timeline(
         {"rate": values}, {"rate": Tolerance(min=50)}, T0, T0 + 29, 1.0
     )
-    assert [ok for t, ok in timeline if T0 + 10 <= t < T0 + 14] == [False] * 4
+    in_gap = [ok for t, ok in timeline if T0 + 10 <= t < T0 + 14]
+    assert in_gap and not any(in_gap)
     breach = measure.first_breach(timeline, T0)
-    assert breach == T0 + 10
+    assert breach == T0 + 9 + 1.5
     figure, _ = measure.time_to_recover(timeline, breach, T0, 5, None, False)
     assert figure.seconds == 14.0
 
@@ -188,3 +190,19 @@ def test_events_that_never_came_back_mean_no_recovery():
     figure, at = data_complete(measure.Figure(30.0, "probes"), 1030.0, report, 1000.0)
     assert figure.seconds is None and at is None
     assert figure.reason.startswith("3 of 40 events")
+
+
+def test_breach_and_recovery_are_at_the_samples_own_times():
+    """SLI samples at x.37, the fault at x.2, the timeline from t_inject - 30: the first breach is
+    the first bad sample (T+0.17 s) and recovery the first good one (T+10.17 s) — not snapped
+    to a grid anchored at the window's start (T+0.0 and a whole-second 10.0 s)."""
+    t_inject = T0 + 0.2
+    values = [(T0 + k + 0.37, 0.0 if 0 <= k < 10 else 100.0) for k in range(-30, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, t_inject - 30, T0 + 29.5, 1.0
+    )
+    breach = measure.first_breach(timeline, t_inject)
+    assert breach == T0 + 0.37
+    figure, recovered = measure.time_to_recover(timeline, breach, t_inject, 5, None, False)
+    assert recovered == T0 + 10.37
+    assert figure.seconds == 10.17
