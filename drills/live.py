@@ -55,21 +55,30 @@ def baseline(
     baseline_end = clock.now() + spec.load.baseline_s
     give_up = baseline_end + max(20.0, spec.load.baseline_s)
     streak = 0
+    last_broken: tuple[float, list[str]] | None = None
     while True:
         values = probe_values(spec, observer)
         listener("tick", {"elapsed": clock.now() - started, "slis": values})
-        streak = streak + 1 if holds(spec, values) else 0
+        # A measured 0.0 is a value (an empty queue holds `max: 1000`), not a missing one.
+        broken = [
+            f"{p.name}={'no data' if value is None else f'{value:g}'} "
+            f"(wanted {p.tolerance.describe()})"
+            for p in spec.steady_state
+            if (value := values[p.name]) is None or not p.tolerance.holds(value)
+        ]
+        streak = 0 if broken else streak + 1
         now = clock.now()
+        if broken:
+            last_broken = (now, broken)
         if now >= baseline_end and streak >= spec.recovery_samples:
             return
         if now > give_up or now > deadline:
-            # A measured 0.0 is a value (an empty queue holds `max: 1000`), not a missing one.
-            broken = [
-                f"{p.name}={'no data' if value is None else f'{value:g}'} "
-                f"(wanted {p.tolerance.describe()})"
-                for p in spec.steady_state
-                if (value := values[p.name]) is None or not p.tolerance.holds(value)
-            ]
+            if not broken and last_broken is not None:  # it flapped: say what broke last
+                at, what = last_broken
+                broken = [
+                    f"it held only {streak} of {spec.recovery_samples} samples in a row; "
+                    f"{now - at:.0f} s before giving up: " + "; ".join(what)
+                ]
             raise PreflightRefused(
                 "the steady-state hypothesis does not hold under baseline load: "
                 + "; ".join(broken or ["it did not hold for long enough"])

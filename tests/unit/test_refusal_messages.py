@@ -45,6 +45,25 @@ def test_a_measured_zero_is_not_reported_as_broken():
     assert "analysis up=no data (wanted >= 1)" in str(refused.value)
 
 
+def test_a_flapping_baseline_names_what_broke_last():
+    """The steady state holds now but never for K samples in a row: the refusal says so and
+    names the probe that broke last with its value, not just "did not hold for long enough"."""
+    spec = replace(POD_KILL, load=replace(POD_KILL.load, baseline_s=0.0))
+    calls = {"n": 0}
+
+    def flapping(_query: str) -> float:
+        calls["n"] += 1
+        return 10.0 if calls["n"] % 3 == 0 else 500.0  # every third read breaks
+
+    observer = FakeObserver(answers={"events_processed_total": flapping})
+    clock = FakeClock()
+    with pytest.raises(PreflightRefused) as refused:
+        live.baseline(spec, observer, quiet, clock.now(), clock.now() + 600, clock)
+    message = str(refused.value)
+    assert "samples in a row" in message and "of 5" in message
+    assert "events stored per second=10 (wanted >= 150)" in message
+
+
 def test_a_refused_run_says_why_it_has_no_figures(tmp_path):
     """Preflight refused: each figure's reason is that the fault was never injected, and the
     summary prints it instead of an empty "n/a ()"."""
