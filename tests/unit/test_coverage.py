@@ -392,3 +392,34 @@ def test_help_teaches_with_examples():
     assert result.exit_code == 0
     for text in ("Examples:", "--fail-under 0.8", "--max-age", "--rules", "--output json"):
         assert text in result.stdout
+
+
+# --- the same line in history and the game-day report ---------------------------------------
+
+
+def test_history_shows_the_coverage_line(tmp_path):
+    record(tmp_path, "rabbitmq-outage", expected=("RabbitMQDown",), fired=("RabbitMQDown",))
+    result = CliRunner().invoke(cli, ["history", "--runs-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        result.stdout.rstrip()
+        .splitlines()[-1]
+        .startswith("alert coverage: 1 / 15 rules proven by a drill in the last 30 days")
+    )
+    doc = json.loads(
+        CliRunner().invoke(cli, ["history", "--runs-dir", str(tmp_path), "--output", "json"]).stdout
+    )
+    assert doc["alert_coverage"].startswith("alert coverage: 1 / 15")
+
+
+def test_the_gameday_report_shows_the_coverage_line(tmp_path):
+    from drills.gameday import GameDayResult, load_plan, report_markdown
+    from tests.unit.test_gameday import plan_file
+
+    runs = tmp_path / "runs"
+    record(runs, "rabbitmq-outage", expected=("RabbitMQDown",), fired=("RabbitMQDown",))
+    plan = load_plan(plan_file(tmp_path))
+    day = GameDayResult(plan, runs / "gamedays" / "x", NOW.timestamp(), runs_dir=runs)
+    day.finished_at = NOW.timestamp()
+    text = report_markdown(day)
+    assert "## Alert coverage\n\nalert coverage: 1 / 15 rules proven by a drill" in text
