@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from drills.cli.main import reports_errors
 from drills.cli.paths import WritableDirectory
+from drills.cli.printable import printable
 
 
 def _fig(value: float | None, unit: str = "s") -> str:
@@ -31,6 +33,7 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
 
     Every run directory under --runs-dir is indexed into runs/history.sqlite on the fly.
     """
+    from drills.coverage import summary_line
     from drills.history import FIGURES, RULE, History
 
     history = History(runs_dir.resolve())
@@ -44,9 +47,11 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
         report.append((name, trend, verdicts))
     for why in history.skipped.values():
         click.secho(f"not indexed: {why}", fg="yellow", err=True)
+    coverage = summary_line(runs_dir.resolve(), datetime.now(UTC))
     if output == "json":
         payload = {
             "rule": RULE,
+            "alert_coverage": coverage,
             "drills": [
                 {
                     "drill": name,
@@ -61,6 +66,7 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
         return
     if not report or not any(trend.runs for _, trend, _ in report):
         click.echo(f"no runs recorded in {runs_dir}" + (f" for {drill}" if drill else ""))
+        click.echo(printable(coverage))
         return
     for name, trend, verdicts in report:
         click.secho(f"{name} — last {len(trend.runs)} run(s)", bold=True)
@@ -78,3 +84,4 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
             color = "red" if verdict.regressed else None
             click.secho(f"  latest {verdict.describe()}", fg=color)
     click.echo(f"rule: {RULE}")
+    click.echo(printable(coverage))

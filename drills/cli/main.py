@@ -41,6 +41,11 @@ def reports_errors(func: F) -> F:
 
 # Subcommand → (module, attribute, first docstring sentence); imported only when run.
 COMMANDS = {
+    "coverage": LazyCommand(
+        "drills.cli.coverage",
+        "coverage_command",
+        "Which alerting rules a drill has proven firing, how fast, and which never were.",
+    ),
     "gameday": LazyCommand(
         "drills.cli.gameday",
         "gameday",
@@ -99,6 +104,7 @@ def cli() -> None:
       genesis-drill run rabbitmq-outage
                                        run one drill against the local sandbox
       genesis-drill validate FILE...   check drill files
+      genesis-drill coverage           which alert rules a drill has proven firing
       genesis-drill recover            undo what a harness that died left (fault, load, files)
       genesis-drill platform up        bring the local sandbox up (RabbitMQ, PostgreSQL, Redis,
                                        Prometheus, Alertmanager, exporters, the four services)

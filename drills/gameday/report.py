@@ -78,6 +78,7 @@ class Report:
     score_formula: str
     actions: tuple[SeenAction, ...] = ()
     problems: tuple[str, ...] = ()  # run directories that could not be read, and why
+    coverage: str = ""  # drills.coverage.summary_line over the runs directory, if known
 
     def draft(self, outcome: DrillOutcome) -> str:
         """Where the drill's own post-mortem draft is (drafted by drills.gameday.run)."""
@@ -140,6 +141,18 @@ def scorecard(result: GameDayResult) -> list[ScorecardRow]:
     return rows
 
 
+def _coverage(result: GameDayResult) -> str:
+    """The alert-coverage line as of the day's end (the game day's clock, not the wall's)."""
+    if result.runs_dir is None:
+        return ""
+    from datetime import UTC, datetime
+
+    from drills.coverage import summary_line
+
+    at = result.finished_at if result.finished_at is not None else result.started_at
+    return summary_line(result.runs_dir, datetime.fromtimestamp(at, UTC))
+
+
 def _document(result: GameDayResult, **findings: Any) -> Report:
     return Report(
         day=result,
@@ -161,8 +174,9 @@ def _render(template: str, doc: Report) -> str:
 
 
 def report_markdown(result: GameDayResult) -> str:
-    """`report.md`: the scorecard, the resilience score and its formula, the regression check."""
-    return _render(REPORT_TEMPLATE, _document(result))
+    """`report.md`: the scorecard, the resilience score and its formula, the alert coverage of
+    the runs directory (`drills.coverage`), the regression check."""
+    return _render(REPORT_TEMPLATE, _document(result, coverage=_coverage(result)))
 
 
 def combined_postmortem(result: GameDayResult) -> str:

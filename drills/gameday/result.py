@@ -64,6 +64,9 @@ class GameDayResult:
     finished_at: float | None = None
     outcomes: list[DrillOutcome] = field(default_factory=list)
     stopped: str = ""
+    # Where the day's runs are (and every earlier run): the report's alert-coverage line reads
+    # them. None: not known, and the report leaves the line out.
+    runs_dir: Path | None = None
 
     @property
     def score(self) -> float | None:

@@ -94,7 +94,9 @@ def run_gameday(
     seams = seams or Seams.default(target)
     stop = stop or threading.Event()
     clock = seams.clock
-    result = GameDayResult(plan, gameday_dir(runs_dir, plan, clock.now()), clock.now())
+    result = GameDayResult(
+        plan, gameday_dir(runs_dir, plan, clock.now()), clock.now(), runs_dir=runs_dir
+    )
     listener("gameday-start", {"plan": plan.name, "drills": [s.drill for s in plan.drills]})
     consumed = 0.0
     for index, step in enumerate(plan.drills):
