@@ -103,11 +103,13 @@ def test_b_rabbitmq_outage(live, tmp_path):
     assert phases["backlog drained"].offset_s is not None
     assert phases["backlog drained"].offset_s >= phases["alert firing"].offset_s
     # Users waited out the outage: events buffered while the broker was down were stored
-    # ~20 s after they occurred, where publish → stored (re-stamped on re-publish) stays short.
-    assert result.delay is not None and result.delay.max_s is not None
-    assert result.delay.max_s >= 15
-    assert result.delay.published_max_s is not None
-    assert result.delay.published_max_s < result.delay.max_s - 10
+    # ~20 s after they occurred, where publish → stored (re-stamped on re-publish) stays short
+    # for nearly all of them. Not for all: a message the broker had queued when it was killed is
+    # delivered after its restart with its first stamp (one run: published max = max = 25.6 s).
+    delay = result.delay
+    assert delay is not None and delay.max_s is not None and delay.max_s >= 15
+    assert delay.p99_s is not None and delay.published_p99_s is not None
+    assert delay.published_p99_s < delay.p99_s - 10
 
 
 def test_c_malformed_events(live, tmp_path):
