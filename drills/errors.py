@@ -77,6 +77,12 @@ class PermanentError(TargetError):
     """A failure a retry cannot fix (forbidden, not found, invalid): fail at once."""
 
 
+class OutcomesUnavailable(TargetError):
+    """The generator gave no usable per-seq publish outcomes (an older version without
+    `/admin/outcomes`, a refused token, an answer that does not add up); the ledger falls back
+    to its conservative accounting and records this message as the reason."""
+
+
 class PreflightRefused(TargetError):
     """The steady state does not hold (or a precondition failed): the fault is not injected."""
 

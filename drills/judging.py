@@ -47,6 +47,14 @@ def judge(spec: DrillSpec, state: RunState) -> None:
             ledger.duplicated,
             ledger.duplicated <= o.max_duplicated,
         )
+        # Stored but never published: not a tolerance but a broken invariant — something else
+        # writes as the generator, or the generator's account is wrong. Never acceptable.
+        add(
+            "unexpected events (stored, never published)",
+            "0",
+            ledger.unexpected,
+            not ledger.unexpected,
+        )
     else:
         add("events lost", f"<= {o.max_lost}", None, False)
     if o.max_error_budget is not None:

@@ -1,9 +1,23 @@
 """Event accounting: every event the generator produced during the drill, and what became of it.
 
 The generator numbers its events per run (`run_id`, `seq`), so the events of a drill are the
-*canary range* `(seq_before, seq_after]` of one run id. Once the generator's buffer is empty all of
-them are confirmed by the broker; the database then must hold exactly one row per sequence number.
-`lost` = confirmed - distinct stored; `duplicated` = rows - distinct stored.
+*canary range* `(seq_before, seq_after]` of one run id. The ledger is Jepsen's queue checker on
+that range: the generator's final status of each sequence number (`drills.outcomes`: ok, fail,
+info = outcome unknown, unpublished) against the rows PostgreSQL holds, and
+
+    lost        = ok, yet not stored
+    recovered   = published but never confirmed (info, or refused), yet stored
+    unexpected  = stored, never published: an unpublished seq of the range, or a row of the run
+                  id outside anything the generator published
+    duplicated  = rows - distinct seqs stored. Counted on the sequence, not on `event_id` (the
+                  primary key): a re-publish keeps its id (uuid5 of run id and seq) and is
+                  de-duplicated by the store, so only a second writer of the same (run_id, seq)
+                  with another id can make one — exactly what the checker must catch.
+
+A confirm lost with a dropped connection is `info`, never `ok` (it cannot be counted lost) nor
+forgotten: if the event is stored it is *recovered*, otherwise it stays `info`. A generator that
+cannot report outcomes (an older version) leaves the old, conservative accounting: every event of
+the drained range counts as confirmed (`outcomes_source` says so), so an absent one is lost.
 """
 
 from __future__ import annotations
@@ -15,7 +29,12 @@ from typing import Any
 
 import httpx
 
-from drills.errors import TargetError, TemporaryError
+from drills.errors import OutcomesUnavailable, TargetError, TemporaryError
+from drills.intervals import Intervals, intersect, sample, size, span, subtract, union
+from drills.outcomes import PublishOutcomes
+
+SAMPLE = 20  # sequence numbers kept as evidence per category
+OUTCOMES_SOURCE = "generator: per-seq publish outcomes (/admin/outcomes)"
 
 
 @dataclass(frozen=True)
@@ -41,7 +60,12 @@ class GeneratorMark:
 
 @dataclass(frozen=True)
 class Ledger:
-    """Where every canary event of the drill ended up."""
+    """Where every canary event of the drill ended up (counts of sequence numbers).
+
+    `confirmed` is the `ok` count; `confirmed + failed + info + unpublished` is the range.
+    `had_info` / `had_fail` count seqs with at least one attempt unconfirmed at a connection loss
+    (or timed out) / nacked, whatever their final status: they were re-published.
+    """
 
     run_id: str
     first_seq: int
@@ -53,13 +77,67 @@ class Ledger:
     duplicated: int
     missing_sample: tuple[int, ...] = ()
     note: str = ""
+    published: int = 0
+    failed: int = 0
+    info: int = 0
+    unpublished: int = 0
+    had_info: int = 0
+    had_fail: int = 0
+    recovered: int = 0
+    unexpected: int = 0
+    info_sample: tuple[int, ...] = ()
+    fail_sample: tuple[int, ...] = ()
+    unexpected_sample: tuple[int, ...] = ()
+    outcomes_source: str = ""
+
+
+@dataclass(frozen=True)
+class Outside:
+    """Rows of the run id outside anything the generator published (seq above its last, or
+    below 1): how many, and the lowest few."""
+
+    rows: int = 0
+    sample: tuple[int, ...] = ()
 
 
 def compute(
-    run_id: str, first_seq: int, last_seq: int, rows: int, distinct: int, dead_lettered: int
+    run_id: str,
+    first_seq: int,
+    last_seq: int,
+    rows: int,
+    distinct: int,
+    dead_lettered: int,
+    *,
+    stored: Intervals | None = None,
+    outcomes: PublishOutcomes | None = None,
+    outside: Outside = Outside(),
+    outcomes_source: str = "",
 ) -> Ledger:
-    """Ledger arithmetic for the canary range [first_seq, last_seq] (pure, unit-tested)."""
-    confirmed = max(0, last_seq - first_seq + 1)
+    """The checker for the canary range [first_seq, last_seq] (pure, unit-tested).
+
+    `rows` / `distinct`: rows and distinct seqs stored in the range; `stored`: those seqs as
+    intervals (needed with `outcomes`; without it only the counts are known). Without `outcomes`
+    every seq of the range counts as confirmed, as before the generator reported outcomes.
+    """
+    whole = span(first_seq, last_seq)
+    if stored is None:
+        if outcomes is not None:
+            raise ValueError("per-seq outcomes need the stored seqs as intervals")
+        stored = whole if distinct >= size(whole) else None
+    ok: Intervals = whole
+    info: Intervals = ()
+    fail: Intervals = ()
+    unpublished: Intervals = ()
+    if outcomes is None:
+        confirmed = size(whole)
+        source = outcomes_source or "assumed: every event of the drained range confirmed"
+    else:
+        ok, info, fail = outcomes.ok_seqs, outcomes.info_seqs, outcomes.fail_seqs
+        unpublished = outcomes.unpublished_seqs
+        confirmed = size(ok)
+        source = outcomes_source or OUTCOMES_SOURCE
+    unpublished_stored = intersect(unpublished, stored) if stored is not None else ()
+    missing = subtract(ok, stored) if stored is not None else None
     return Ledger(
         run_id=run_id,
         first_seq=first_seq,
@@ -67,8 +145,21 @@ def compute(
         confirmed=confirmed,
         stored=distinct,
         dead_lettered=dead_lettered,
-        lost=max(0, confirmed - distinct),
+        lost=size(missing) if missing is not None else max(0, confirmed - distinct),
         duplicated=max(0, rows - distinct),
+        missing_sample=sample(missing, SAMPLE) if missing is not None else (),
+        published=size(whole) - size(unpublished),
+        failed=size(fail),
+        info=size(info),
+        unpublished=size(unpublished),
+        had_info=outcomes.had_info if outcomes else 0,
+        had_fail=outcomes.had_fail if outcomes else 0,
+        recovered=size(intersect(union(info, fail), stored)) if stored is not None else 0,
+        unexpected=size(unpublished_stored) + outside.rows,
+        info_sample=sample(info, SAMPLE),
+        fail_sample=sample(fail, SAMPLE),
+        unexpected_sample=(*sample(unpublished_stored, SAMPLE), *outside.sample)[:SAMPLE],
+        outcomes_source=source,
     )
 
 
@@ -106,6 +197,31 @@ class GeneratorClient:
     def set_rate(self, rate: float) -> None:
         self._call("POST", "/admin/rate", {"rate": rate})
 
+    def outcomes(self, run_id: str, first: int, last: int) -> PublishOutcomes:
+        """The generator's per-seq outcomes of `[first, last]`; OutcomesUnavailable (with the
+        reason the ledger records) when it has none to give — an older generator (404), a
+        refused token, or an answer that does not add up."""
+        try:
+            response = self._http.get("/admin/outcomes", params={"first": first, "last": last})
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise TemporaryError(
+                f"audit-event-generator at {self.base_url} is not answering "
+                f"({type(exc).__name__}; is it running? `genesis-drill platform status`)"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise OutcomesUnavailable(f"/admin/outcomes: {type(exc).__name__}: {exc}") from exc
+        if response.status_code == 404:
+            raise OutcomesUnavailable("the generator has no /admin/outcomes (an older version)")
+        if response.status_code != 200:
+            raise OutcomesUnavailable(
+                f"/admin/outcomes answered HTTP {response.status_code}: {response.text[:120]}"
+            )
+        try:
+            raw = response.json()
+        except ValueError:
+            raise OutcomesUnavailable("/admin/outcomes did not answer JSON") from None
+        return PublishOutcomes.from_json(raw, run_id, first, last)
+
     def wait_drained(self, timeout: float) -> GeneratorMark:
         """Wait until every generated event is confirmed by the broker (buffer empty)."""
         deadline = time.monotonic() + timeout
@@ -136,85 +252,3 @@ def counter_increase(series: Sequence[Sequence[tuple[float, float]]], since: flo
                 total += value - previous if value >= previous else value
             previous = value
     return total
-
-
-_COUNT_RANGE = (
-    "SELECT count(*), count(DISTINCT seq) FROM audit_events "
-    "WHERE run_id = %s AND seq BETWEEN %s AND %s"
-)
-# How often the ledger re-counts while the last events are still being stored: the count is one
-# index range scan on (run_id, seq), and every poll interval is waited out after the pipeline
-# already caught up.
-SETTLE_POLL_S = 0.1
-
-
-def _count_until(
-    dsn: str, run_id: str, first_seq: int, last_seq: int, settle_timeout: float
-) -> tuple[int, int]:
-    """(rows, distinct seqs) of the canary range in PostgreSQL, re-counted on one connection
-    until the range is complete or `settle_timeout` has passed."""
-    import psycopg  # here, not at the top: see drills.runner._warm_imports
-
-    expected = last_seq - first_seq + 1
-    deadline = time.monotonic() + settle_timeout
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            while True:
-                row = conn.execute(_COUNT_RANGE, (run_id, first_seq, last_seq)).fetchone()
-                rows, distinct = (int(row[0]), int(row[1])) if row else (0, 0)
-                if distinct >= expected or time.monotonic() >= deadline:
-                    return rows, distinct
-                time.sleep(SETTLE_POLL_S)
-    except psycopg.Error as exc:
-        raise TargetError(f"cannot count stored events in PostgreSQL: {exc}") from exc
-
-
-def missing_seqs(
-    dsn: str, run_id: str, first_seq: int, last_seq: int, limit: int = 20
-) -> list[int]:
-    """A few sequence numbers of the range that are not stored (evidence for a loss)."""
-    import psycopg
-
-    try:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT s FROM generate_series(%s::bigint, %s::bigint) AS s "
-                "WHERE NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.run_id = %s AND e.seq = s) "
-                "ORDER BY s LIMIT %s",
-                (first_seq, last_seq, run_id, limit),
-            ).fetchall()
-    except psycopg.Error as exc:
-        raise TargetError(f"cannot list missing events: {exc}") from exc
-    return [int(r[0]) for r in rows]
-
-
-def reconcile(
-    dsn: str,
-    before: GeneratorMark,
-    after: GeneratorMark,
-    dead_lettered: int,
-    settle_timeout: float = 60.0,
-) -> Ledger:
-    """Wait (bounded) until the canary range is fully stored, then account for it."""
-    if before.run_id != after.run_id:
-        return Ledger(
-            run_id=after.run_id,
-            first_seq=0,
-            last_seq=0,
-            confirmed=0,
-            stored=0,
-            dead_lettered=dead_lettered,
-            lost=0,
-            duplicated=0,
-            note=(
-                f"the generator restarted during the drill (run {before.run_id} → "
-                f"{after.run_id}); the canary range cannot be reconstructed"
-            ),
-        )
-    first, last = before.last_seq + 1, after.last_seq
-    rows, distinct = _count_until(dsn, after.run_id, first, last, settle_timeout)
-    ledger = compute(after.run_id, first, last, rows, distinct, dead_lettered)
-    if ledger.lost:
-        sample = tuple(missing_seqs(dsn, after.run_id, first, last))
-        return Ledger(**{**ledger.__dict__, "missing_sample": sample})
-    return ledger

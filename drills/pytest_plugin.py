@@ -275,10 +275,10 @@ class EventLedger:
 
     def account(self, before: GeneratorMark, dead_lettered: int = 0) -> Ledger:
         """Wait until everything generated since `before` is confirmed, then count the rows."""
-        from drills.ledger import reconcile
+        from drills.reconcile import reconcile
 
         after = self.generator.wait_drained(timeout=60)
-        return reconcile(self.pg_dsn, before, after, dead_lettered)
+        return reconcile(self.pg_dsn, before, after, dead_lettered, source=self.generator)
 
 
 @pytest.fixture

@@ -14,17 +14,21 @@ migrated on read (`_MIGRATIONS`), so recorded runs keep rendering while the mode
        `alerts.detection_lower_bound_s` instead of `for_seconds` and `evaluation_interval_s`,
        and `fault: {}` when the fault reported nothing
     2  `schema_version`; `fault` is null when the fault reported nothing
+
+Fields added to version 2 later (`_ADDED_FIELDS`: the ledger's Jepsen categories, the delay)
+read as their defaults from a file written before them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
+from drills.delay import Delay
 from drills.errors import DecodeError, InvalidInput, ResultError
 from drills.jsoncodec import decode, encode
 from drills.ledger import Ledger
@@ -156,6 +160,7 @@ class DrillResult:
     wall_seconds: float | None = None
     run_dir: str = ""
     schema_version: int = SCHEMA_VERSION
+    delay: Delay | None = None  # occurred → stored over the canary range (drills.delay)
 
     @property
     def exit_code(self) -> int:
@@ -200,6 +205,7 @@ class DrillResult:
             )
         for step in range(version, SCHEMA_VERSION):
             raw = _MIGRATIONS[step](raw)
+        raw = _with_added_fields(raw)
         try:
             return decode(cls, raw)
         except DecodeError as exc:
@@ -241,6 +247,44 @@ def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
             alerts["for_seconds"] = alerts.pop("detection_lower_bound_s")
             alerts.setdefault("evaluation_interval_s", 0.0)
         out["alerts"] = alerts
+    return out
+
+
+# Fields added to the current schema after files of it were written (at the end of their
+# dataclass, with a default): a file without one reads as that default — what a run that could
+# not measure the figure records. Keyed by the path of the object that holds them.
+_ADDED_FIELDS: dict[str, tuple[str, ...]] = {
+    "": ("delay",),
+    "ledger": (
+        "published",
+        "failed",
+        "info",
+        "unpublished",
+        "had_info",
+        "had_fail",
+        "recovered",
+        "unexpected",
+        "info_sample",
+        "fail_sample",
+        "unexpected_sample",
+        "outcomes_source",
+    ),
+}
+_ADDED_IN: dict[str, type] = {"": DrillResult, "ledger": Ledger}
+
+
+def _with_added_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    out = dict(raw)
+    for path, names in _ADDED_FIELDS.items():
+        holder = out if not path else out.get(path)
+        if not isinstance(holder, dict):
+            continue
+        defaults = {f.name: f.default for f in fields(_ADDED_IN[path]) if f.name in names}
+        filled = {**{k: encode(v) for k, v in defaults.items() if k not in holder}, **holder}
+        if path:
+            out[path] = filled
+        else:
+            out = filled
     return out
 
 

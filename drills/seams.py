@@ -13,6 +13,7 @@ from typing import Protocol
 from drills.ledger import GeneratorMark
 from drills.measure import Sample
 from drills.observe import Series
+from drills.outcomes import PublishOutcomes
 
 
 class Observer(Protocol):
@@ -49,5 +50,7 @@ class Generator(Protocol):
     def set_rate(self, rate: float) -> None: ...
 
     def wait_drained(self, timeout: float) -> GeneratorMark: ...
+
+    def outcomes(self, run_id: str, first: int, last: int) -> PublishOutcomes: ...
 
     def close(self) -> None: ...

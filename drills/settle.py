@@ -1,5 +1,6 @@
-"""Settling the ledger after recovery: the canary range against PostgreSQL, then the dead letters
-counted meanwhile, from the first Prometheus scrape that can hold the final count.
+"""Settling the ledger after recovery: the canary range against PostgreSQL (and the generator's
+per-seq outcomes), the dead letters counted meanwhile, from the first Prometheus scrape that can
+hold the final count, and the occurred → stored delay of the range's events.
 """
 
 from __future__ import annotations
@@ -8,7 +9,10 @@ from dataclasses import replace
 
 from drills.abort import Reader
 from drills.clock import SYSTEM_CLOCK, Clock
-from drills.ledger import Ledger, counter_increase, reconcile
+from drills.delay import measure_delay, unmeasured
+from drills.errors import TargetError
+from drills.ledger import Ledger, counter_increase
+from drills.reconcile import reconcile
 from drills.run_state import RunState
 from drills.seams import Generator, Observer
 
@@ -31,12 +35,21 @@ def settle_ledger(
 
     Stored rows first: once every confirmed event up to the final mark is in PostgreSQL, the
     analysis service has consumed everything published before them (one queue, in order), so the
-    first scrape taken after that moment holds the final dead-letter count.
+    first scrape taken after that moment holds the final dead-letter count. The delay figures
+    land on the result here too: they are read from the same settled rows.
     """
     if state.before is None:
         return None
     after = generator.wait_drained(timeout=60)
-    ledger = reconcile(dsn, state.before, after, 0)
+    ledger = reconcile(dsn, state.before, after, 0, source=generator)
+    if ledger.note:
+        delay = unmeasured(ledger.note)
+    else:
+        try:
+            delay = measure_delay(dsn, ledger.run_id, ledger.first_seq, ledger.last_seq)
+        except TargetError as exc:
+            delay = unmeasured(str(exc))
+    state.result = replace(state.result, delay=delay)
     fresh_counter(
         observer, DEAD_LETTERED_TOTAL, ANALYSIS_SCRAPED_AT, clock=state.clock
     )  # waits for that scrape

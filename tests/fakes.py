@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from drills.ledger import GeneratorMark
 from drills.measure import Sample
 from drills.observe import Series
+from drills.outcomes import PublishOutcomes
 from drills.settle import PROMETHEUS_NOW
 
 Answer = float | None | Callable[[str], float | None]
@@ -122,6 +123,10 @@ class FakeGenerator:
 
     def wait_drained(self, timeout: float) -> GeneratorMark:
         return self.mark()
+
+    def outcomes(self, run_id: str, first: int, last: int) -> PublishOutcomes:
+        """Every event of the range confirmed at the first attempt."""
+        return PublishOutcomes(run_id, first, last, 1, max(0, last - first + 1), 0, 0, (), (), ())
 
     def close(self) -> None:
         return None

@@ -4,7 +4,8 @@ Up to `window` publishes are in flight at once, each with its own confirm future
 is bounded by the broker rather than by one round trip per event. Waiting events are written in
 batches (`amqp_batch.publish_many`) and settled by done-callbacks — no task per message. A nack,
 timeout, unroutable return or lost connection puts the event back in the buffer (same event id),
-and it is published again once the broker is back. Our own reconnect loop (`auditflow.reconnect`,
+and it is published again once the broker is back; the buffer records each attempt's outcome
+for the ledger (`auditflow.generator.outcomes`). Our own reconnect loop (`auditflow.reconnect`,
 rather than `connect_robust`) makes "the connection is gone → every outstanding confirm is lost"
 one explicit step: the map of outstanding confirms is replaced, so a late callback from an old
 channel finds nothing and changes nothing.
@@ -50,6 +51,7 @@ RETRY_HOLD_S = 0.5
 # (confirms alone do not wake the pump unless events are waiting for room), and how often
 # timed-out confirms are looked for.
 IDLE_WAIT_S = 0.25
+REFUSED = frozenset({"nack", "returned"})  # failure reasons where the broker did not take it
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 # json's own (C) string encoder, as `json.dumps` applies it with the default ensure_ascii=True.
 _quote = json.encoder.encode_basestring_ascii
@@ -310,7 +312,9 @@ class Publisher:
             self._unreported = 0
 
     def _failed(self, event: AuditEvent, reason: str) -> None:
-        if not self.buffer.retry(event.seq):
+        # A nack or a return is the broker's "no"; a timeout or a lost connection leaves the
+        # attempt's outcome unknown (the ledger's `info`): the message may well be queued.
+        if not self.buffer.retry(event.seq, refused=reason in REFUSED):
             return
         PUBLISH_FAILURES.labels(SERVICE, reason).inc()
         if reason == "connection":

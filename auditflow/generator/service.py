@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from auditflow.generator import SERVICE
 from auditflow.generator.buffer import PendingBuffer
@@ -22,6 +23,7 @@ from auditflow.generator.metrics import (
     EVENTS_GENERATED,
     TARGET_RATE,
 )
+from auditflow.generator.outcomes import report
 from auditflow.generator.pacing import Pacer
 from auditflow.generator.publisher import Publisher
 
@@ -96,6 +98,11 @@ class Generator:
             in_flight=self.buffer.in_flight,
             burst_pending=self.burst_owed,
         )
+
+    def outcomes(self, first: int, last: int) -> dict[str, Any]:
+        """Per-seq publish outcomes of `[first, last]` (`auditflow.generator.outcomes`)."""
+        unconfirmed = self.buffer.unconfirmed_between(first, min(last, self.last_seq))
+        return report(self.buffer.history, unconfirmed, self.run_id, self.last_seq, first, last)
 
     def healthy(self) -> bool:
         return time.monotonic() - self.heartbeat < HEARTBEAT_STALE_S

@@ -92,6 +92,10 @@ class ConsoleReporter:
         return Group(head, table, alerts, Text("\n".join(self.notes[-8:]), style="dim"))
 
 
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:g}s"
+
+
 def print_summary(result: DrillResult, console: Console | None = None) -> None:
     console = console or Console()
     style = "green" if result.outcome == Outcome.PASSED else "red"
@@ -116,6 +120,23 @@ def print_summary(result: DrillResult, console: Console | None = None) -> None:
             "ledger",
             f"{ledger.confirmed} confirmed, {ledger.stored} stored, {ledger.dead_lettered} "
             f"dead-lettered, {ledger.lost} lost, {ledger.duplicated} duplicated",
+        )
+        if ledger.outcomes_source and not ledger.note:
+            figures.add_row(
+                "",
+                f"{ledger.published} published: {ledger.failed} fail, {ledger.info} info "
+                f"({ledger.had_info} re-published after an unconfirmed attempt), "
+                f"{ledger.recovered} recovered, {ledger.unexpected} unexpected",
+            )
+    delay = result.delay
+    if delay is not None:
+        figures.add_row(
+            "delay occurred → stored",
+            f"p50 {_s(delay.p50_s)}, p99 {_s(delay.p99_s)}, max {_s(delay.max_s)}, "
+            f"oldest event {_s(delay.oldest_s)} "
+            f"(publish → stored p99 {_s(delay.published_p99_s)})"
+            if delay.events
+            else f"n/a ({delay.reason})",
         )
     if result.error_budget_consumed is not None:
         figures.add_row("error budget consumed", f"{result.error_budget_consumed:.2%}")

@@ -1,6 +1,7 @@
 """The post-mortem's quantified impact: peak backlog, worst p99, events lost / duplicated /
-dead-lettered, minutes out of SLO, error budget and dashboard errors — each from the result or
-the series the runner saved, `None` when the run directory does not hold the data.
+dead-lettered, the delay users saw (occurred → stored), minutes out of SLO, error budget and
+dashboard errors — each from the result or the series the runner saved, `None` when the run
+directory does not hold the data.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
+from drills.delay import Delay
 from drills.results import DrillResult
 
 Sample = tuple[float, float]
@@ -27,6 +29,7 @@ class Impact:
     error_budget_consumed: float | None
     error_budget_reason: str
     dashboard_errors: float | None
+    delay: Delay | None = None  # occurred → stored; None for a run recorded before it existed
 
 
 def _max_after(samples: Sequence[Sample], after: float | None) -> float | None:
@@ -67,4 +70,5 @@ def measure_impact(
         error_budget_consumed=result.error_budget_consumed,
         error_budget_reason=result.error_budget_reason,
         dashboard_errors=_integral(series.get(DASHBOARD_5XX_QUERY, ())),
+        delay=result.delay,
     )

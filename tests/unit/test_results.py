@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from drills.delay import Delay
 from drills.errors import InvalidInput, ResultError
 from drills.ledger import Ledger
 from drills.outcome import Outcome, combined_exit_code
@@ -75,6 +76,25 @@ ledgers = st.builds(
     duplicated=ints,
     missing_sample=st.lists(ints, max_size=3).map(tuple),
     note=text,
+    info=ints,
+    recovered=ints,
+    unexpected=ints,
+    info_sample=st.lists(ints, max_size=3).map(tuple),
+    outcomes_source=text,
+)
+delays = st.builds(
+    Delay,
+    events=ints,
+    p50_s=st.none() | numbers,
+    p99_s=st.none() | numbers,
+    max_s=st.none() | numbers,
+    oldest_seq=st.none() | ints,
+    oldest_s=st.none() | numbers,
+    published_p50_s=st.none() | numbers,
+    published_p99_s=st.none() | numbers,
+    published_max_s=st.none() | numbers,
+    source=text,
+    reason=text,
 )
 faults = st.builds(
     FaultSummary,
@@ -113,6 +133,7 @@ results = st.builds(
     fault=st.none() | faults,
     wall_seconds=st.none() | numbers,
     run_dir=text,
+    delay=st.none() | delays,
 )
 
 
@@ -157,10 +178,28 @@ def test_version_1_files_migrate_on_read():
     assert result.fault is not None and result.fault.checks[0].passed
     assert result.started_at == datetime(2026, 11, 27, 6, 25, 41, 809000, tzinfo=UTC)
     migrated = result.to_json()
-    for key in set(raw) - {"alerts"}:
+    for key in set(raw) - {"alerts", "ledger"}:
         assert migrated[key] == raw[key], key
+    assert {k: migrated["ledger"][k] for k in raw["ledger"]} == raw["ledger"]
     refused = DrillResult.read(REFUSED_V1)
     assert refused.fault is None and refused.outcome is Outcome.TARGET_ERROR
+
+
+def test_files_written_before_the_jepsen_ledger_and_the_delay_read_with_defaults():
+    """A version-2 file without the ledger's new categories or `delay` (every run recorded
+    before issue 13) reads as their defaults; a field that is there is still checked."""
+    raw = DrillResult.read(PASSED_V1).to_json()
+    del raw["delay"]
+    for name in ("recovered", "unexpected", "info_sample", "outcomes_source"):
+        del raw["ledger"][name]
+    result = DrillResult.from_json(raw)
+    assert result.delay is None
+    assert result.ledger is not None
+    assert (result.ledger.recovered, result.ledger.unexpected) == (0, 0)
+    assert (result.ledger.info_sample, result.ledger.outcomes_source) == ((), "")
+    raw["ledger"]["info"] = "three"
+    with pytest.raises(ResultError, match=r"ledger\.info: expected int"):
+        DrillResult.from_json(raw)
 
 
 def test_a_newer_schema_is_refused_with_what_to_do():
