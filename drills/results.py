@@ -29,6 +29,7 @@ from drills.errors import DecodeError, InvalidInput, ResultError
 from drills.jsoncodec import decode, encode
 from drills.ledger import Ledger
 from drills.outcome import Outcome
+from drills.unavailability import ClientUnavailability
 
 SCHEMA_VERSION = 2
 RESULT_NAME = "result.json"
@@ -156,6 +157,7 @@ class DrillResult:
     wall_seconds: float | None = None
     run_dir: str = ""
     schema_version: int = SCHEMA_VERSION
+    client_unavailability: ClientUnavailability | None = None  # what the client probe saw
 
     @property
     def exit_code(self) -> int:
@@ -200,6 +202,7 @@ class DrillResult:
             )
         for step in range(version, SCHEMA_VERSION):
             raw = _MIGRATIONS[step](raw)
+        raw = {**_ADDED_LATER, **raw}
         try:
             return decode(cls, raw)
         except DecodeError as exc:
@@ -243,6 +246,10 @@ def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
         out["alerts"] = alerts
     return out
 
+
+# Fields added to the current schema after files of it were written, with the value an older
+# file means: absent is "not measured", not an error.
+_ADDED_LATER: dict[str, Any] = {"client_unavailability": None}
 
 # schema version → the function that lifts a file of that version to the next one.
 _MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}

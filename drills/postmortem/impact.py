@@ -1,6 +1,7 @@
 """The post-mortem's quantified impact: peak backlog, worst p99, events lost / duplicated /
-dead-lettered, minutes out of SLO, error budget and dashboard errors — each from the result or
-the series the runner saved, `None` when the run directory does not hold the data.
+dead-lettered, minutes out of SLO, error budget, dashboard errors and what the client probe saw
+of each API — each from the result or the series the runner saved, `None` when the run directory
+does not hold the data.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.results import DrillResult
+from drills.unavailability import ClientUnavailability
 
 Sample = tuple[float, float]
 
@@ -27,6 +29,7 @@ class Impact:
     error_budget_consumed: float | None
     error_budget_reason: str
     dashboard_errors: float | None
+    client: ClientUnavailability | None = None  # None: the run had no client probe
 
 
 def _max_after(samples: Sequence[Sample], after: float | None) -> float | None:
@@ -67,4 +70,5 @@ def measure_impact(
         error_budget_consumed=result.error_budget_consumed,
         error_budget_reason=result.error_budget_reason,
         dashboard_errors=_integral(series.get(DASHBOARD_5XX_QUERY, ())),
+        client=result.client_unavailability,
     )
