@@ -218,8 +218,10 @@ class ClientProber:
     async def _probe_all(self) -> None:
         limits = httpx.Limits(max_connections=self.max_in_flight * len(self.apis))
         # trust_env=False: no proxy from the environment; the probe talks to loopback only.
+        # httpx's own timeout is per phase (connect, read, ...) and a little longer, so that the
+        # total one in `_request` is what cuts a request off (and reads as a timeout).
         async with httpx.AsyncClient(
-            timeout=self.timeout_s, limits=limits, trust_env=False, follow_redirects=False
+            timeout=self.timeout_s + 1, limits=limits, trust_env=False, follow_redirects=False
         ) as client:
             await asyncio.gather(
                 *(self._probe_one(client, api) for api in self.apis if not api.refused)
@@ -264,7 +266,9 @@ class ClientProber:
                 status = (await client.get(api.url)).status_code
         except (TimeoutError, httpx.TimeoutException):
             status = TIMEOUT
-        except httpx.HTTPError:
+        # httpx.HTTPError, and anything else a transport raises (an httpcore error httpx could
+        # not map): whatever it is, the client got no answer, and a request task must not raise.
+        except Exception:
             status = UNREACHABLE
         elapsed = round(time.monotonic() - began, 3)
         self.attempts[api.name].append(Attempt(round(sent, 3), elapsed, status))
