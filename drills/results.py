@@ -33,6 +33,7 @@ from drills.errors import DecodeError, InvalidInput, ResultError
 from drills.jsoncodec import decode, encode
 from drills.ledger import Ledger
 from drills.outcome import Outcome
+from drills.unavailability import ClientUnavailability
 
 SCHEMA_VERSION = 2
 RESULT_NAME = "result.json"
@@ -161,6 +162,7 @@ class DrillResult:
     run_dir: str = ""
     schema_version: int = SCHEMA_VERSION
     delay: Delay | None = None  # occurred → stored over the canary range (drills.delay)
+    client_unavailability: ClientUnavailability | None = None  # what the client probe saw
 
     @property
     def exit_code(self) -> int:
@@ -254,7 +256,7 @@ def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
 # dataclass, with a default): a file without one reads as that default — what a run that could
 # not measure the figure records. Keyed by the path of the object that holds them.
 _ADDED_FIELDS: dict[str, tuple[str, ...]] = {
-    "": ("delay",),
+    "": ("delay", "client_unavailability"),
     "ledger": (
         "published",
         "failed",

@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drills import live, retry, slo
+from drills import client_probe, live, retry, slo
 from drills.abort import AbortCheck
 from drills.catalog import load_spec_or_name
 from drills.clock import SYSTEM_CLOCK, Clock
@@ -107,12 +107,15 @@ def run(
     observer: Observer | None = None,
     generator: Generator | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    prober: client_probe.ClientProber | None = None,
 ) -> DrillResult:
     """Run one drill end to end and write its run directory.
 
     Every outcome, including an internal error, ends as a result with an outcome and a reason;
-    rollback has run by the time this returns. `fault`, `observer`, `generator` and `clock` are
-    seams for tests; by default they are built from the spec and the target's endpoints.
+    rollback has run by the time this returns. `fault`, `observer`, `generator`, `clock` and
+    `prober` are seams for tests; by default they are built from the spec and the target's
+    endpoints. The client probe runs from the baseline to the end of recovery (its phase hook)
+    and is stopped in the `finally` whatever happened.
     """
     slos = slo.load(options.slo_config)  # bad input: refused before anything is written
     started = clock.now()
@@ -135,6 +138,8 @@ def run(
     observer = observer or PrometheusObserver(endpoints.prometheus_url)
     token = endpoints.generator_token.reveal()
     generator = generator or GeneratorClient(endpoints.generator_url, token)
+    deadline_s = options.max_duration_s or spec.abort.max_duration_s
+    prober = prober or client_probe.for_run(spec, endpoints, deadline_s)
     journal.append(
         RunStart(
             drill=spec.name,
@@ -149,6 +154,7 @@ def run(
     def phase(name: str) -> None:
         state.phase = name
         journal.append(PhaseStarted(phase=name))
+        prober.on_phase(name)
         listener("phase", {"phase": name, "elapsed": clock.now() - started})
 
     try:
@@ -174,6 +180,7 @@ def run(
         reason = f"internal error: {type(exc).__name__}: {exc} (see {journal.path})"
         _ended(state, Outcome.ERROR, reason)
     finally:
+        client_probe.conclude(prober, state, run_dir)
         _finish(spec, state, generator, journal, run_dir, listener)
     return state.result
 

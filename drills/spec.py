@@ -38,6 +38,7 @@ MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
 MAX_SAMPLES = 1_000
 MAX_BACKLOG = 1e9
 MAX_SEED = 2**32 - 1
+MAX_PROBE_RATE = 20.0  # client requests per second per API (drills.client_probe)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,14 @@ class Abort:
 
 
 @dataclass(frozen=True)
+class ClientProbe:
+    """The client probe of the dashboard and notification APIs (drills.client_probe)."""
+
+    enabled: bool = True
+    rate_per_s: float = 5.0  # requests per second per API
+
+
+@dataclass(frozen=True)
 class DrillSpec:
     """A validated drill."""
 
@@ -190,6 +199,7 @@ class DrillSpec:
     abort: Abort
     blast_radius: str
     hypothesis: str
+    client_probe: ClientProbe = ClientProbe()
 
 
 def load(path: Path) -> DrillSpec:
@@ -204,7 +214,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     top = fields_of(
         root,
         {"name", "description", "target", "fault", "steady_state", "expected_alerts", "objectives"},
-        {"load", "abort", "recovery", "blast_radius", "hypothesis"},
+        {"load", "abort", "recovery", "blast_radius", "hypothesis", "client_probe"},
     )
     name = top["name"].text()
     if not NAME_RE.match(name):
@@ -283,7 +293,26 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         abort=abort,
         blast_radius=top["blast_radius"].text() if "blast_radius" in top else "",
         hypothesis=top["hypothesis"].text() if "hypothesis" in top else "",
+        client_probe=_client_probe(top.get("client_probe")),
     )
+
+
+def _client_probe(node: Node | None) -> ClientProbe:
+    """`client_probe: {enabled: true, rate_per_s: 5}`; both optional."""
+    if node is None:
+        return ClientProbe()
+    given = fields_of(node, set(), {"enabled", "rate_per_s"})
+    enabled = True
+    if "enabled" in given:
+        enabled = given["enabled"].scalar()
+        if not isinstance(enabled, bool):
+            raise given["enabled"].fail(f"must be true or false, got {enabled!r}")
+    rate = (
+        given["rate_per_s"].number(0, exclusive=True, maximum=MAX_PROBE_RATE)
+        if "rate_per_s" in given
+        else ClientProbe.rate_per_s
+    )
+    return ClientProbe(enabled=enabled, rate_per_s=rate)
 
 
 def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:

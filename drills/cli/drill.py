@@ -197,13 +197,28 @@ def _draft_postmortem(run_dir: Path) -> None:
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate_command(paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--rules",
+    "rules",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra Prometheus rule file or directory whose alerts a drill may expect "
+    "(repeatable); the packaged rules are always read.",
+)
+def validate_command(paths: tuple[Path, ...], rules: tuple[Path, ...]) -> None:
     """Check drill files; every error names the file, line and field (exit 2 on any error).
 
-    PATHS are drill files, directories of them, or catalog drills by name (pod-kill)."""
+    PATHS are drill files, directories of them, or catalog drills by name (pod-kill). Every
+    expected alert must be defined by an alerting rule: the packaged ones, or --rules."""
     from drills.errors import InvalidInput, SpecError
+    from drills.expected_alerts import alert_names, rule_files, unknown_expected_alerts
     from drills.spec import load
 
+    try:
+        known = alert_names(rule_files(rules))
+    except InvalidInput as error:
+        click.secho(f"error: {printable(str(error))}", fg="red", err=True)
+        sys.exit(2)
     failed = 0
     for path in paths:
         try:
@@ -223,6 +238,12 @@ def validate_command(paths: tuple[Path, ...]) -> None:
             except SpecError as error:
                 failed += 1
                 click.secho(f"error: {printable(str(error))}", fg="red", err=True)
+                continue
+            unknown = unknown_expected_alerts(spec, known)
+            for problem in unknown:
+                click.secho(f"error: {printable(str(problem))}", fg="red", err=True)
+            if unknown:
+                failed += 1
                 continue
             click.echo(printable(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})"))
     if failed:

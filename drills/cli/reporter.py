@@ -17,6 +17,7 @@ from rich.text import Text
 from drills.outcome import Outcome
 from drills.results import DrillResult
 from drills.spec import DrillSpec
+from drills.unavailability import ApiUnavailability
 
 
 class ConsoleReporter:
@@ -96,6 +97,28 @@ def _s(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds:g}s"
 
 
+def client_line(api: ApiUnavailability) -> Text:
+    """One API as the client probe saw it, e.g. `2 windows, 4.2 s unavailable (longest 3.8 s;
+    1 outside the fault window), 21 of 310 requests failed`. Text, never markup: a note may
+    hold anything."""
+    if api.note:
+        return Text(api.note, style="dim")
+    if not api.requests:
+        return Text("not probed (no request was sent)", style="dim")
+    if not api.windows:
+        return Text(f"available: 0 of {api.requests} requests failed", style="green")
+    longest = max(w.seconds for w in api.windows)
+    outside = sum(1 for w in api.windows if w.outside_fault)
+    still = " still failing at the end;" if api.windows[-1].end is None else ""
+    count = len(api.windows)
+    return Text(
+        f"{count} window{'s' if count != 1 else ''}, {api.unavailable_seconds:.1f} s unavailable "
+        f"(longest {longest:.1f} s;{still} {outside} outside the fault window), "
+        f"{api.failed} of {api.requests} requests failed ({api.timed_out} timed out)",
+        style="red" if outside else "yellow",
+    )
+
+
 def print_summary(result: DrillResult, console: Console | None = None) -> None:
     console = console or Console()
     style = "green" if result.outcome == Outcome.PASSED else "red"
@@ -140,6 +163,9 @@ def print_summary(result: DrillResult, console: Console | None = None) -> None:
         )
     if result.error_budget_consumed is not None:
         figures.add_row("error budget consumed", f"{result.error_budget_consumed:.2%}")
+    if result.client_unavailability is not None:
+        for api in result.client_unavailability.apis:
+            figures.add_row(Text(api.name), client_line(api))
     if result.wall_seconds is not None:
         figures.add_row("wall time", f"{result.wall_seconds:.1f}s")
     console.print(figures)

@@ -1,7 +1,7 @@
 """The post-mortem's quantified impact: peak backlog, worst p99, events lost / duplicated /
-dead-lettered, the delay users saw (occurred → stored), minutes out of SLO, error budget and
-dashboard errors — each from the result or the series the runner saved, `None` when the run
-directory does not hold the data.
+dead-lettered, the delay users saw (occurred → stored), minutes out of SLO, error budget,
+dashboard errors and what the client probe saw of each API — each from the result or the series
+the runner saved, `None` when the run directory does not hold the data.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.delay import Delay
 from drills.results import DrillResult
+from drills.unavailability import ClientUnavailability
 
 Sample = tuple[float, float]
 
@@ -30,6 +31,7 @@ class Impact:
     error_budget_reason: str
     dashboard_errors: float | None
     delay: Delay | None = None  # occurred → stored; None for a run recorded before it existed
+    client: ClientUnavailability | None = None  # None: the run had no client probe
 
 
 def _max_after(samples: Sequence[Sample], after: float | None) -> float | None:
@@ -71,4 +73,5 @@ def measure_impact(
         error_budget_reason=result.error_budget_reason,
         dashboard_errors=_integral(series.get(DASHBOARD_5XX_QUERY, ())),
         delay=result.delay,
+        client=result.client_unavailability,
     )

@@ -68,6 +68,7 @@ class FakeTarget:
             amqp_url=Secret(f"amqp://guest:{FAKE_PASSWORD}@127.0.0.1:9/"),
             pg_dsn=Secret("host=127.0.0.1 port=9"),
             pg_admin_dsn=Secret(f"host=127.0.0.1 port=9 password={FAKE_PASSWORD}"),
+            dashboard_url="http://127.0.0.1:9",
         )
 
     def state(self, component: str) -> ComponentState:

@@ -32,6 +32,7 @@ PORT_FORWARDS: dict[str, tuple[int, int]] = {
     "alertmanager": (29093, 9093),
     "audit-event-generator": (28080, 8080),
     "notification-service": (28083, 8083),
+    "event-audit-dashboard": (28082, 8082),
     "rabbitmq": (25672, 5672),
     "postgres": (25432, 5432),
 }
@@ -95,6 +96,7 @@ class KubeSettings:
                 ("alertmanager", "GENESIS_K8S_ALERTMANAGER_URL"),
                 ("audit-event-generator", "GENESIS_K8S_GENERATOR_URL"),
                 ("notification-service", "GENESIS_K8S_NOTIFICATION_URL"),
+                ("event-audit-dashboard", "GENESIS_K8S_DASHBOARD_URL"),
             )
             if env.get(var)
         }

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from drills import runner
+from drills.client_probe import ClientProber
 from drills.faults.base import FaultReport, Injection
 from drills.outcome import Outcome
 from drills.results import DrillResult, Objective, utc
@@ -93,6 +94,11 @@ def real_runner(fault: Fault):
             fault=fault,
             observer=FakeObserver(),
             generator=FakeGenerator(),
+            # No client probe: these sessions run in-process under pytester, whose restore of
+            # sys.modules would drop the httpcore that httpx loads lazily on a first request,
+            # while httpx's exception map kept its classes — and later tests' ConnectErrors
+            # would escape unmapped. The probe itself is tested in tests/unit.
+            prober=ClientProber((), enabled=False),
         )
 
     return run

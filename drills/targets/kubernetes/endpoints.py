@@ -61,4 +61,5 @@ def endpoints_of(settings: KubeSettings, secret: dict[str, str]) -> Endpoints:
         ),
         pg_admin_dsn=s.secret_urls.get("postgres-admin")
         or pg_dsn(pg_host, pg_port, "postgres", "postgres", Secret(secret["postgres-password"])),
+        dashboard_url=s.base_url("event-audit-dashboard"),
     )
