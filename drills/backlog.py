@@ -40,6 +40,7 @@ largest disagreement between the two is stated next to the "backlog drained" pha
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,14 +85,16 @@ class EventBacklog:
         generated = bisect.bisect_right(self.occurred, t)
         return generated - bisect.bisect_right(self.stored, t)
 
-    def series(self, start: float, end: float, step: float = RESOLUTION_S) -> list[Sample]:
-        """The backlog every `step` seconds from `start` to `min(end, until)`."""
+    def series(
+        self, start: float, end: float, anchor: float, step: float = RESOLUTION_S
+    ) -> list[Sample]:
+        """The backlog at `anchor + k * step` for every k that falls in [start, min(end, until)]:
+        anchored at the injection, so the instant the fault took effect is a point of its own."""
         last = min(end, self.until)
-        count = int((last - start) / step + 1e-9) + 1 if last >= start else 0
-        return [
-            (round(start + i * step, 3), float(self.backlog(start + i * step)))
-            for i in range(count)
-        ]
+        first = math.ceil((start - anchor) / step - 1e-9)
+        count = math.floor((last - anchor) / step + 1e-9) - first + 1
+        times = [anchor + (first + i) * step for i in range(max(0, count))]
+        return [(t, float(self.backlog(t))) for t in times]
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,7 @@ def drainage(
     if spec.backlog_source == "events":
         exact = exact_backlog(pg_dsn, ledger, window.start, window.end)
     if isinstance(exact, EventBacklog):
-        samples = exact.series(window.start, window.end)
+        samples = exact.series(window.start, window.end, window.t_inject)
         series[EXACT_BACKLOG] = samples
         hold = (spec.recovery_samples - 1) * window.step  # K samples at the scrape step
         at = measure.drained_at(

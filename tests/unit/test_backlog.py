@@ -62,11 +62,11 @@ def test_the_exact_backlog_counts_events_generated_and_not_yet_stored():
     assert EXACT.backlog(READY) == pytest.approx(55 + RATE * 7.3, abs=1)
     assert EXACT.backlog(T0 + GRID + 9) == pytest.approx(33, abs=2)
     assert EXACT.backlog(T0 + 15) <= 16
-    series = EXACT.series(T0 - 1, T0 + 30)
-    assert series[0] == (T0 - 1, float(EXACT.backlog(T0 - 1)))
-    assert series[-1][0] == pytest.approx(
-        T0 + 19.9, abs=1e-3
-    )  # exact only up to the last event's birth
+    series = EXACT.series(T0 - 1.05, T0 + 30, T0)
+    assert series[0] == (T0 - 1.0, float(EXACT.backlog(T0 - 1)))
+    assert (T0, float(EXACT.backlog(T0))) in series  # the injection is a point of its own
+    # exact only up to the last event's generation: later ones may not be stored yet
+    assert series[-1][0] == pytest.approx(T0 + 19.9, abs=1e-3)
     assert all(b[0] - a[0] == pytest.approx(0.1, abs=1e-3) for a, b in itertools.pairwise(series))
 
 
@@ -113,7 +113,7 @@ def test_an_exact_series_drains_only_once_it_stayed_under_the_threshold_for_k_sc
 def test_the_exact_backlog_drains_where_the_events_say():
     """From the exact series: under 300 from +9.6 s (2,245 waiting at READY, drained at 843/s
     net), held for 4 s — not at +0.9 s (the stale gauge) nor at +11.9 s (the late peak)."""
-    samples = EXACT.series(T0 - 30, T0 + 19.9)
+    samples = EXACT.series(T0 - 30, T0 + 19.9, T0)
     drained = measure.drained_at(samples, T0 + GRID, THRESHOLD, ready_at=READY, hold_s=4.0)
     truth = READY + (55 + RATE * 7.3 - THRESHOLD) / (DRAIN_RATE - RATE)
     assert drained == pytest.approx(truth, abs=0.1)
