@@ -222,9 +222,53 @@ def _runs(points: Iterable[tuple[float, bool]], length: int) -> list[tuple[float
 
 
 def drained_at(
-    backlog: Sequence[Sample], after: float, threshold: float, samples_needed: int = 1
+    backlog: Sequence[Sample],
+    after: float,
+    threshold: float,
+    samples_needed: int = 1,
+    *,
+    ready_at: float | None = None,
+    hold_s: float = 0.0,
 ) -> float | None:
-    """First sample at or after `after` from which the backlog stays at or under `threshold` for
-    `samples_needed` consecutive samples."""
-    runs = _runs(((t, v <= threshold) for t, v in backlog if t >= after), samples_needed)
-    return runs[0][0] if runs else None
+    """When the backlog drained (DESIGN.md §4): the first sample from which it stays at or under
+    `threshold` for `samples_needed` consecutive samples and, with `hold_s`, for at least that
+    long (a series finer than the scrape: the exact backlog, drills.backlog) or to the end of the
+    data — no earlier than the component is ready again (`ready_at`) and, when the backlog rose
+    above `threshold` after `after`, no earlier than its peak.
+
+    Both bounds are needed because a broker gauge refreshes on its own interval: a depth read
+    before the kill (55 while 1,832 waited) made K samples "under the threshold" at +1.8 s in a
+    run whose consumer came back at +7.3 s, and the first refresh after the consumer's return can
+    still be the peak. A backlog cannot have drained before anything could drain it, nor before
+    it stopped growing. A peak at or under the threshold is no backlog at all: it bounds nothing.
+    """
+    window = [(t, v) for t, v in backlog if t >= after]
+    if not window:
+        return None
+    not_before = max(after, ready_at if ready_at is not None else after)
+    peak_at, peak = max(window, key=lambda s: (s[1], -s[0]))  # the first sample of the maximum
+    if peak > threshold:
+        not_before = max(not_before, peak_at)
+    for start, last, count, open_ended in _quiet_runs(
+        [(t, v <= threshold) for t, v in window if t >= not_before]
+    ):
+        if count >= samples_needed and (last - start >= hold_s or open_ended):
+            return start
+    return None
+
+
+def _quiet_runs(points: Sequence[tuple[float, bool]]) -> list[tuple[float, float, int, bool]]:
+    """The runs of consecutive True points: (first time, last time, points, reaches the end)."""
+    runs: list[tuple[float, float, int, bool]] = []
+    first: float | None = None
+    last, count = 0.0, 0
+    for t, ok in points:
+        if ok:
+            first = t if first is None else first
+            last, count = t, count + 1
+        elif first is not None:
+            runs.append((first, last, count, False))
+            first, count = None, 0
+    if first is not None:
+        runs.append((first, last, count, True))
+    return runs

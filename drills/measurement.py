@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drills import budget, measure, slo
+from drills import backlog, budget, measure, slo
 from drills.chart_queries import CHART_QUERIES
 from drills.clock import SYSTEM_CLOCK, Clock
 from drills.errors import GenesisError, ObservationError
@@ -62,9 +62,11 @@ def measure_run(
     ledger: Ledger | None,
     notify_url: str,
     slos: slo.SloConfig,
+    pg_dsn: str | None = None,
 ) -> None:
-    """The figures, from Prometheus range data; each part lands on the result as soon as it is
-    known, so an observation error half-way keeps what was measured before it."""
+    """The figures, from Prometheus range data (and the exact backlog from PostgreSQL, `pg_dsn`);
+    each part lands on the result as soon as it is known, so an observation error half-way keeps
+    what was measured before it."""
     injection = state.injection
     if injection is None:
         return
@@ -137,22 +139,23 @@ def measure_run(
     timeline = measure.in_tolerance_timeline(
         sli_series, {p.name: p.tolerance for p in spec.steady_state}, start, sli_end, STEP_S
     )
-    backlog: list[measure.Sample] = []
-    if spec.backlog_query:
-        backlog = observer.single_range(spec.backlog_query, start, sli_end, STEP_S)
-        series_dump["queries"][spec.backlog_query] = backlog
     breach = measure.first_breach(timeline, t_inject)
     after = breach or t_inject
-    drained = (
-        measure.drained_at(backlog, after, spec.backlog_max, spec.recovery_samples)
-        if backlog
-        else None
-    )
-    ttr, recovered_at = measure.time_to_recover(
-        timeline, after, t_inject, spec.recovery_samples, drained, bool(spec.backlog_query)
-    )
-    ttr, recovered_at = data_complete(ttr, recovered_at, state.fault_report, t_inject)
     ready_at = state.fault_report.ready_at if state.fault_report else None
+    drain = backlog.drainage(
+        spec,
+        observer,
+        ledger,
+        pg_dsn,
+        backlog.Window(start, t_inject, after, sli_end, end, ready_at, STEP_S),
+    )
+    series_dump["queries"].update(drain.series)
+    ttr, recovered_at = measure.time_to_recover(
+        timeline, after, t_inject, spec.recovery_samples, drain.at, bool(spec.backlog_source)
+    )
+    if ttr.seconds is None and drain.at is None and drain.missing:
+        ttr = measure.Figure.missing(ttr.source, drain.missing)
+    ttr, recovered_at = data_complete(ttr, recovered_at, state.fault_report, t_inject)
     complete_at = state.fault_report.complete_at if state.fault_report else None
     firing_at = min((a.first_firing_at for a in times if a.first_firing_at), default=None)
     state.result = replace(
@@ -167,7 +170,7 @@ def measure_run(
             phase("alert firing", firing_at, t_inject, "prometheus: ALERTS"),
             phase("component ready", ready_at, t_inject, f"target: {state.result.target}"),
             phase("SLO restored", recovered_at, t_inject, "prometheus: steady-state probes"),
-            phase("backlog drained", drained, t_inject, f"prometheus: {spec.backlog_query}"),
+            phase("backlog drained", drain.at, t_inject, drain.source),
             *(
                 [phase("data complete", complete_at, t_inject, state.fault_report.complete_source)]
                 if state.fault_report is not None and complete_at is not None

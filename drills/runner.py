@@ -245,9 +245,10 @@ def _lifecycle(
     )
     live.await_detection(spec, observer, ctx, checker, injection.at, clock)
     phase("verify")
-    ledger = settle_ledger(generator, state, ctx.endpoints.pg_dsn.reveal(), observer)
+    pg_dsn = ctx.endpoints.pg_dsn.reveal()
+    ledger = settle_ledger(generator, state, pg_dsn, observer)
     phase("report")
-    measure_run(spec, observer, state, ledger, ctx.endpoints.notification_url, slos)
+    measure_run(spec, observer, state, ledger, ctx.endpoints.notification_url, slos, pg_dsn)
     judge(spec, state)
 
 

@@ -200,6 +200,13 @@ class DrillSpec:
     blast_radius: str
     hypothesis: str
     client_probe: ClientProbe = ClientProbe()
+    # What the drill's recovery waits on (DESIGN.md §4): "events" — the generator's events not
+    # yet stored, exact, from PostgreSQL (drills.backlog), `backlog_query` its cross-check;
+    # "query" — `backlog_query` itself; "" — no backlog.
+    backlog_source: str = ""
+
+
+BACKLOG_SOURCES = ("events", "query")
 
 
 def load(path: Path) -> DrillSpec:
@@ -253,7 +260,9 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         raise top["steady_state"].fail("needs at least one probe")
 
     recovery = (
-        fields_of(top["recovery"], set(), {"samples", "backlog_query", "backlog_max"})
+        fields_of(
+            top["recovery"], set(), {"samples", "backlog_query", "backlog_max", "backlog_source"}
+        )
         if "recovery" in top
         else {}
     )
@@ -265,6 +274,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         {"max_ttd_s", "max_ttr_s", "max_duplicated", "max_error_budget"},
     )
     abort = _abort(top.get("abort"), probes)
+    backlog_query = recovery["backlog_query"].text() if "backlog_query" in recovery else None
     return DrillSpec(
         name=name,
         description=top["description"].text(),
@@ -276,7 +286,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         recovery_samples=recovery["samples"].integer(1, MAX_SAMPLES)
         if "samples" in recovery
         else 5,
-        backlog_query=recovery["backlog_query"].text() if "backlog_query" in recovery else None,
+        backlog_query=backlog_query,
         backlog_max=recovery["backlog_max"].number(0, maximum=MAX_BACKLOG)
         if "backlog_max" in recovery
         else 50.0,
@@ -294,6 +304,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         blast_radius=top["blast_radius"].text() if "blast_radius" in top else "",
         hypothesis=top["hypothesis"].text() if "hypothesis" in top else "",
         client_probe=_client_probe(top.get("client_probe")),
+        backlog_source=_backlog_source(recovery, backlog_query),
     )
 
 
@@ -313,6 +324,20 @@ def _client_probe(node: Node | None) -> ClientProbe:
         else ClientProbe.rate_per_s
     )
     return ClientProbe(enabled=enabled, rate_per_s=rate)
+
+
+def _backlog_source(recovery: dict[str, Node], query: str | None) -> str:
+    """`recovery.backlog_source`; without it a drill with a `backlog_query` waits on that query
+    (what such a file meant before the exact backlog existed), one without waits on none."""
+    if "backlog_source" not in recovery:
+        return "query" if query else ""
+    node = recovery["backlog_source"]
+    source = node.text()
+    if source not in BACKLOG_SOURCES:
+        raise node.fail(f"must be one of {', '.join(BACKLOG_SOURCES)}, got {source!r}")
+    if source == "query" and query is None:
+        raise node.fail("is query, but recovery.backlog_query is not set")
+    return source
 
 
 def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:

@@ -241,14 +241,15 @@ def drained(
     events: EventTimes, ready: float, start: float, end: float, limit: float, hold_s: float
 ) -> float | None:
     """After the component is ready and after the backlog's peak: the first moment from which the
-    backlog stays ≤ limit for hold_s."""
+    backlog stays ≤ limit for hold_s. A peak at or under the limit is no backlog: it bounds
+    nothing (the malformed-events drill's backlog hovers at 0-30, its maximum anywhere)."""
     t, peak_t, peak = start, start, -1
     while t <= end:
         b = events.backlog(t)
         if b > peak:
             peak, peak_t = b, t
         t = round(t + RESOLUTION_S, 6)
-    t, since = max(ready, peak_t), None
+    t, since = max(ready, peak_t if peak > limit else ready), None
     while t <= end:
         if events.backlog(t) <= limit:
             since = t if since is None else since

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from drills.backlog import EXACT_BACKLOG
 from drills.chart_queries import ERROR_RATE_QUERY, P99_QUERY, QUEUE_QUERY, THROUGHPUT_QUERY
 from drills.postmortem.context import RunContext, Sample
 
@@ -49,9 +50,10 @@ class Panel:
 
 
 def panels(ctx: RunContext) -> tuple[Panel, ...]:
-    """The four SLI panels; the queue panel uses the drill's backlog query when that was saved."""
+    """The four SLI panels; the queue panel shows the exact backlog, else the drill's backlog
+    query, else the broker's queue depth — the first of them that was saved."""
     backlog = ctx.spec.backlog_query if ctx.spec else None
-    queue_query = backlog if backlog and backlog in ctx.series else QUEUE_QUERY
+    queue_query = next((q for q in (EXACT_BACKLOG, backlog) if q and q in ctx.series), QUEUE_QUERY)
     return (
         Panel("throughput (events stored/s)", "events/s", THROUGHPUT_QUERY),
         Panel("p99 latency, publish → stored", "ms", P99_QUERY, 1000.0),

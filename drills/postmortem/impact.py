@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from drills.backlog import EXACT_BACKLOG
 from drills.chart_queries import DASHBOARD_5XX_QUERY, P99_QUERY, QUEUE_QUERY
 from drills.delay import Delay
 from drills.results import DrillResult
@@ -46,12 +47,15 @@ def _integral(samples: Sequence[Sample], step: float = 1.0) -> float | None:
 def measure_impact(
     result: DrillResult, series: Mapping[str, tuple[Sample, ...]], backlog_query: str | None
 ) -> Impact:
-    """The impact table's figures from the result and the saved series; the drill's own
-    backlog query is preferred over the broker's queue depth when it was saved."""
+    """The impact table's figures from the result and the saved series; the exact backlog
+    (drills.backlog) is preferred, then the drill's own backlog query, then the broker's queue
+    depth, whichever was saved."""
     ledger, phases = result.ledger, result.phases
     injected_at, finished_at = result.injected_at, result.finished_at
     t_inject = injected_at.timestamp() if injected_at else None
-    backlog = series.get(backlog_query or "") or series.get(QUEUE_QUERY, ())
+    backlog = (
+        series.get(EXACT_BACKLOG) or series.get(backlog_query or "") or series.get(QUEUE_QUERY, ())
+    )
     breach = next((p.at for p in phases if p.name == "first SLO breach"), None)
     restored = next((p.at for p in phases if p.name == "SLO restored"), None)
     breach_minutes: float | None = None

@@ -23,6 +23,11 @@ from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 SCRAPE_INTERVAL = "1s"
 EVALUATION_INTERVAL = "1s"
 
+# RabbitMQ's statistics refresh (queue depths, rates), in ms (rabbitmq.conf's
+# `collect_statistics_interval`): at most the scrape interval, so every scrape of the broker sees a
+# value refreshed since the previous one. Kubernetes, scraped every 15 s, keeps the 5000 default.
+STATISTICS_INTERVAL_MS = 1000
+
 # Jobs whose endpoint is slow to render under load get a longer interval (and timeout): the broker's
 # per-queue metrics took over a second while it drained a backlog on two busy cores, and a timed-out
 # scrape reads as `up == 0` — a false outage.
@@ -66,6 +71,10 @@ def rabbitmq_conf(ports: Ports, secrets: SandboxSecrets) -> str:
             "prometheus.tcp.ip = 127.0.0.1",
             # Per-queue series (queue label) for backlog and consumer alerts; few queues here.
             "prometheus.return_per_object_metrics = true",
+            # Queue depths are refreshed every collect_statistics_interval (5000 ms by default):
+            # with a 1 s scrape a depth could be 5 s old, so a drained queue kept reading 1,569
+            # and a full one 55. One refresh per scrape interval keeps the cross-check honest.
+            f"collect_statistics_interval = {STATISTICS_INTERVAL_MS}",
             "log.console = true",
             "log.console.level = warning",
             "log.file = false",

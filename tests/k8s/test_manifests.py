@@ -193,6 +193,27 @@ def test_prometheusrule_carries_the_same_rules() -> None:
     )
 
 
+def test_rabbitmq_refreshes_queue_depths_at_least_once_per_scrape() -> None:
+    """RabbitMQ's queue gauges are refreshed every `collect_statistics_interval`; the config must
+    state it, and at most the interval Prometheus scrapes the broker at (issue 13)."""
+    objects = {key(o): o for o in rendered("base")}
+    conf = objects[("ConfigMap", "rabbitmq-config")]["data"]["10-auditflow.conf"]
+    settings = dict(
+        line.strip().split(" = ", 1)
+        for line in conf.splitlines()
+        if " = " in line and not line.strip().startswith("#")
+    )
+    assert "collect_statistics_interval" in settings, conf
+    prometheus = next(
+        yaml.safe_load(o["data"]["prometheus.yml"])
+        for o in objects.values()
+        if o["kind"] == "ConfigMap" and "prometheus.yml" in o.get("data", {})
+    )
+    scrape = prometheus["global"]["scrape_interval"]
+    assert scrape.endswith("s") and not scrape.endswith("ms"), scrape
+    assert 0 < int(settings["collect_statistics_interval"]) <= float(scrape[:-1]) * 1000
+
+
 def test_scrape_jobs_cover_every_contract_job() -> None:
     """Every Prometheus job name of the contract is some scraped pod's auditflow.io/job label."""
     jobs = {

@@ -210,3 +210,47 @@ def test_rate_bound_is_the_generators():
     from drills import spec
 
     assert spec.MAX_RATE == MAX_RATE
+
+
+def test_every_catalog_drill_waits_on_the_exact_backlog_with_a_broker_cross_check():
+    """The seed drills drain on the generator's events not yet stored (issue 13), each keeping
+    its broker-side query as the live check and the cross-check."""
+    for path in sorted(CATALOG.glob("*.yaml")):
+        spec = load(path)
+        assert spec.backlog_source == "events", spec.name
+        assert spec.backlog_query and "rabbitmq_queue_messages" in spec.backlog_query, spec.name
+
+
+@pytest.mark.parametrize(
+    ("recovery", "source"),
+    [
+        ("", ""),  # no backlog at all
+        ("recovery: {backlog_query: sum(generator_buffer_events)}", "query"),  # older files
+        ("recovery: {backlog_source: events}", "events"),
+        (
+            "recovery: {backlog_source: query, backlog_query: sum(generator_buffer_events)}",
+            "query",
+        ),
+    ],
+)
+def test_backlog_source_defaults_to_the_query_a_file_gives(tmp_path, recovery, source):
+    """`recovery.backlog_source` is optional: a file with only a backlog_query waits on it, as
+    it did before the exact backlog existed."""
+    spec = load(write(tmp_path, VALID + recovery + "\n"))
+    assert spec.backlog_source == source
+
+
+@pytest.mark.parametrize(
+    ("recovery", "why"),
+    [
+        ("recovery: {backlog_source: broker}", "must be one of events, query, got 'broker'"),
+        ("recovery: {backlog_source: query}", "recovery.backlog_query is not set"),
+    ],
+)
+def test_a_bad_backlog_source_names_the_field(tmp_path, recovery, why):
+    """An unknown source, or the query source without a query, is refused at load time."""
+    with pytest.raises(SpecError) as info:
+        load(write(tmp_path, VALID + recovery + "\n"))
+    assert info.value.field_path == "recovery.backlog_source"
+    assert why in info.value.why
+    assert info.value.line == VALID.count("\n") + 1
