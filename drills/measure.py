@@ -179,6 +179,12 @@ def time_to_recover(
             "before the observation window ended",
         ), None
     recovered = runs[-1][0]
+    window = [ok for t, ok in timeline if t >= after]
+    held_before = [ok for t, ok in timeline if t < after][-1:] == [True]
+    if after == t_inject and held_before and all(window):
+        # The steady state never broke: it "recovered" at the injection, not at whichever
+        # sample came next (up to a scrape interval later); only the backlog can add to it.
+        recovered = t_inject
     if backlog_required:
         if drained_at is None:
             return Figure.missing(source, "the backlog never drained"), None

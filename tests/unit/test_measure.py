@@ -206,3 +206,25 @@ def test_breach_and_recovery_are_at_the_samples_own_times():
     figure, recovered = measure.time_to_recover(timeline, breach, t_inject, 5, None, False)
     assert recovered == T0 + 10.37
     assert figure.seconds == 10.17
+
+
+def test_a_steady_state_that_never_broke_recovers_at_the_injection():
+    """No breach (malformed events at light load): TTR is the backlog's drain, or 0 — not the
+    next sample after the injection (up to a scrape interval, 0.95 s on the sandbox)."""
+    t_inject = T0 + 0.05
+    values = [(T0 + k, 500.0) for k in range(-30, 30)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, t_inject - 30, T0 + 29, 1.0
+    )
+    assert measure.first_breach(timeline, t_inject) is None
+    figure, at = measure.time_to_recover(timeline, t_inject, t_inject, 5, None, False)
+    assert figure.seconds == 0.0 and at == t_inject
+    drained, _ = measure.time_to_recover(timeline, t_inject, t_inject, 5, T0 + 2.5, True)
+    assert drained.seconds == 2.45
+    # Out of tolerance just before the injection: no claim that it held; the next run decides.
+    broken = [(T0 - 1, 500.0), (T0, 0.0), *[(T0 + k, 500.0) for k in range(1, 30)]]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": broken}, {"rate": Tolerance(min=50)}, t_inject - 30, T0 + 29, 1.0
+    )
+    figure, at = measure.time_to_recover(timeline, t_inject, t_inject, 5, None, False)
+    assert at == T0 + 1
