@@ -40,6 +40,8 @@ class Endpoints:
     amqp_url: Secret  # amqp://user:password@host:port/vhost
     pg_dsn: Secret  # libpq conninfo with the application role's password
     pg_admin_dsn: Secret  # libpq conninfo with the superuser's password
+    # The dashboard (its /api/counters); "" where the target does not reach it.
+    dashboard_url: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,7 @@ class LocalTarget:
             amqp_url=amqp_url(ports.of("rabbitmq"), secrets),
             pg_dsn=pg_dsn(ports.of("postgres"), secrets),
             pg_admin_dsn=pg_dsn(ports.of("postgres"), secrets, superuser=True),
+            dashboard_url=f"http://127.0.0.1:{ports.of('event-audit-dashboard')}",
         )
 
     def _program(self, component: str) -> str:
