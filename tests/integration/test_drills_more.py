@@ -48,6 +48,7 @@ def test_b_notification_outage(live, tmp_path):
     """notification-outage: NotificationServiceDown fires while nobody can be told; Alertmanager's
     retry delivers it once the service is back, so TTN is measured after the restart."""
     spec, result = run_drill(live, tmp_path, "notification-outage")
+    print("notification service records:", _records(live, "NotificationServiceDown"))
     assert_drill_passed(live, spec, result)
     assert result.fault is not None
     held = result.fault.figures["held_down_seconds"]
@@ -55,3 +56,15 @@ def test_b_notification_outage(live, tmp_path):
     assert result.ttn_seconds is not None, result.ttn_reason
     assert result.ttd_seconds is not None
     assert result.ttn_seconds >= max(held, result.ttd_seconds)
+
+
+def _records(live, name: str) -> list[dict[str, object]]:
+    """What the notification service recorded of `name` (evidence printed with the figures)."""
+    import httpx
+
+    response = httpx.get(
+        f"{live.url('notification-service')}/api/v1/alerts",
+        params={"name": name, "source": "alertmanager"},
+        timeout=5,
+    )
+    return list(response.json().get("alerts", []))
