@@ -63,6 +63,9 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             float, 20.0, minimum=0.5, maximum=DAY_S, help="how long the component stays down"
         ),
         "mode": Param(str, "kill", choices=("kill", "term"), help="kill -9 or a graceful stop"),
+        "check_counters": Param(
+            bool, False, help="after recovery, the dashboard's totals must equal PostgreSQL's"
+        ),
     },
     "malformed-events": {
         "count": Param(

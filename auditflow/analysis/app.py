@@ -44,6 +44,7 @@ def build() -> ServiceMain:
             settings.batch_max,
             settings.batch_age_ms / 1000,
         )
+        counters.seed = pipeline.stored_counts
         consumer = Consumer(
             settings.amqp_url, settings.prefetch, settings.max_event_bytes, pipeline
         )

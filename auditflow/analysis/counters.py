@@ -4,6 +4,15 @@ Storing must never wait for Redis: committed events only bump in-memory deltas, 
 sends them every 200 ms in one MULTI/EXEC pipeline. While Redis is down the deltas accumulate and
 are sent when it returns, so the counters catch up instead of losing the outage. (If EXEC is
 applied but its reply is lost, that one push is counted twice — rare, and only a counter.)
+
+A Redis that comes back empty (restarted without persistence, as the sandbox runs it, or a new
+pod) would hold only what was counted since, and the dashboard's totals would stay below
+PostgreSQL's forever. So the pusher notices an empty Redis — the total key absent when it
+reconnects, or an INCRBY that returns exactly the batch it added — and re-seeds the counters
+from PostgreSQL (`seed`: a count of the stored rows taken while no batch is between its commit
+and its delta, with the pending deltas dropped because the count already holds them). One writer
+is assumed: with several analysis replicas, another replica's pending deltas would be counted
+twice after a re-seed.
 """
 
 from __future__ import annotations
@@ -13,13 +22,14 @@ import contextlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from auditflow.analysis import SERVICE
+from auditflow.analysis.store import StorageUnavailable
 from auditflow.telemetry import DEPENDENCY_UP
 
 log = logging.getLogger(SERVICE)
@@ -62,10 +72,16 @@ class CounterDeltas:
         self.total += other.total
 
 
+# The stored rows' counts, consistent with `CounterDeltas` (see the module docstring).
+Seed = Callable[[], Awaitable[CounterDeltas]]
+
+
 class RedisCounters:
     """Owns the Redis client and the background pusher."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, seed: Seed | None = None) -> None:
+        self.seed = seed
+        self._must_seed = False
         self._client = aioredis.Redis.from_url(
             url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30
         )
@@ -84,9 +100,11 @@ class RedisCounters:
         await self.push()
 
     async def push(self) -> None:
+        if not self.up and not await self._reconnected():
+            return
+        if self._must_seed and not await self._reseed():
+            return
         if not self.deltas.total:
-            if not self.up:
-                await self._ping()
             return
         batch = self.deltas.take()
         try:
@@ -96,34 +114,73 @@ class RedisCounters:
                 for outcome, count in batch.outcomes.items():
                     pipe.hincrby(OUTCOME_KEY, outcome, count)
                 pipe.incrby(TOTAL_KEY, batch.total)
-                await pipe.execute()
+                replies = await pipe.execute()
         except (RedisError, OSError) as exc:
             self.deltas.merge(batch)
             self._set_up(False, exc)
             return
         self._set_up(True)
+        if int(replies[-1]) == batch.total:  # the total was absent: Redis came back empty
+            self._must_seed = True
+            await self._reseed()
+
+    async def _reconnected(self) -> bool:
+        """Redis answers again (or for the first time): re-seed it if it came back empty."""
+        try:
+            present = await self._client.exists(TOTAL_KEY)
+        except (RedisError, OSError) as exc:
+            self._set_up(False, exc)
+            return False
+        self._set_up(True)
+        self._must_seed = self._must_seed or not present
+        return True
+
+    async def _reseed(self) -> bool:
+        """Overwrite the counters with PostgreSQL's counts; False (retry later) on failure."""
+        if self.seed is None:
+            self._must_seed = False
+            return True
+        try:
+            counts = await self.seed()
+        except StorageUnavailable as exc:  # keep the deltas, retry at the next push
+            self._warn("counters not re-seeded yet (postgres unavailable)", exc)
+            return False
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.delete(ACTION_KEY, OUTCOME_KEY, TOTAL_KEY)
+                for action, count in counts.actions.items():
+                    pipe.hset(ACTION_KEY, action, count)
+                for outcome, count in counts.outcomes.items():
+                    pipe.hset(OUTCOME_KEY, outcome, count)
+                pipe.set(TOTAL_KEY, counts.total)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # The dropped deltas are in PostgreSQL's count: the next re-seed includes them.
+            self._set_up(False, exc)
+            return False
+        self._must_seed = False
+        log.info(
+            "redis counters re-seeded from postgres", extra={"fields": {"total": counts.total}}
+        )
+        return True
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._client.aclose()
-
-    async def _ping(self) -> None:
-        try:
-            await self._client.ping()
-        except (RedisError, OSError) as exc:
-            self._set_up(False, exc)
-            return
-        self._set_up(True)
 
     def _set_up(self, up: bool, error: BaseException | None = None) -> None:
         if up and not self.up:
             log.info("redis reachable")
         self.up = up
         self._up_gauge.set(1 if up else 0)
+        if not up:
+            self._warn("redis unavailable; counters held in memory", error)
+
+    def _warn(self, message: str, error: BaseException | None) -> None:
         now = time.monotonic()
-        if not up and now - self._last_warning >= WARN_EVERY_S:
+        if now - self._last_warning >= WARN_EVERY_S:
             self._last_warning = now
             log.warning(
-                "redis unavailable; counters held in memory",
+                message,
                 extra={"fields": {"error": repr(error)[:200], "pending": self.deltas.total}},
             )

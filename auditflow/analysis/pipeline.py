@@ -90,6 +90,9 @@ class Pipeline:
         self.pg_up = False
         self.pg_error = "not connected yet"
         self._kick = asyncio.Event()
+        # Held from a batch's commit until its deltas are added, so a count of the stored rows
+        # (`stored_counts`) never falls between the two.
+        self._commit_lock = asyncio.Lock()
         self._stored = EVENTS_PROCESSED.labels(SERVICE, "stored")
         self._duplicate = EVENTS_PROCESSED.labels(SERVICE, "duplicate")
         self._latency = PROCESSING_DURATION.labels(SERVICE)
@@ -149,11 +152,28 @@ class Pipeline:
                 extra={"fields": {"events": len(self.batcher)}},
             )
 
+    async def stored_counts(self) -> CounterDeltas:
+        """Every stored event counted in PostgreSQL, the pending deltas dropped (the count holds
+        them): what the Redis counters must be re-seeded with. StorageUnavailable if it cannot."""
+        if not self.store.connected:  # still connecting in `prepare`: one connection, one user
+            raise StorageUnavailable("postgres not connected yet")
+        async with self._commit_lock:
+            seed = CounterDeltas()
+            for action, outcome, rows in await self.store.counts():
+                seed.actions[action] += rows
+                seed.outcomes[outcome] += rows
+                seed.total += rows
+            self.deltas.take()
+            return seed
+
     async def flush(self, batch: list[Pending], deadline: float | None) -> None:
         """Store `batch` (retrying while PostgreSQL is down), then acknowledge it."""
         if not batch or self.settler is None:
             return
-        settler = self.settler
+        async with self._commit_lock:
+            await self._flush(batch, deadline, self.settler)
+
+    async def _flush(self, batch: list[Pending], deadline: float | None, settler: Settler) -> None:
         generation = batch[0].generation
         backoff = BACKOFF_MIN_S
         while True:

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -65,6 +66,7 @@ SINGLE_SQL = (
     "ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text"
 )
 
+COUNTS_SQL = "SELECT action, outcome, count(*) FROM audit_events GROUP BY action, outcome"
 
 _COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -195,6 +197,20 @@ class PgStore:
             await self._drop()
             raise StorageUnavailable(_describe(exc)) from None
         return new, time.time()
+
+    async def counts(self) -> list[tuple[str, str, int]]:
+        """(action, outcome, rows) over every stored event, for re-seeding the Redis counters."""
+        conn = await self._connection()
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(COUNTS_SQL)
+                rows: list[Any] = await cur.fetchall()
+                found = [(str(a), str(o), int(n)) for a, o, n in rows]
+            await conn.rollback()  # end the read-only transaction
+        except psycopg.Error as exc:
+            await self._drop()
+            raise StorageUnavailable(_describe(exc)) from None
+        return found
 
     async def close(self) -> None:
         await self._drop()

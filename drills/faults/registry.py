@@ -25,7 +25,9 @@ def build(spec: FaultSpec) -> Fault:
     if spec.kind == "service-stop":
         from drills.faults.service_stop import ServiceStop
 
-        return ServiceStop(float(params["duration_s"]), str(params["mode"]))
+        return ServiceStop(
+            float(params["duration_s"]), str(params["mode"]), bool(params["check_counters"])
+        )
     if spec.kind == "malformed-events":
         from drills.faults.malformed_events import MalformedEvents
 

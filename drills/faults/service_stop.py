@@ -3,12 +3,15 @@
 `mode: kill` is a hard stop — SIGKILL, so the component gets no chance to close cleanly, and its
 supervisor keeps it down; `mode: term` is a graceful stop. Rollback
 starts it again and is idempotent (starting a running component does nothing).
+`check_counters` (for a Redis outage) adds a check that the dashboard's totals equal PostgreSQL's
+once the component is back (`counter_parity`).
 """
 
 from __future__ import annotations
 
 import time
 
+from drills.faults import counter_parity
 from drills.faults.base import Check, FaultContext, FaultReport, Injection
 
 READY_TIMEOUT_S = 90.0
@@ -17,18 +20,22 @@ READY_TIMEOUT_S = 90.0
 class ServiceStop:
     kind = "service-stop"
 
-    def __init__(self, duration_s: float, mode: str) -> None:
+    def __init__(self, duration_s: float, mode: str, check_counters: bool = False) -> None:
         self.duration_s = duration_s
         self.mode = mode
+        self.check_counters = check_counters
         self.started_again_at: float | None = None
 
     def plan(self, ctx: FaultContext) -> list[str]:
         how = "SIGKILL then keep stopped" if self.mode == "kill" else "graceful stop"
-        return [
+        lines = [
             f"stop {ctx.spec.target} ({how}) on {ctx.target.describe()}",
             f"hold it down for {self.duration_s:g} s",
             f"rollback: start {ctx.spec.target} and wait until it is ready",
         ]
+        if self.check_counters:
+            lines.append("then compare the dashboard's counter total with PostgreSQL's row count")
+        return lines
 
     def preflight(self, ctx: FaultContext) -> list[str]:
         state = ctx.target.state(ctx.spec.target)
@@ -50,19 +57,19 @@ class ServiceStop:
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
         ready_at = ctx.target.wait_ready(ctx.spec.target, READY_TIMEOUT_S)
         downtime = (self.started_again_at or ready_at) - injection.at
-        return FaultReport(
-            figures={
-                "held_down_seconds": round(downtime, 3),
-                "ready_seconds_after_start": round(
-                    ready_at - (self.started_again_at or ready_at), 3
-                ),
-            },
-            checks=(
-                Check(
-                    f"{ctx.spec.target} ready again after the outage",
-                    True,
-                    f"ready {ready_at - injection.at:.1f} s after the stop",
-                ),
-            ),
-            ready_at=ready_at,
-        )
+        figures: dict[str, float | int | str | None] = {
+            "held_down_seconds": round(downtime, 3),
+            "ready_seconds_after_start": round(ready_at - (self.started_again_at or ready_at), 3),
+        }
+        checks = [
+            Check(
+                f"{ctx.spec.target} ready again after the outage",
+                True,
+                f"ready {ready_at - injection.at:.1f} s after the stop",
+            )
+        ]
+        if self.check_counters:
+            parity, gap = counter_parity.check(ctx.endpoints, ctx.spec.load.rate)
+            checks.append(parity)
+            figures["counter_gap"] = gap
+        return FaultReport(figures=figures, checks=tuple(checks), ready_at=ready_at)

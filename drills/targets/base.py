@@ -40,7 +40,7 @@ class Endpoints:
     amqp_url: Secret  # amqp://user:password@host:port/vhost
     pg_dsn: Secret  # libpq conninfo with the application role's password
     pg_admin_dsn: Secret  # libpq conninfo with the superuser's password
-    # The dashboard's page and API, for the client probe (drills.client_probe); "" if unknown.
+    # The dashboard's page and API (the client probe, the counter check); "" if unknown.
     dashboard_url: str = ""
 
 

@@ -212,13 +212,17 @@ def test_a_broken_run_is_reported_and_the_others_still_count(tmp_path):
     assert len(report.problems) == 1 and "broken/result.json" in report.problems[0]
 
 
-def test_the_packaged_catalog_expects_4_of_the_15_rules():
-    """Today's baseline: four drills, one expected alert each, all defined."""
+# The packaged catalog's drills expect this many distinct rules (one alert each today).
+PACKAGED_EXPECTED = 6
+
+
+def test_the_packaged_catalog_expects_6_of_the_15_rules():
+    """Today's baseline: six drills, one expected alert each, all defined."""
     catalog, problems = read_catalog([packaged.catalog()])
     rules = load_rules(platform_rule_files(packaged.monitoring()))
     report = compute(rules, catalog, [], NOW)
     assert problems == []
-    assert (len(report.rules), report.expected, report.undefined) == (15, 4, ())
+    assert (len(report.rules), report.expected, report.undefined) == (15, PACKAGED_EXPECTED, ())
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -254,7 +258,11 @@ def test_json_document_has_stable_keys(tmp_path):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == JSON_KEYS
-    assert (doc["version"], doc["rules_loaded"], doc["rules_expected"]) == (1, 15, 4)
+    assert (doc["version"], doc["rules_loaded"], doc["rules_expected"]) == (
+        1,
+        15,
+        PACKAGED_EXPECTED,
+    )
     assert (doc["rules_proven"], doc["coverage"]) == (1, round(1 / 15, 4))
     rabbit = next(r for r in doc["rules"] if r["name"] == "RabbitMQDown")
     assert set(rabbit) == {
@@ -293,12 +301,13 @@ def test_json_document_has_stable_keys(tmp_path):
 
 
 def test_an_empty_runs_dir_shows_the_baseline(tmp_path):
-    """No runs (the directory need not exist): 0 of 15 proven, 4 expected by the catalog."""
+    """No runs (the directory need not exist): 0 of 15 proven, 6 expected by the catalog."""
     result = invoke("--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 0, result.output
     assert (
         "alert coverage: 0 / 15 rules proven by a drill in the last 30 days "
-        "(4 expected by a catalog drill); never proven: AuditAnalysisDown," in result.stdout
+        f"({PACKAGED_EXPECTED} expected by a catalog drill); never proven: AuditAnalysisDown,"
+        in result.stdout
     )
     assert "RabbitMQDown" in result.stdout and "rabbitmq-outage" in result.stdout
     assert not (tmp_path / "runs").exists()  # coverage only reads
@@ -373,18 +382,18 @@ def test_a_user_catalog_adds_expectations(tmp_path):
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     source = (packaged.catalog() / "rabbitmq-outage.yaml").read_text()
-    (catalog / "redis-outage.yaml").write_text(
-        source.replace("name: rabbitmq-outage", "name: redis-outage").replace(
-            "[RabbitMQDown]", "[RedisDown]"
+    (catalog / "backlog-growing.yaml").write_text(
+        source.replace("name: rabbitmq-outage", "name: backlog-growing").replace(
+            "[RabbitMQDown]", "[QueueBacklogGrowing]"
         )
     )
     result = invoke(
         "--runs-dir", str(tmp_path / "runs"), "--catalog", str(catalog), "--output", "json"
     )
     doc = json.loads(result.stdout)
-    assert doc["rules_expected"] == 5
-    redis = next(r for r in doc["rules"] if r["name"] == "RedisDown")
-    assert redis["expected_by"] == ["redis-outage"]
+    assert doc["rules_expected"] == PACKAGED_EXPECTED + 1
+    backlog = next(r for r in doc["rules"] if r["name"] == "QueueBacklogGrowing")
+    assert backlog["expected_by"] == ["backlog-growing"]
 
 
 def test_help_teaches_with_examples():

@@ -50,7 +50,7 @@ def test_every_catalog_drill_is_valid_and_the_seed_four_are_there():
 def test_valid_file_loads_with_defaults_filled(tmp_path):
     """Omitted optional fields get documented defaults, parameters are typed."""
     spec = load(write(tmp_path, VALID))
-    assert spec.fault.params == {"duration_s": 5.0, "mode": "kill"}
+    assert spec.fault.params == {"duration_s": 5.0, "mode": "kill", "check_counters": False}
     assert spec.load.rate == 200.0
     assert spec.recovery_samples == 5
     assert spec.objectives.max_duplicated == 0
