@@ -15,6 +15,11 @@ from typing import Any
 
 from auditflow.generator import settings as generator_settings
 from drills.errors import SpecError
+from drills.spec_options import (
+    ClientProbe,
+    parse_backlog_source,
+    parse_client_probe,
+)
 from drills.yamlnode import Node, compose_file, fields_of
 
 FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
@@ -38,7 +43,6 @@ MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
 MAX_SAMPLES = 1_000
 MAX_BACKLOG = 1e9
 MAX_SEED = 2**32 - 1
-MAX_PROBE_RATE = 20.0  # client requests per second per API (drills.client_probe)
 
 
 @dataclass(frozen=True)
@@ -176,14 +180,6 @@ class Abort:
 
 
 @dataclass(frozen=True)
-class ClientProbe:
-    """The client probe of the dashboard and notification APIs (drills.client_probe)."""
-
-    enabled: bool = True
-    rate_per_s: float = 5.0  # requests per second per API
-
-
-@dataclass(frozen=True)
 class DrillSpec:
     """A validated drill."""
 
@@ -202,14 +198,11 @@ class DrillSpec:
     abort: Abort
     blast_radius: str
     hypothesis: str
-    client_probe: ClientProbe = ClientProbe()
+    client_probe: ClientProbe = field(default_factory=ClientProbe)
     # What the drill's recovery waits on (DESIGN.md §4): "events" — the generator's events not
     # yet stored, exact, from PostgreSQL (drills.backlog), `backlog_query` its cross-check;
     # "query" — `backlog_query` itself; "" — no backlog.
     backlog_source: str = ""
-
-
-BACKLOG_SOURCES = ("events", "query")
 
 
 def load(path: Path) -> DrillSpec:
@@ -306,41 +299,9 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         abort=abort,
         blast_radius=top["blast_radius"].text() if "blast_radius" in top else "",
         hypothesis=top["hypothesis"].text() if "hypothesis" in top else "",
-        client_probe=_client_probe(top.get("client_probe")),
-        backlog_source=_backlog_source(recovery, backlog_query),
+        client_probe=parse_client_probe(top.get("client_probe")),
+        backlog_source=parse_backlog_source(recovery, backlog_query),
     )
-
-
-def _client_probe(node: Node | None) -> ClientProbe:
-    """`client_probe: {enabled: true, rate_per_s: 5}`; both optional."""
-    if node is None:
-        return ClientProbe()
-    given = fields_of(node, set(), {"enabled", "rate_per_s"})
-    enabled = True
-    if "enabled" in given:
-        enabled = given["enabled"].scalar()
-        if not isinstance(enabled, bool):
-            raise given["enabled"].fail(f"must be true or false, got {enabled!r}")
-    rate = (
-        given["rate_per_s"].number(0, exclusive=True, maximum=MAX_PROBE_RATE)
-        if "rate_per_s" in given
-        else ClientProbe.rate_per_s
-    )
-    return ClientProbe(enabled=enabled, rate_per_s=rate)
-
-
-def _backlog_source(recovery: dict[str, Node], query: str | None) -> str:
-    """`recovery.backlog_source`; without it a drill with a `backlog_query` waits on that query
-    (what such a file meant before the exact backlog existed), one without waits on none."""
-    if "backlog_source" not in recovery:
-        return "query" if query else ""
-    node = recovery["backlog_source"]
-    source = node.text()
-    if source not in BACKLOG_SOURCES:
-        raise node.fail(f"must be one of {', '.join(BACKLOG_SOURCES)}, got {source!r}")
-    if source == "query" and query is None:
-        raise node.fail("is query, but recovery.backlog_query is not set")
-    return source
 
 
 def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:

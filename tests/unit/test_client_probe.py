@@ -24,7 +24,8 @@ from drills.postmortem.render import draft, md
 from drills.postmortem.review import review_file
 from drills.results import DrillResult, utc
 from drills.secret import Secret
-from drills.spec import ClientProbe, load
+from drills.spec import load
+from drills.spec_options import ClientProbe
 from drills.targets.base import Endpoints
 from drills.unavailability import (
     TIMEOUT,
