@@ -285,11 +285,15 @@ def for_run(spec: DrillSpec, endpoints: Endpoints, max_duration_s: float) -> Cli
 
 
 def fault_window(state: RunState) -> FaultWindow:
-    """[t_inject, recovered — else rolled back]; open-ended when the fault was never undone."""
+    """[t_inject, the later of recovered and the component ready again — else rolled back];
+    open-ended when the fault was never undone. The component's return counts: a fault whose
+    SLIs never broke (a dashboard killed: TTR 0) still took the component away until then."""
     if state.injection is None:
         return FaultWindow(None, None)
     recovered = state.result.recovered_at
-    end = recovered.timestamp() if recovered is not None else state.rolled_back_at
+    ready = state.fault_report.ready_at if state.fault_report is not None else None
+    ends = [t for t in (recovered.timestamp() if recovered else None, ready) if t is not None]
+    end = max(ends) if ends else state.rolled_back_at
     return FaultWindow(state.injection.at, end)
 
 

@@ -38,6 +38,14 @@ def judge(spec: DrillSpec, state: RunState) -> None:
             result.ttr_seconds is not None and result.ttr_seconds <= o.max_ttr_s,
             "s",
         )
+    if o.max_ttn_s is not None:
+        add(
+            "time to notify",
+            f"<= {o.max_ttn_s:g}s",
+            result.ttn_seconds,
+            result.ttn_seconds is not None and result.ttn_seconds <= o.max_ttn_s,
+            "s",
+        )
     ledger = result.ledger
     if ledger is not None and not ledger.note:
         add("events lost", f"<= {o.max_lost}", ledger.lost, ledger.lost <= o.max_lost)

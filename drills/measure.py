@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from drills.spec import Tolerance
@@ -159,6 +159,7 @@ def time_to_recover(
     samples_needed: int,
     drained_at: float | None,
     backlog_required: bool,
+    refine: Callable[[float, float], float] | None = None,
 ) -> tuple[Figure, float | None]:
     """TTR (DESIGN.md §4): the start of the *final* run, at or after `after` (the first SLO
     breach, or t_inject when nothing breached) and within the observation window, of
@@ -169,6 +170,11 @@ def time_to_recover(
     the first run's start. `flaps` reports each recovery that broke again, so the report can say
     so. The runner's observation window ends shortly after it confirmed recovery live, so a stray
     failed scrape minutes later never reaches this timeline.
+
+    `refine(lower, start)` narrows the run's start between the timeline's last failing point
+    before it and the start itself (the SLIs re-read on a finer grid, `refine_run_start`): the
+    timeline's points are a step apart, so its run start is late by up to one step on top of
+    the scrape's own lag.
     """
     source = "prometheus: steady-state probes (final run of K consecutive samples) + backlog"
     runs = _runs(((t, ok) for t, ok in timeline if t >= after), samples_needed)
@@ -179,6 +185,11 @@ def time_to_recover(
             "before the observation window ended",
         ), None
     recovered = runs[-1][0]
+    before = [t for t, _ in timeline if t < recovered]
+    if refine is not None and before and before[-1] >= after:
+        refined = refine(before[-1], recovered)
+        if before[-1] < refined <= recovered:  # an answer outside the bracket is ignored
+            recovered = refined
     window = [ok for t, ok in timeline if t >= after]
     held_before = [ok for t, ok in timeline if t < after][-1:] == [True]
     if after == t_inject and held_before and all(window):
@@ -190,6 +201,18 @@ def time_to_recover(
             return Figure.missing(source, "the backlog never drained"), None
         recovered = max(recovered, drained_at)
     return Figure(round(recovered - t_inject, 3), source), recovered
+
+
+def refine_run_start(fine: Sequence[tuple[float, bool]], lower: float, start: float) -> float:
+    """The earliest point of `fine` in (lower, start] from which every point up to `start`
+    holds: where, between two coarse points, the steady state came back. `start` itself when
+    the fine points say nothing new (none in the bracket, or the last one fails)."""
+    earliest = start
+    for t, ok in sorted((p for p in fine if lower < p[0] <= start), reverse=True):
+        if not ok:
+            break
+        earliest = t
+    return earliest
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,13 @@ def measure_run(
     )
     series_dump["queries"].update(drain.series)
     ttr, recovered_at = measure.time_to_recover(
-        timeline, after, t_inject, spec.recovery_samples, drain.at, bool(spec.backlog_source)
+        timeline,
+        after,
+        t_inject,
+        spec.recovery_samples,
+        drain.at,
+        bool(spec.backlog_source),
+        refine=lambda lower, upper: refined_recovery(observer, spec, lower, upper),
     )
     if ttr.seconds is None and drain.at is None and drain.missing:
         ttr = measure.Figure.missing(ttr.source, drain.missing)
@@ -188,6 +194,27 @@ def measure_run(
     save_chart_series(observer, series_dump["queries"], start, end)
     run_dir = Path(state.result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+FINE_STEP_S = 0.05  # the grid SLIs are re-read on between two one-second points
+
+
+def refined_recovery(observer: Observer, spec: DrillSpec, lower: float, upper: float) -> float:
+    """Where, between the timeline's last failing point `lower` and the recovery point `upper`
+    a step later, the steady state came back: the SLIs re-read on a 50 ms grid, so the figure
+    is late only by the scrape's lag, not by the query grid's phase as well. Best effort: a
+    failed query keeps `upper`, the coarse answer."""
+    try:
+        fine = {
+            p.name: observer.fine_range(p.query, lower, upper, FINE_STEP_S)
+            for p in spec.steady_state
+        }
+    except ObservationError:
+        return upper
+    timeline = measure.in_tolerance_timeline(
+        fine, {p.name: p.tolerance for p in spec.steady_state}, lower, upper, STEP_S
+    )
+    return measure.refine_run_start(timeline, lower, upper)
 
 
 def data_complete(

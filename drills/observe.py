@@ -121,6 +121,22 @@ class Observer:
         series = self.range(query, start, end, step)
         return series[0].samples if series else []
 
+    def fine_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
+        """`single_range` on a grid anchored at `start` exactly. prometheus-api-client rounds
+        start and end to whole seconds, which would collapse the sub-second windows this is for
+        (refining a recovery between two one-second points): its params override them."""
+        exact = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
+        result = self._call(
+            query,
+            self._client.custom_query_range,
+            query=query,
+            start_time=datetime.fromtimestamp(start, UTC),
+            end_time=datetime.fromtimestamp(end, UTC),
+            step=f"{step:g}",  # seconds as a float: "0.05s" is no valid Prometheus duration
+            params=exact,
+        )
+        return [(float(t), float(v)) for t, v in result[0].get("values", [])] if result else []
+
     def alert_series(
         self, start: float, end: float, step: float
     ) -> dict[tuple[str, str], list[Sample]]:

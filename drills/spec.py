@@ -146,6 +146,8 @@ class Objectives:
     max_lost: int
     max_duplicated: int
     max_error_budget: float | None
+    # Time to notify: a page that never reached the notification service fails the drill.
+    max_ttn_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     objectives = fields_of(
         top["objectives"],
         {"max_lost"},
-        {"max_ttd_s", "max_ttr_s", "max_duplicated", "max_error_budget"},
+        {"max_ttd_s", "max_ttr_s", "max_ttn_s", "max_duplicated", "max_error_budget"},
     )
     abort = _abort(top.get("abort"), probes)
     backlog_query = recovery["backlog_query"].text() if "backlog_query" in recovery else None
@@ -295,6 +297,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
             if "max_duplicated" in objectives
             else 0,
             max_error_budget=_opt_number(objectives, "max_error_budget"),
+            max_ttn_s=_opt_number(objectives, "max_ttn_s", DAY_S),
         ),
         abort=abort,
         blast_radius=top["blast_radius"].text() if "blast_radius" in top else "",

@@ -97,6 +97,9 @@ class FakeObserver:
     def single_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
         return []
 
+    def fine_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
+        return []
+
     def alert_series(
         self, start: float, end: float, step: float
     ) -> dict[tuple[str, str], list[Sample]]:

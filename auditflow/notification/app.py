@@ -4,6 +4,9 @@
 - `POST /api/v1/alertmanager` — an Alertmanager webhook (payload version 4).
 - `GET /api/v1/alerts?source=&name=&status=&fingerprint=&limit=` — the de-duplicated alerts.
 
+On start it records the alerts Alertmanager holds active for it (catchup.py): a page that fired
+while the service was down is not lost when the alert resolves before Alertmanager retries.
+
 Writes need `Authorization: Bearer <AUDITFLOW_NOTIFY_TOKEN>`. Bodies are limited to 1 MiB (413
 beyond). A bad body answers 400 with `{"error": ..., "field": ...}` naming the offending field.
 """
@@ -11,6 +14,7 @@ beyond). A bad body answers 400 with `{"error": ..., "field": ...}` naming the o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -24,6 +28,7 @@ from prometheus_client import Counter
 from auditflow import jsonlog
 from auditflow.config import Env
 from auditflow.notification import SERVICE
+from auditflow.notification.catchup import catch_up
 from auditflow.notification.model import (
     STATUSES,
     AlertRecord,
@@ -141,7 +146,14 @@ def _header_correlation_id() -> str | None:
 async def _store(
     request: web.Request, alerts: list[IncomingAlert]
 ) -> list[tuple[AlertRecord, Outcome]]:
-    store = request.app[STORE_KEY]
+    return await record_alerts(request.app[STORE_KEY], alerts)
+
+
+async def record_alerts(
+    store: AlertStore, alerts: list[IncomingAlert]
+) -> list[tuple[AlertRecord, Outcome]]:
+    """Store alerts (de-duplicated), count and log them: the webhook's path and the start-up
+    catch-up's (auditflow.notification.catchup)."""
     with DATABASE_QUERY_DURATION.labels(SERVICE, "record").time():
         results = await asyncio.to_thread(store.record, alerts)
     for record, outcome in results:
@@ -246,9 +258,17 @@ def main() -> ServiceMain:
             "serving",
             extra={"fields": {"host": settings.http.host, "port": settings.http.port}},
         )
+
+        async def record(alerts: list[IncomingAlert]) -> object:
+            return await record_alerts(store, alerts)
+
+        catching_up = asyncio.create_task(catch_up(settings.catchup, record, stop))
         try:
             await stop.wait()
         finally:
+            catching_up.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await catching_up
             await runner.cleanup()
             store.close()
 

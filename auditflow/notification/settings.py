@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from auditflow.config import Env, HttpSettings
 from auditflow.notification import DEFAULT_PORT
+from auditflow.notification.catchup import CatchUpSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -18,6 +19,7 @@ class NotificationSettings:
     db_path: str
     token: str
     log_level: str
+    catchup: CatchUpSettings
 
     @classmethod
     def from_env(cls, env: Env) -> NotificationSettings:
@@ -26,10 +28,11 @@ class NotificationSettings:
             db_path=env.text("AUDITFLOW_NOTIFY_DB"),
             token=env.text("AUDITFLOW_NOTIFY_TOKEN"),
             log_level=env.choice("AUDITFLOW_LOG_LEVEL", "INFO", LOG_LEVELS),
+            catchup=CatchUpSettings.from_env(env),
         )
 
     def __repr__(self) -> str:  # never print the token
         return (
             f"NotificationSettings(http={self.http!r}, db_path={self.db_path!r}, "
-            f"token='***', log_level={self.log_level!r})"
+            f"token='***', log_level={self.log_level!r}, catchup={self.catchup!r})"
         )

@@ -45,7 +45,8 @@ class Parity:
 
     @property
     def gap(self) -> int:
-        """Events PostgreSQL holds that the dashboard does not count (negative: counted twice)."""
+        """Events PostgreSQL held that the dashboard did not count at this reading, in-flight ones
+        included (negative: counted twice); `holds` says whether it is within the allowance."""
         return (
             self.db_before - self.dashboard
             if self.dashboard < self.db_before

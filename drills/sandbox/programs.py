@@ -14,7 +14,7 @@ from typing import Literal
 from drills.errors import MissingDependency
 from drills.sandbox import connections
 from drills.sandbox.layout import Layout, Ports
-from drills.sandbox.secrets import SandboxSecrets
+from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 
 Kind = Literal["infrastructure", "exporter", "observability", "service"]
 ProbeKind = Literal["tcp", "http", "alertmanager", "postgres", "redis"]
@@ -309,6 +309,11 @@ def build_programs(
                     layout.data_of("notification-service") / "notifications.sqlite3"
                 ),
                 "AUDITFLOW_NOTIFY_TOKEN": secrets.notify_token.reveal(),
+                # On start, record what Alertmanager holds active (a page sent while it was
+                # down is not lost): Alertmanager's API, behind the sandbox's basic auth.
+                "AUDITFLOW_ALERTMANAGER_URL": f"http://127.0.0.1:{ports.of('alertmanager')}",
+                "AUDITFLOW_ALERTMANAGER_USER": ALERTMANAGER_USER,
+                "AUDITFLOW_ALERTMANAGER_PASSWORD": secrets.alertmanager.reveal(),
             },
         ),
         service(

@@ -8,6 +8,7 @@ drills, so these run without it; their figures come from the harness and are che
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,17 @@ def test_a_redis_outage(live, tmp_path):
     parity = checks["dashboard totals equal PostgreSQL's after the outage"]
     assert parity.passed, parity.detail
     assert result.fault.figures["held_down_seconds"] >= 11
-    assert result.fault.figures["counter_gap"] == 0
+    # The drill reads the counters under load (in-flight events within its allowance); the
+    # exact proof is taken here with the generator paused: Redis's total equals psql's count.
+    dashboard, stored = _quiet_totals(live)
+    assert dashboard == stored, f"dashboard counts {dashboard}, PostgreSQL holds {stored}"
 
 
 def test_b_notification_outage(live, tmp_path):
-    """notification-outage: NotificationServiceDown fires while nobody can be told. After the
-    restart either Alertmanager's retry delivers it (TTN after the restart, never before) or the
-    alert resolves first and only the resolution arrives (TTN null with a reason) — a race the
-    sandbox shows both ways; the drill reports which happened."""
+    """notification-outage: NotificationServiceDown fires while nobody can be told, and the page
+    is not lost: on restart the service reads Alertmanager's active alerts, so the firing
+    notification is received after the restart (never before it) and within the objective,
+    whether or not Alertmanager's own retry would have come in time."""
     spec, result = run_drill(live, tmp_path, "notification-outage")
     print("notification service records:", _records(live, "NotificationServiceDown"))
     assert_drill_passed(live, spec, result)
@@ -56,12 +60,38 @@ def test_b_notification_outage(live, tmp_path):
     held = result.fault.figures["held_down_seconds"]
     assert isinstance(held, float) and held >= 14
     assert result.ttd_seconds is not None
-    records = _records(live, "NotificationServiceDown")
-    if result.ttn_seconds is not None:  # the retry won the race: delivered after the restart
-        assert result.ttn_seconds >= max(held, result.ttd_seconds)
-    else:  # the alert resolved first: the resolution arrived, the firing page never did
-        assert result.ttn_reason, "a missing TTN must say why"
-        assert records, "not even the resolution reached the notification service"
+    assert result.ttn_seconds is not None, result.ttn_reason
+    assert result.ttn_seconds >= max(held, result.ttd_seconds)
+    assert spec.objectives.max_ttn_s is not None
+    assert result.ttn_seconds <= spec.objectives.max_ttn_s
+
+
+def _quiet_totals(live) -> tuple[int, int]:
+    """The dashboard's counter total and psql's row count with no event in flight: the
+    generator paused until its backlog is stored and the two readings stop moving."""
+    import httpx
+
+    admin = live.generator()
+    rate = float(admin.stats()["rate"])
+    admin.set_rate(0)
+    try:
+        deadline = time.monotonic() + 30
+        last: tuple[int, int] = (-1, -1)
+        while time.monotonic() < deadline:
+            with live.pg() as conn:
+                row = conn.execute("SELECT count(*) FROM audit_events").fetchone()
+            stored = int(row[0]) if row else 0
+            total = httpx.get(
+                f"{live.url('event-audit-dashboard')}/api/counters", timeout=5
+            ).json()["total"]
+            if (total, stored) == last and total == stored:
+                return total, stored
+            last = (total, stored)
+            time.sleep(0.5)
+        return last
+    finally:
+        admin.set_rate(rate)
+        admin.close()
 
 
 def _records(live, name: str) -> list[dict[str, object]]:

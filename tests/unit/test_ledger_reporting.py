@@ -109,3 +109,18 @@ def test_the_cli_summary_shows_the_ledger_categories_and_the_delay():
     out = io.StringIO()
     print_summary(unmeasured, Console(file=out, width=200))
     assert "n/a (no stored events)" in out.getvalue()
+
+
+def test_a_page_that_never_arrived_fails_a_drill_with_a_ttn_objective():
+    """`objectives.max_ttn_s` is enforced: a TTN of null (the page was lost) or above the limit
+    fails the drill; within it, the objective passes."""
+    spec = load(REPO_ROOT / "drills" / "catalog" / "notification-outage.yaml")
+    assert spec.objectives.max_ttn_s == 40
+    golden = DrillResult.read(GOLDEN_RUN)
+    for ttn, passed in ((None, False), (41.0, False), (17.5, True)):
+        state = RunState(started=0.0, result=replace(golden, ttn_seconds=ttn))
+        judge(spec, state)
+        [objective] = [o for o in state.result.objectives if o.name == "time to notify"]
+        assert objective.passed is passed, (ttn, objective)
+        if not passed:
+            assert state.result.outcome is Outcome.FAILED

@@ -228,3 +228,37 @@ def test_a_steady_state_that_never_broke_recovers_at_the_injection():
     )
     figure, at = measure.time_to_recover(timeline, t_inject, t_inject, 5, None, False)
     assert at == T0 + 1
+
+
+def test_recovery_is_refined_between_two_coarse_points():
+    """The coarse timeline puts the recovery at the first good one-second point; re-read on a
+    finer grid, it is where the fine points start holding, within the bracket before it."""
+    values = [(T0 + t, 100.0) for t in range(-5, 0)]
+    values += [(T0 + t, 0.0) for t in range(0, 4)]
+    values += [(T0 + t, 100.0) for t in range(4, 15)]
+    timeline = measure.in_tolerance_timeline(
+        {"rate": values}, {"rate": Tolerance(min=50)}, T0 - 5, T0 + 14, 1.0
+    )
+    asked: list[tuple[float, float]] = []
+
+    def refine(lower: float, upper: float) -> float:
+        asked.append((lower, upper))
+        fine = [(lower + i * 0.05, lower + i * 0.05 >= T0 + 3.3) for i in range(21)]
+        return measure.refine_run_start(fine, lower, upper)
+
+    figure, recovered = measure.time_to_recover(timeline, T0, T0, 5, None, False, refine)
+    assert asked == [(T0 + 3, T0 + 4)]
+    assert recovered is not None and abs(recovered - (T0 + 3.3)) < 1e-6
+    assert figure.seconds == 3.3
+    # A refinement that answers outside the bracket is ignored: the coarse point stands.
+    _, coarse = measure.time_to_recover(timeline, T0, T0, 5, None, False, lambda lo, up: 0.0)
+    assert coarse == T0 + 4
+
+
+def test_refine_run_start_takes_the_last_failing_fine_point():
+    """Only the good points after the last failing one count; a failing last point keeps the
+    coarse start."""
+    fine = [(1.0, True), (1.25, False), (1.5, True), (1.75, True), (2.0, True)]
+    assert measure.refine_run_start(fine, 1.0, 2.0) == 1.5
+    assert measure.refine_run_start([(1.5, True), (2.0, False)], 1.0, 2.0) == 2.0
+    assert measure.refine_run_start([], 1.0, 2.0) == 2.0

@@ -4,6 +4,9 @@ window are told apart from the fault's own."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from drills.results import DrillResult
 from drills.unavailability import (
     TIMEOUT,
     UNREACHABLE,
@@ -13,6 +16,9 @@ from drills.unavailability import (
     windows,
 )
 
+GOLDEN_RUN = (
+    Path(__file__).resolve().parents[1] / "golden" / "runs" / ("20261127T062644Z-rabbitmq-outage")
+)
 T0 = 1_700_000_000.0
 FAULT = FaultWindow(T0 + 10, T0 + 20)
 
@@ -100,3 +106,28 @@ def test_a_fault_never_ended_covers_everything_after_the_injection():
 def test_no_failures_no_windows():
     api = summarize("notification API", "u", attempts((1, 200), (1.2, 200)), FAULT)
     assert api.windows == () and api.unavailable_seconds == 0.0 and api.failed == 0
+
+
+def test_the_fault_window_lasts_until_the_component_is_ready_even_when_ttr_is_zero():
+    """A dashboard killed leaves every SLI green (recovered at the injection, TTR 0), yet the
+    component was gone until it was ready again: the fault window runs to the later of the two,
+    so the client's failures in between are the fault's, not a second outage."""
+    from dataclasses import replace
+
+    from drills.client_probe import fault_window
+    from drills.faults.base import FaultReport, Injection
+    from drills.results import utc
+    from drills.run_state import RunState
+
+    golden = DrillResult.read(GOLDEN_RUN)
+    state = RunState(started=T0, result=replace(golden, recovered_at=utc(T0 + 10)))
+    state.injection = Injection(T0 + 10, "journal")
+    state.fault_report = FaultReport(ready_at=T0 + 11)
+    window = fault_window(state)
+    assert (window.start, window.end) == (T0 + 10, T0 + 11)
+    assert window.contains(T0 + 10.5)
+    state.fault_report = FaultReport(ready_at=T0 + 9)  # ready before the SLIs: recovery ends it
+    assert fault_window(state).end == T0 + 10
+    state.result, state.fault_report = replace(golden, recovered_at=None), None
+    state.rolled_back_at = T0 + 15
+    assert fault_window(state).end == T0 + 15
