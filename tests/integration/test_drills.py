@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from drills import runner
+from drills.measurement import FINE_STEP_S
 from drills.sandbox.lifecycle import status_of
 from drills.spec import load
 from drills.targets.local import LocalTarget
@@ -56,6 +57,12 @@ WATCHED = {
 }
 FAULT_PORT = {"pod-kill": "analysis", "rabbitmq-outage": "rabbitmq", "pvc-wipe-restore": "postgres"}
 TOLERANCE_S = 1.0  # one evaluation interval (issue 13)
+# TTR through Prometheus is late by the scrape's lag and never early because of it: a component
+# back just after a scrape is seen one scrape interval later, and the harness reads the SLIs
+# on a 50 ms grid between one-second points (drills.measurement.FINE_STEP_S). So the late side
+# allows one scrape interval plus that grid step (and the watcher's 10 ms); the early side one
+# evaluation interval, as for every other figure.
+TTR_LATE_S = 1.0 + FINE_STEP_S + 0.02
 
 
 def check_against_ground_truth(live, spec, result, watch: PortWatch) -> None:
@@ -101,7 +108,8 @@ def check_against_ground_truth(live, spec, result, watch: PortWatch) -> None:
     assert result.ttd_seconds is not None and truth.ttd is not None, truth
     assert abs(result.ttd_seconds - truth.ttd) <= TOLERANCE_S, (result.ttd_seconds, truth)
     assert result.ttr_seconds is not None and truth.ttr is not None, truth
-    assert abs(result.ttr_seconds - truth.ttr) <= TOLERANCE_S, (result.ttr_seconds, truth)
+    late = result.ttr_seconds - truth.ttr
+    assert -TOLERANCE_S <= late <= TTR_LATE_S, (result.ttr_seconds, truth)
     ledger = result.ledger
     assert ledger is not None
     rows, distinct = ledger_counts(live.pg_dsn, ledger.run_id, ledger.first_seq, ledger.last_seq)
