@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +207,41 @@ def _age_days(now: datetime, then: datetime) -> float:
     return round((now - then).total_seconds() / 86400, 2)
 
 
+def _heartbeat_proof(result: DrillResult, alert: str) -> Proof | None:
+    """A dead man's switch rule (Watchdog) always fires, so no `ALERTS` sample proves it: a run
+    proves it when the drill stopped its heartbeat and the notification service told
+    (drills.faults.dead_mans_switch) — "TTD" is how long the platform was blind until then."""
+    fault = result.fault
+    if fault is None or fault.figures.get("heartbeat_alert") != alert:
+        return None
+    told_after = fault.figures.get("blind_until_told_s")
+    told = [c for c in fault.checks if c.name.startswith("MonitoringBlind told within")]
+    if not isinstance(told_after, int | float) or not told or not all(c.passed for c in told):
+        return None
+    fired_at = (
+        None
+        if result.injected_at is None
+        else result.injected_at + timedelta(seconds=float(told_after))
+    )
+    return Proof(
+        result.run_id, result.drill, result.target, result.started_at, fired_at, float(told_after)
+    )
+
+
+def proven_alerts(result: DrillResult) -> set[str]:
+    """The alerts a run proved: its expected alerts that fired, and a stopped heartbeat told."""
+    proven = set(result.alerts.fired) if result.alerts is not None else set()
+    heartbeat = result.fault.figures.get("heartbeat_alert") if result.fault else None
+    if isinstance(heartbeat, str) and _heartbeat_proof(result, heartbeat) is not None:
+        proven.add(heartbeat)
+    return proven
+
+
 def _proof(result: DrillResult, alert: str) -> Proof | None:
     alerts = result.alerts
+    heartbeat = _heartbeat_proof(result, alert)
+    if heartbeat is not None:
+        return heartbeat
     if alerts is None or alert not in alerts.fired or alert not in alerts.expected:
         return None
     fired_at = alerts.first_firing_at.get(alert)
@@ -257,9 +290,7 @@ def compute(
         proving = [
             r
             for r in ordered
-            if r.drill == drill.name
-            and r.alerts is not None
-            and set(drill.expected_alerts) <= set(r.alerts.fired)
+            if r.drill == drill.name and set(drill.expected_alerts) <= proven_alerts(r)
         ]
         last = proving[-1] if proving else None
         age = None if last is None else _age_days(now, last.started_at)
@@ -317,7 +348,10 @@ def read_catalog(dirs: Sequence[Path]) -> tuple[list[CatalogDrill], list[str]]:
             except SpecError as error:
                 problems.append(f"drill not read: {error}")
                 continue
-            drills[spec.name] = CatalogDrill(spec.name, path, spec.expected_alerts)
+            # A drill that stops a dead man's switch's heartbeat expects that rule to be told.
+            heartbeat = str(spec.fault.params.get("heartbeat") or "")
+            proves = spec.expected_alerts + ((heartbeat,) if heartbeat else ())
+            drills[spec.name] = CatalogDrill(spec.name, path, proves)
     return list(drills.values()), problems
 
 

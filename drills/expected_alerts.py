@@ -44,12 +44,25 @@ def alert_names(files: Sequence[Path]) -> dict[str, Path]:
 
 def unknown_expected_alerts(spec: DrillSpec, known: Mapping[str, Path]) -> list[SpecError]:
     """One error per expected alert of `spec` that no rule defines, naming its file:line."""
+    listing = ", ".join(sorted(known)) or "none"
+    heartbeat = str(spec.fault.params.get("heartbeat") or "")
+    errors = (
+        [
+            SpecError(
+                spec.path,
+                None,
+                "fault.params.heartbeat",
+                f"no alerting rule defines {heartbeat!r} (known alerts: {listing})",
+            )
+        ]
+        if heartbeat and heartbeat not in known
+        else []
+    )
     unknown = [name for name in spec.expected_alerts if name not in known]
     if not unknown:
-        return []
-    listing = ", ".join(sorted(known)) or "none"
+        return errors
     lines = _expected_alert_lines(spec.path)
-    return [
+    return errors + [
         SpecError(
             spec.path,
             lines.get(index),

@@ -31,6 +31,7 @@ COMPONENTS = (
     "rabbitmq",
     "postgres",
     "redis",
+    "alertmanager",  # not prometheus: the harness measures every drill through it
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 SIGNALS = ("KILL", "TERM", "INT", "QUIT", "STOP")
@@ -69,6 +70,12 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
         "mode": Param(str, "kill", choices=("kill", "term"), help="kill -9 or a graceful stop"),
         "check_counters": Param(
             bool, False, help="after recovery, the dashboard's totals must equal PostgreSQL's"
+        ),
+        "heartbeat": Param(
+            str, "", help="a dead man's switch alert (Watchdog): MonitoringBlind must be told"
+        ),
+        "told_within_s": Param(
+            float, 30.0, minimum=1, maximum=DAY_S, help="how soon MonitoringBlind must arrive"
         ),
     },
     "malformed-events": {
@@ -330,6 +337,8 @@ def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:
             if param.choices and value not in param.choices:
                 raise child.fail(f"must be one of {', '.join(param.choices)}, got {value!r}")
         params[name] = value
+    if "told_within_s" in given and not params.get("heartbeat"):  # parsed, never acted on
+        raise given["told_within_s"].fail("applies only with `heartbeat` (the dead man's switch)")
     return params
 
 

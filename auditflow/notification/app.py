@@ -5,7 +5,8 @@
 - `GET /api/v1/alerts?source=&name=&status=&fingerprint=&limit=` — the de-duplicated alerts.
 
 On start it records the alerts Alertmanager holds active for it (catchup.py): a page that fired
-while the service was down is not lost when the alert resolves before Alertmanager retries.
+while the service was down is not lost when the alert resolves before Alertmanager retries. It is
+also the dead man's switch (watchdog.py): MonitoringBlind when the Watchdog heartbeat stops.
 
 Writes need `Authorization: Bearer <AUDITFLOW_NOTIFY_TOKEN>`. Bodies are limited to 1 MiB (413
 beyond). A bad body answers 400 with `{"error": ..., "field": ...}` naming the offending field.
@@ -41,6 +42,7 @@ from auditflow.notification.model import (
 )
 from auditflow.notification.settings import NotificationSettings
 from auditflow.notification.store import AlertStore
+from auditflow.notification.watchdog import Watchdog
 from auditflow.runtime import ServiceMain, serve_http
 from auditflow.telemetry import (
     ALERTS_TRIGGERED,
@@ -70,9 +72,10 @@ log = logging.getLogger(SERVICE)
 
 STORE_KEY = web.AppKey("store", AlertStore)
 TOKEN_KEY = web.AppKey("token", str)
+WATCHDOG_KEY = web.AppKey("watchdog", Watchdog)
 
 
-def build(store: AlertStore, token: str) -> web.Application:
+def build(store: AlertStore, token: str, watchdog: Watchdog | None = None) -> web.Application:
     """The notification service's application (shared telemetry plus the alert API)."""
 
     async def health() -> Mapping[str, Check]:
@@ -87,6 +90,8 @@ def build(store: AlertStore, token: str) -> web.Application:
     app = build_app(SERVICE, health)
     app[STORE_KEY] = store
     app[TOKEN_KEY] = token
+    if watchdog is not None:
+        app[WATCHDOG_KEY] = watchdog
     app.router.add_post("/api/v1/alerts", post_alert)
     app.router.add_post("/api/v1/alertmanager", post_alertmanager)
     app.router.add_get("/api/v1/alerts", list_alerts)
@@ -199,6 +204,9 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     except InvalidPayload as exc:
         return _bad_request(exc.field, exc.why)
     results = await _store(request, alerts)
+    watchdog = request.app.get(WATCHDOG_KEY)
+    if watchdog is not None:
+        await watchdog.observe(alerts)
     outcomes: dict[str, int] = {}
     for _, outcome in results:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -253,22 +261,34 @@ def main() -> ServiceMain:
                 extra={"fields": {"path": settings.db_path, "error": str(exc)}},
             )
             raise SystemExit(1) from None
-        runner = await serve_http(build(store, settings.token), settings.http)
+
+        async def record(alerts: list[IncomingAlert]) -> object:
+            return await record_alerts(store, alerts)
+
+        watchdog = Watchdog(settings.watchdog, record)
+
+        async def caught_up(alerts: list[IncomingAlert]) -> object:
+            stored = await record(alerts)
+            await watchdog.observe(alerts)
+            return stored
+
+        runner = await serve_http(build(store, settings.token, watchdog), settings.http)
         log.info(
             "serving",
             extra={"fields": {"host": settings.http.host, "port": settings.http.port}},
         )
 
-        async def record(alerts: list[IncomingAlert]) -> object:
-            return await record_alerts(store, alerts)
-
-        catching_up = asyncio.create_task(catch_up(settings.catchup, record, stop))
+        tasks = [
+            asyncio.create_task(catch_up(settings.catchup, caught_up, stop)),
+            asyncio.create_task(watchdog.run(stop)),
+        ]
         try:
             await stop.wait()
         finally:
-            catching_up.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await catching_up
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await runner.cleanup()
             store.close()
 

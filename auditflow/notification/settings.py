@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from auditflow.config import Env, HttpSettings
 from auditflow.notification import DEFAULT_PORT
 from auditflow.notification.catchup import CatchUpSettings
+from auditflow.notification.watchdog import WatchdogSettings
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -20,6 +21,7 @@ class NotificationSettings:
     token: str
     log_level: str
     catchup: CatchUpSettings
+    watchdog: WatchdogSettings
 
     @classmethod
     def from_env(cls, env: Env) -> NotificationSettings:
@@ -29,10 +31,12 @@ class NotificationSettings:
             token=env.text("AUDITFLOW_NOTIFY_TOKEN"),
             log_level=env.choice("AUDITFLOW_LOG_LEVEL", "INFO", LOG_LEVELS),
             catchup=CatchUpSettings.from_env(env),
+            watchdog=WatchdogSettings.from_env(env),
         )
 
     def __repr__(self) -> str:  # never print the token
         return (
             f"NotificationSettings(http={self.http!r}, db_path={self.db_path!r}, "
-            f"token='***', log_level={self.log_level!r}, catchup={self.catchup!r})"
+            f"token='***', log_level={self.log_level!r}, catchup={self.catchup!r}, "
+            f"watchdog={self.watchdog!r})"
         )

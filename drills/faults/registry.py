@@ -26,7 +26,11 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.service_stop import ServiceStop
 
         return ServiceStop(
-            float(params["duration_s"]), str(params["mode"]), bool(params["check_counters"])
+            float(params["duration_s"]),
+            str(params["mode"]),
+            bool(params["check_counters"]),
+            heartbeat=str(params["heartbeat"]),
+            told_within_s=float(params["told_within_s"]),
         )
     if spec.kind == "malformed-events":
         from drills.faults.malformed_events import MalformedEvents

@@ -4,14 +4,16 @@
 supervisor keeps it down; `mode: term` is a graceful stop. Rollback
 starts it again and is idempotent (starting a running component does nothing).
 `check_counters` (for a Redis outage) adds a check that the dashboard's totals equal PostgreSQL's
-once the component is back (`counter_parity`).
+once the component is back (`counter_parity`). `heartbeat` (for Alertmanager or Prometheus)
+adds the dead man's switch's checks: MonitoringBlind told within `told_within_s`, and resolved
+once the component is back (`dead_mans_switch`).
 """
 
 from __future__ import annotations
 
 import time
 
-from drills.faults import counter_parity
+from drills.faults import counter_parity, dead_mans_switch
 from drills.faults.base import Check, FaultContext, FaultReport, Injection
 
 READY_TIMEOUT_S = 90.0
@@ -20,10 +22,19 @@ READY_TIMEOUT_S = 90.0
 class ServiceStop:
     kind = "service-stop"
 
-    def __init__(self, duration_s: float, mode: str, check_counters: bool = False) -> None:
+    def __init__(
+        self,
+        duration_s: float,
+        mode: str,
+        check_counters: bool = False,
+        heartbeat: str = "",
+        told_within_s: float = 30.0,
+    ) -> None:
         self.duration_s = duration_s
         self.mode = mode
         self.check_counters = check_counters
+        self.heartbeat = heartbeat
+        self.told_within_s = told_within_s
         self.started_again_at: float | None = None
 
     def plan(self, ctx: FaultContext) -> list[str]:
@@ -35,6 +46,11 @@ class ServiceStop:
         ]
         if self.check_counters:
             lines.append("then compare the dashboard's counter total with PostgreSQL's row count")
+        if self.heartbeat:
+            lines.append(
+                f"expect the notification service to raise MonitoringBlind within "
+                f"{self.told_within_s:g} s ({self.heartbeat} heartbeat gone), resolved after"
+            )
         return lines
 
     def preflight(self, ctx: FaultContext) -> list[str]:
@@ -72,4 +88,10 @@ class ServiceStop:
             parity, gap = counter_parity.check(ctx.endpoints, ctx.spec.load.rate)
             checks.append(parity)
             figures["counter_gap"] = gap
+        if self.heartbeat:
+            told, told_figures = dead_mans_switch.check(
+                ctx.endpoints.notification_url, self.heartbeat, injection.at, self.told_within_s
+            )
+            checks.extend(told)
+            figures.update(told_figures)
         return FaultReport(figures=figures, checks=tuple(checks), ready_at=ready_at)

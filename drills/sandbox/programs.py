@@ -23,6 +23,9 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ANALYSIS_BATCH_MAX = 1000
 ANALYSIS_PREFETCH = 4000
+WATCHDOG_TIMEOUT_S = (
+    20  # the notification service's dead man's switch (auditflow.notification.watchdog)
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,10 @@ def build_programs(
                 f"--storage.tsdb.path={layout.data_of('prometheus')}",
                 "--storage.tsdb.retention.time=7d",
                 f"--web.listen-address=127.0.0.1:{ports.of('prometheus')}",
+                # Firing alerts are re-sent to Alertmanager every 5 s (default 1 m): a restarted
+                # Alertmanager, which keeps no alerts, learns them (the Watchdog heartbeat too)
+                # within seconds, as fast drills need.
+                "--rules.alert.resend-delay=5s",
             ),
             probe=Probe("http", ports.of("prometheus"), "/-/ready"),
             package="prometheus",
@@ -314,6 +321,9 @@ def build_programs(
                 "AUDITFLOW_ALERTMANAGER_URL": f"http://127.0.0.1:{ports.of('alertmanager')}",
                 "AUDITFLOW_ALERTMANAGER_USER": ALERTMANAGER_USER,
                 "AUDITFLOW_ALERTMANAGER_PASSWORD": secrets.alertmanager.reveal(),
+                # The dead man's switch: MonitoringBlind after 20 s without a Watchdog
+                # heartbeat (Alertmanager repeats it every ~10 s).
+                "AUDITFLOW_WATCHDOG_TIMEOUT_S": str(WATCHDOG_TIMEOUT_S),
             },
         ),
         service(

@@ -30,6 +30,7 @@ WORKLOADS: dict[str, str] = {
     "rabbitmq": "StatefulSet",
     "postgres": "StatefulSet",
     "redis": "StatefulSet",
+    "alertmanager": "Deployment",  # monitoring-blind (the dead man's switch)
 }
 
 

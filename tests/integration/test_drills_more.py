@@ -104,3 +104,64 @@ def _records(live, name: str) -> list[dict[str, object]]:
         timeout=5,
     )
     return list(response.json().get("alerts", []))
+
+
+def test_e_monitoring_blind(live, tmp_path):
+    """monitoring-blind: with Alertmanager killed no alert can reach anyone; the notification
+    service's dead man's switch raises MonitoringBlind when the Watchdog heartbeat stops, within
+    the drill's limit, and resolves it once Alertmanager is back. Checked here against the
+    OS (Alertmanager's port refusing) and the notification service's own record, read
+    directly, not through the harness's check."""
+    import threading
+    from datetime import datetime
+
+    import httpx
+
+    port = live.port("alertmanager")
+    refused: list[float] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        import socket
+
+        while not done.is_set():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            except OSError:
+                if not refused:
+                    refused.append(time.time())
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        spec, result = run_drill(live, tmp_path, "monitoring-blind")
+    finally:
+        done.set()
+        watcher.join(2)
+    assert_drill_passed(live, spec, result)
+    assert result.fault is not None and refused, "the OS never saw Alertmanager refuse"
+    figures = result.fault.figures
+    told_after = figures["blind_until_told_s"]
+    assert isinstance(told_after, float) and told_after <= spec.fault.params["told_within_s"]
+    response = httpx.get(
+        f"{live.url('notification-service')}/api/v1/alerts",
+        params={"name": "MonitoringBlind", "source": "watchdog"},
+        timeout=5,
+    )
+    episodes = [
+        a
+        for a in response.json()["alerts"]
+        if datetime.fromisoformat(a["first_received_at"]).timestamp() >= refused[0] - 1
+    ]
+    assert len(episodes) == 1, episodes
+    told_at = datetime.fromisoformat(episodes[0]["first_received_at"]).timestamp()
+    print(
+        f"  OS: Alertmanager refused at +{refused[0] - result.injected_at.timestamp():.3f}; "
+        f"told {told_at - refused[0]:.3f} s after the port refused; harness {told_after}"
+    )
+    assert abs((told_at - refused[0]) - told_after) <= 1.0
+    # A watchdog timeout of 20 s after the last heartbeat (repeated every ~10-15 s): told
+    # between about 5 and 21 s after the outage began, never before the timeout could pass.
+    assert 4.0 <= told_at - refused[0] <= 22.0
+    assert episodes[0]["status"] == "resolved" and episodes[0]["resolved_at"]

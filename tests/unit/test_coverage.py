@@ -212,17 +212,17 @@ def test_a_broken_run_is_reported_and_the_others_still_count(tmp_path):
     assert len(report.problems) == 1 and "broken/result.json" in report.problems[0]
 
 
-# The packaged catalog's drills expect this many distinct rules (one alert each today).
-PACKAGED_EXPECTED = 6
+# The packaged catalog's drills expect this many distinct rules (one alert or heartbeat each).
+PACKAGED_EXPECTED = 7
 
 
-def test_the_packaged_catalog_expects_6_of_the_15_rules():
-    """Today's baseline: six drills, one expected alert each, all defined."""
+def test_the_packaged_catalog_expects_7_of_the_16_rules():
+    """Today's baseline: seven drills, one expected alert (or heartbeat) each, all defined."""
     catalog, problems = read_catalog([packaged.catalog()])
     rules = load_rules(platform_rule_files(packaged.monitoring()))
     report = compute(rules, catalog, [], NOW)
     assert problems == []
-    assert (len(report.rules), report.expected, report.undefined) == (15, PACKAGED_EXPECTED, ())
+    assert (len(report.rules), report.expected, report.undefined) == (16, PACKAGED_EXPECTED, ())
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -260,10 +260,10 @@ def test_json_document_has_stable_keys(tmp_path):
     assert set(doc) == JSON_KEYS
     assert (doc["version"], doc["rules_loaded"], doc["rules_expected"]) == (
         1,
-        15,
+        16,
         PACKAGED_EXPECTED,
     )
-    assert (doc["rules_proven"], doc["coverage"]) == (1, round(1 / 15, 4))
+    assert (doc["rules_proven"], doc["coverage"]) == (1, round(1 / 16, 4))
     rabbit = next(r for r in doc["rules"] if r["name"] == "RabbitMQDown")
     assert set(rabbit) == {
         "name",
@@ -297,15 +297,15 @@ def test_json_document_has_stable_keys(tmp_path):
             "defined": True,
         }
     ]
-    assert "RabbitMQDown" not in doc["never_proven"] and len(doc["never_proven"]) == 14
+    assert "RabbitMQDown" not in doc["never_proven"] and len(doc["never_proven"]) == 15
 
 
 def test_an_empty_runs_dir_shows_the_baseline(tmp_path):
-    """No runs (the directory need not exist): 0 of 15 proven, 6 expected by the catalog."""
+    """No runs (the directory need not exist): 0 of 16 proven, 7 expected by the catalog."""
     result = invoke("--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 0, result.output
     assert (
-        "alert coverage: 0 / 15 rules proven by a drill in the last 30 days "
+        "alert coverage: 0 / 16 rules proven by a drill in the last 30 days "
         f"({PACKAGED_EXPECTED} expected by a catalog drill); never proven: AuditAnalysisDown,"
         in result.stdout
     )
@@ -323,12 +323,12 @@ def test_the_table_shows_proofs_and_unexpected_alerts(tmp_path):
     assert "proven " in result.stdout and run.name in result.stdout
     assert "7s / 7s / 7s (n=1)" in result.stdout
     assert "alerts that fired unexpectedly" in result.stdout
-    assert "alert coverage: 1 / 15 rules proven" in result.stdout
+    assert "alert coverage: 1 / 16 rules proven" in result.stdout
 
 
-@pytest.mark.parametrize(("fail_under", "code"), [("0", 0), ("0.0666", 0), ("0.07", 1), ("1", 1)])
+@pytest.mark.parametrize(("fail_under", "code"), [("0", 0), ("0.0625", 0), ("0.07", 1), ("1", 1)])
 def test_fail_under_exits_1_below_the_fraction(tmp_path, fail_under, code):
-    """1 of 15 proven = 0.0667: at or under it passes, above it fails."""
+    """1 of 16 proven = 0.0625: at or under it passes, above it fails."""
     record(tmp_path, "rabbitmq-outage", expected=("RabbitMQDown",), fired=("RabbitMQDown",))
     result = invoke("--runs-dir", str(tmp_path), "--fail-under", fail_under, "--output", "json")
     assert result.exit_code == code, result.output
@@ -413,12 +413,12 @@ def test_history_shows_the_coverage_line(tmp_path):
     assert (
         result.stdout.rstrip()
         .splitlines()[-1]
-        .startswith("alert coverage: 1 / 15 rules proven by a drill in the last 30 days")
+        .startswith("alert coverage: 1 / 16 rules proven by a drill in the last 30 days")
     )
     doc = json.loads(
         CliRunner().invoke(cli, ["history", "--runs-dir", str(tmp_path), "--output", "json"]).stdout
     )
-    assert doc["alert_coverage"].startswith("alert coverage: 1 / 15")
+    assert doc["alert_coverage"].startswith("alert coverage: 1 / 16")
 
 
 def test_the_gameday_report_shows_the_coverage_line(tmp_path):
@@ -431,4 +431,43 @@ def test_the_gameday_report_shows_the_coverage_line(tmp_path):
     day = GameDayResult(plan, runs / "gamedays" / "x", NOW.timestamp(), runs_dir=runs)
     day.finished_at = NOW.timestamp()
     text = report_markdown(day)
-    assert "## Alert coverage\n\nalert coverage: 1 / 15 rules proven by a drill" in text
+    assert "## Alert coverage\n\nalert coverage: 1 / 16 rules proven by a drill" in text
+
+
+def test_a_heartbeat_rule_is_proven_by_the_switch_telling_not_by_alerts(tmp_path):
+    """Watchdog always fires, so no ALERTS sample proves it: a monitoring-blind run proves it
+    when the dead man's switch told (its "TTD" is how long the platform was blind), and only
+    when that check passed. The packaged drill expects the heartbeat."""
+    from dataclasses import replace
+
+    from drills.results import Check, FaultSummary
+
+    run = record(tmp_path, "monitoring-blind")
+    result = DrillResult.read(run)
+    told = Check("MonitoringBlind told within 25 s (Watchdog heartbeat stopped)", True, "told")
+    fault = FaultSummary(
+        "service-stop",
+        {"heartbeat": "Watchdog"},
+        {"heartbeat_alert": "Watchdog", "blind_until_told_s": 17.25},
+        (told,),
+    )
+    replace(result, fault=fault).write(run)
+    late = record(tmp_path, "monitoring-blind", n=5)
+    replace(
+        DrillResult.read(late),
+        fault=replace(fault, checks=(replace(told, passed=False),)),
+    ).write(late)
+    rules = [*RULES, rule("Watchdog", 0.0)]
+    catalog = [*CATALOG, CatalogDrill("monitoring-blind", Path("m.yaml"), ("Watchdog",))]
+    results, problems = read_runs(tmp_path)
+    report = compute(rules, catalog, results, NOW, 30.0, problems)
+    watchdog = by_name(report)["Watchdog"]
+    assert watchdog.status == PROVEN
+    assert [p.run_id for p in watchdog.proofs] == [run.name]  # the failed check proves nothing
+    assert watchdog.proofs[0].ttd_s == 17.25
+    drill = {d.drill.name: d for d in report.drills}["monitoring-blind"]
+    assert drill.status == PROVEN and drill.last_proof is not None
+    assert drill.last_proof.run_id == run.name
+    packaged_catalog, _ = read_catalog([packaged.catalog()])
+    blind = {d.name: d for d in packaged_catalog}["monitoring-blind"]
+    assert blind.expected_alerts == ("Watchdog",)

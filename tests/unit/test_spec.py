@@ -43,14 +43,21 @@ def test_every_catalog_drill_is_valid_and_the_seed_four_are_there():
     assert {"pod-kill", "rabbitmq-outage", "malformed-events", "pvc-wipe-restore"} <= set(specs)
     assert {spec.fault.kind for spec in specs.values()} == set(FAULT_KINDS)
     for spec in specs.values():
-        assert spec.expected_alerts, spec.name
+        # every drill proves an alert: one it expects, or a heartbeat whose silence is told
+        assert spec.expected_alerts or spec.fault.params.get("heartbeat"), spec.name
         assert spec.objectives.max_lost == 0
 
 
 def test_valid_file_loads_with_defaults_filled(tmp_path):
     """Omitted optional fields get documented defaults, parameters are typed."""
     spec = load(write(tmp_path, VALID))
-    assert spec.fault.params == {"duration_s": 5.0, "mode": "kill", "check_counters": False}
+    assert spec.fault.params == {
+        "duration_s": 5.0,
+        "mode": "kill",
+        "check_counters": False,
+        "heartbeat": "",
+        "told_within_s": 30.0,
+    }
     assert spec.load.rate == 200.0
     assert spec.recovery_samples == 5
     assert spec.objectives.max_duplicated == 0
@@ -254,3 +261,14 @@ def test_a_bad_backlog_source_names_the_field(tmp_path, recovery, why):
     assert info.value.field_path == "recovery.backlog_source"
     assert why in info.value.why
     assert info.value.line == VALID.count("\n") + 1
+
+
+def test_told_within_without_a_heartbeat_is_refused_with_its_line(tmp_path):
+    """`told_within_s` only means something with `heartbeat`: parsed and never acted on would
+    be a silent no-op, so it is an error naming the field."""
+    text = VALID.replace("    duration_s: 5\n", "    duration_s: 5\n    told_within_s: 10\n")
+    with pytest.raises(SpecError) as caught:
+        load(write(tmp_path, text))
+    assert "told_within_s" in str(caught.value) and "heartbeat" in str(caught.value)
+    ok = text.replace("    told_within_s: 10\n", "    told_within_s: 10\n    heartbeat: Watchdog\n")
+    assert load(write(tmp_path, ok)).fault.params["told_within_s"] == 10.0

@@ -115,3 +115,18 @@ def test_the_packaged_rules_are_the_ones_the_sandbox_loads():
 def test_loading_a_drill_does_not_check_alerts_against_any_platform(tmp_path):
     """Tests with custom specs and user catalogs load drills whose alerts are their own."""
     assert load(drill(tmp_path, "[NoSuchAlert]")).expected_alerts == ("NoSuchAlert",)
+
+
+def test_a_heartbeat_no_rule_defines_is_refused(tmp_path):
+    """The dead man's switch's heartbeat must be an alert the platform's rules define (the
+    packaged Watchdog is); another name fails validation naming the field."""
+    known = alert_names(rule_files())
+    assert "Watchdog" in known
+    text = VALID.replace("    duration_s: 5\n", "    duration_s: 5\n    heartbeat: Watchdg\n")
+    path = tmp_path / "drill.yaml"
+    path.write_text(text)
+    errors = unknown_expected_alerts(load(path), known)
+    assert [e.field_path for e in errors] == ["fault.params.heartbeat"]
+    assert "Watchdg" in str(errors[0])
+    path.write_text(text.replace("Watchdg", "Watchdog"))
+    assert unknown_expected_alerts(load(path), known) == []
