@@ -357,7 +357,7 @@ def test_a_users_rule_file_is_added_to_the_platforms(tmp_path):
     result = invoke("--runs-dir", str(tmp_path / "runs"), "--rules", str(rules), "--output", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert doc["rules_loaded"] == 16
+    assert doc["rules_loaded"] == 17  # the platform's 16 and the team's own
     assert doc["rules"][-1]["defined_at"] == [f"{rules}:4"]
 
 
