@@ -22,7 +22,8 @@ MANIFEST_RULES = Path(__file__).resolve().parents[2] / "manifests" / "base" / "m
 
 
 def test_the_packaged_rules_are_16_alerting_rules_without_the_recording_rules():
-    """auditflow-alerts.yml holds the 16 alerts (the Watchdog heartbeat among them); auditflow-slis.yml only recording rules."""
+    """auditflow-alerts.yml holds the 16 alerts (the Watchdog heartbeat among them);
+    auditflow-slis.yml only recording rules."""
     files = platform_rule_files(packaged.monitoring())
     assert [f.name for f in files] == ["auditflow-alerts.yml", "auditflow-slis.yml"]
     rules = load_rules(files)
