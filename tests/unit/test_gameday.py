@@ -172,7 +172,16 @@ def test_plan_overrides_reach_the_resolved_drill(tmp_path):
     result = go(tmp_path, load_plan(plan_file(tmp_path)), runner, clock)
     assert runner.ran == [
         ("pod-kill", {"signal": "KILL"}),
-        ("rabbitmq-outage", {"duration_s": 5.0, "mode": "kill", "check_counters": False}),
+        (
+            "rabbitmq-outage",
+            {
+                "duration_s": 5.0,
+                "mode": "kill",
+                "check_counters": False,
+                "heartbeat": "",
+                "told_within_s": 30.0,
+            },
+        ),
     ]
     resolved = (result.directory / "drills" / "rabbitmq-outage.yaml").read_text()
     assert "duration_s: 5.0" in resolved and "rate: 100.0" in resolved
