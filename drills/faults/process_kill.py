@@ -1,8 +1,8 @@
 """process-kill: signal a component's process group (a pod kill); its supervisor restarts it.
 
 The restart is proven with the supervisor's own data: a new PID and a start time after the kill.
-Rollback only makes sure the component runs again (a kill with STOP would otherwise leave it
-frozen), so it is safe to repeat.
+Rollback only makes sure the component runs again, so it is safe to repeat. SIGSTOP is not a kill
+(the process stays, frozen): that is process-freeze, which continues exactly the stopped process.
 """
 
 from __future__ import annotations
@@ -44,8 +44,6 @@ class ProcessKill:
         return None  # the kill is instantaneous
 
     def rollback(self, ctx: FaultContext) -> None:
-        if self.signal_name == "STOP" and self.victim:
-            ctx.target.kill(ctx.spec.target, "CONT")
         ctx.target.start(ctx.spec.target)
 
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
