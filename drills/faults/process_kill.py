@@ -19,7 +19,6 @@ class ProcessKill:
 
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
-        self.victim: str | None = None
 
     def plan(self, ctx: FaultContext) -> list[str]:
         component = ctx.spec.target
@@ -35,7 +34,6 @@ class ProcessKill:
 
     def inject(self, ctx: FaultContext) -> Injection:
         before = ctx.target.state(ctx.spec.target)
-        self.victim = before.pid_or_uid
         ctx.target.kill(ctx.spec.target, self.signal_name)
         at = time.time()
         return Injection(at, "journal", {"victim": before.pid_or_uid, "signal": self.signal_name})
