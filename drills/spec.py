@@ -22,7 +22,13 @@ from drills.spec_options import (
 )
 from drills.yamlnode import Node, compose_file, fields_of
 
-FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
+FAULT_KINDS = (
+    "process-kill",
+    "process-freeze",
+    "service-stop",
+    "malformed-events",
+    "pvc-wipe-restore",
+)
 COMPONENTS = (
     "audit-event-generator",
     "audit-log-analysis",
@@ -34,7 +40,15 @@ COMPONENTS = (
     "alertmanager",  # not prometheus: the harness measures every drill through it
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-SIGNALS = ("KILL", "TERM", "INT", "QUIT", "STOP")
+SIGNALS = ("KILL", "TERM", "INT", "QUIT")
+# Values a parameter refuses with a pointer to what the user meant (value → why / instead).
+SIGNAL_HINTS = (
+    (
+        "STOP",
+        "SIGSTOP freezes the process instead of killing it: use fault kind process-freeze, "
+        "with duration_s (how long it stays frozen; rollback continues it)",
+    ),
+)
 # Upper bounds: a limit that cannot be reached is no limit. A drill, its baseline, its abort and
 # its objectives are at most a day; a rate at most what the generator's admin API accepts
 # (auditflow.generator.settings.MAX_RATE, else a raw HTTP 400 half-way through the drill).
@@ -56,12 +70,31 @@ class Param:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    # A drill file must give it (a game-day step that overrides other parameters need not).
+    required: bool = False
+    hints: tuple[tuple[str, str], ...] = ()
 
 
 # Every fault kind's parameters, checked at load time with the file's line numbers.
 FAULT_PARAMS: dict[str, dict[str, Param]] = {
     "process-kill": {
-        "signal": Param(str, "KILL", choices=SIGNALS, help="signal sent to the process group"),
+        "signal": Param(
+            str,
+            "KILL",
+            choices=SIGNALS,
+            help="signal sent to the process group",
+            hints=SIGNAL_HINTS,
+        ),
+    },
+    "process-freeze": {
+        "duration_s": Param(
+            float,
+            None,
+            minimum=1,
+            maximum=3600,
+            required=True,
+            help="how long the processes stay stopped (SIGSTOP) before rollback continues them",
+        ),
     },
     "service-stop": {
         "duration_s": Param(
@@ -240,7 +273,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     kind = fault_fields["kind"].text()
     if kind not in FAULT_KINDS:
         raise fault_fields["kind"].fail(f"unknown fault kind (known: {', '.join(FAULT_KINDS)})")
-    params = _fault_params(kind, fault_fields.get("params"))
+    params = _fault_params(kind, fault_fields.get("params"), top["fault"])
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
@@ -314,9 +347,14 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     )
 
 
-def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:
+def _fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dict[str, Any]:
+    """Checked parameters, defaults filled in; `fault` (the drill's `fault` block) enforces the
+    required ones — without it (a game-day step's overrides) only what is given is checked."""
     schema = FAULT_PARAMS[kind]
-    given = fields_of(node, set(), set(schema)) if node is not None else {}
+    required = {name for name, p in schema.items() if p.required} if fault is not None else set()
+    if node is None and required and fault is not None:
+        raise fault.fail(f"{kind} needs params: {', '.join(sorted(required))}")
+    given = fields_of(node, required, set(schema)) if node is not None else {}
     params: dict[str, Any] = {}
     for name, param in schema.items():
         if name not in given:
@@ -334,6 +372,9 @@ def _fault_params(kind: str, node: Node | None) -> dict[str, Any]:
             value = child.number(param.minimum, maximum=param.maximum)
         else:
             value = child.text()
+            hint = dict(param.hints).get(value)
+            if hint is not None:
+                raise child.fail(f"{value!r} is not accepted here: {hint}")
             if param.choices and value not in param.choices:
                 raise child.fail(f"must be one of {', '.join(param.choices)}, got {value!r}")
         params[name] = value

@@ -1,8 +1,8 @@
 """process-kill: signal a component's process group (a pod kill); its supervisor restarts it.
 
 The restart is proven with the supervisor's own data: a new PID and a start time after the kill.
-Rollback only makes sure the component runs again (a kill with STOP would otherwise leave it
-frozen), so it is safe to repeat.
+Rollback only makes sure the component runs again, so it is safe to repeat. SIGSTOP is not a kill
+(the process stays, frozen): that is process-freeze, which continues exactly the stopped process.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ class ProcessKill:
 
     def __init__(self, signal_name: str) -> None:
         self.signal_name = signal_name
-        self.victim: str | None = None
 
     def plan(self, ctx: FaultContext) -> list[str]:
         component = ctx.spec.target
@@ -35,7 +34,6 @@ class ProcessKill:
 
     def inject(self, ctx: FaultContext) -> Injection:
         before = ctx.target.state(ctx.spec.target)
-        self.victim = before.pid_or_uid
         ctx.target.kill(ctx.spec.target, self.signal_name)
         at = time.time()
         return Injection(at, "journal", {"victim": before.pid_or_uid, "signal": self.signal_name})
@@ -44,8 +42,6 @@ class ProcessKill:
         return None  # the kill is instantaneous
 
     def rollback(self, ctx: FaultContext) -> None:
-        if self.signal_name == "STOP" and self.victim:
-            ctx.target.kill(ctx.spec.target, "CONT")
         ctx.target.start(ctx.spec.target)
 
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:

@@ -22,6 +22,10 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.process_kill import ProcessKill
 
         return ProcessKill(str(params["signal"]))
+    if spec.kind == "process-freeze":
+        from drills.faults.process_freeze import ProcessFreeze
+
+        return ProcessFreeze(float(params["duration_s"]))
     if spec.kind == "service-stop":
         from drills.faults.service_stop import ServiceStop
 

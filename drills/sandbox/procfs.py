@@ -89,3 +89,21 @@ def pid_start_time(pid: int) -> float | None:
         return _boot_time() + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError):
         return None
+
+
+def pid_state(pid: int) -> str | None:
+    """The kernel's one-letter state of `pid` (R, S, D, T stopped, t traced, Z...); None if gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def process_group(pgid: int) -> list[int]:
+    """Every live process whose process group is `pgid` (the leader first when it is alive)."""
+    members: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            members.append(int(entry.name))
+    return sorted(members, key=lambda pid: (pid != pgid, pid))

@@ -3,7 +3,8 @@
 Kill is supervisord's `signalProcess` on the program's process group (supervisord then restarts
 it, like a Deployment's controller); stop/start are supervisord's, so a stopped broker stays
 stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
-PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`).
+PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`), and a
+program's process group to process-freeze as a `Freezer` (`local_freezer`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
 from drills.sandbox.procfs import pid_start_time
 from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.freezer import Freezer
+from drills.targets.local_freezer import LocalFreezer
 from drills.targets.local_volume import LocalVolume
 from drills.targets.pg_volume import PgVolume
 
@@ -103,13 +106,17 @@ class LocalTarget:
         keeps serving. supervisord makes every program a process-group leader, so the group id
         is the PID it reports.
         """
+        pid = self._running_pid(component, "kill")
+        try:
+            os.killpg(pid, getattr(signal, f"SIG{signal_name}"))
+        except ProcessLookupError as exc:
+            raise TargetError(f"{component} (pid {pid}) vanished before the kill") from exc
+
+    def _running_pid(self, component: str, action: str = "freeze") -> int:
         info = self.supervisor.process(self._program(component))
         if info.state != "RUNNING" or not info.pid:
-            raise TargetError(f"{component} is not running ({info.state}); nothing to kill")
-        try:
-            os.killpg(info.pid, getattr(signal, f"SIG{signal_name}"))
-        except ProcessLookupError as exc:
-            raise TargetError(f"{component} (pid {info.pid}) vanished before the kill") from exc
+            raise TargetError(f"{component} is not running ({info.state}); nothing to {action}")
+        return info.pid
 
     def stop(self, component: str, graceful: bool = True) -> None:
         """Stop the program and keep it stopped.
@@ -166,3 +173,7 @@ class LocalTarget:
     def pg_volume(self) -> PgVolume:
         """PostgreSQL and its data directory, for pvc-wipe-restore (`HasPgVolume`)."""
         return LocalVolume(self)
+
+    def freezer(self) -> Freezer:
+        """The programs' process groups, for process-freeze (`HasFreezer`)."""
+        return LocalFreezer(self._running_pid)

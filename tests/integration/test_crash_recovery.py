@@ -22,14 +22,14 @@ from tests.support import wait_for
 pytestmark = pytest.mark.integration
 
 
-def start_drill(live, runs: Path) -> subprocess.Popen[bytes]:
+def start_drill(live, runs: Path, drill: str = "rabbitmq-outage") -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
             "drills",
             "run",
-            "rabbitmq-outage",
+            drill,
             "--output",
             "json",
             "--runs-dir",
@@ -138,3 +138,42 @@ def test_sigterm_rolls_back_and_exits_130(live, tmp_path):
     assert "rollback-done" in [r["event"] for r in read(run_dir / "journal.jsonl")]
     assert live.sandbox.supervisor.process("rabbitmq").state in ("RUNNING", "STARTING")
     wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
+
+
+def test_killed_harness_during_a_freeze_is_continued_by_recover(live, tmp_path):
+    """kill -9 of the harness while analysis-freeze holds the analysis process stopped leaves
+    it frozen (kernel state T, read from /proc); `recover` continues that very process, known
+    by the PID and start time the fault journaled before its SIGSTOP: same PID, running again,
+    never restarted."""
+    pid = live.sandbox.supervisor.process("audit-log-analysis").pid
+    ticks = _stat(pid)[19]
+    proc = start_drill(live, tmp_path, "analysis-freeze")
+    try:
+        run_dir = wait_observing(tmp_path, proc)
+        time.sleep(1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    time.sleep(0.5)
+    assert _stat(pid)[0] == "T"  # the dead harness left it frozen
+    frozen = [r for r in read(run_dir / "journal.jsonl") if r["event"] == "freeze-intent"]
+    assert frozen[0]["group"]["members"][0] == {"pid": pid, "start_ticks": int(ticks)}
+
+    result = recover_cli(live, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert f"recovered {run_dir.name}" in result.output
+    wait_for(lambda: _stat(pid)[0] in ("R", "S"), 5, "the frozen process to run again")
+    assert (
+        _stat(pid)[19] == ticks and live.sandbox.supervisor.process("audit-log-analysis").pid == pid
+    )
+    events = [r for r in read(run_dir / "journal.jsonl")]
+    assert [r["continued"] for r in events if r["event"] == "thawed"] == [[pid]]
+    assert [r.get("by") for r in events if r["event"] == "rollback-done"] == ["recover"]
+    wait_for(lambda: all(c.healthy for c in status_of(live.sandbox)), 90, "platform healthy")
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ..., starttime at 19]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()

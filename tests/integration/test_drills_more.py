@@ -8,6 +8,8 @@ drills, so these run without it; their figures come from the harness and are che
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -64,6 +66,110 @@ def test_b_notification_outage(live, tmp_path):
     assert result.ttn_seconds >= max(held, result.ttd_seconds)
     assert spec.objectives.max_ttn_s is not None
     assert result.ttn_seconds <= spec.objectives.max_ttn_s
+
+
+def test_c_analysis_freeze(live, tmp_path):
+    """analysis-freeze: SIGSTOP makes the scrape time out, so AuditAnalysisDown fires while the
+    process still exists; SIGCONT continues the very same process (no restart) and every
+    confirmed event is stored exactly once. Stopped-ness and identity are measured here from
+    /proc, by the PID listening on the service's port, not through the harness."""
+    port = live.port("audit-log-analysis")
+    pid = _listening_pid(port)
+    ticks = _stat(pid)[19]
+    with _StateWatch(pid) as watch:
+        spec, result = run_drill(live, tmp_path, "analysis-freeze")
+    assert_drill_passed(live, spec, result)
+    assert result.injected_at is not None and result.alerts is not None
+    print(f"analysis pid {pid}: {watch.describe()}; fired {result.alerts.fired}")
+    # Not restarted: the same process (PID and kernel start time) listens before and after.
+    assert _listening_pid(port) == pid and _stat(pid)[19] == ticks
+    # Stopped for the whole hold, by the OS's own account, and running again after it.
+    injected, hold = result.injected_at.timestamp(), float(spec.fault.params["duration_s"])
+    during = watch.states_between(injected + 0.2, injected + hold - 0.5)
+    assert len(during) > 50 and set(during) == {"T"}, watch.describe()
+    stopped = watch.stopped_span()
+    assert stopped is not None and hold - 0.5 <= stopped[1] - stopped[0] <= hold + 5
+    assert watch.last_state() in {"R", "S"}
+    # A frozen process cannot be detected faster than the rule's for: 5s after the 1 s scrape
+    # timeout; AuditAnalysisRestarted must not fire (nothing restarted).
+    assert result.ttd_seconds is not None and result.ttd_seconds >= 5
+    assert "AuditAnalysisRestarted" not in result.alerts.fired
+    assert result.fault is not None and all(c.passed for c in result.fault.checks), (
+        result.fault.checks
+    )
+
+
+class _StateWatch:
+    """Samples /proc/<pid>/stat's state letter every 20 ms in a thread (wall-clock times)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _StateWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            try:
+                self.samples.append((time.time(), _stat(self.pid)[0]))
+            except OSError:
+                self.samples.append((time.time(), "gone"))
+
+    def states_between(self, start: float, end: float) -> list[str]:
+        return [state for t, state in self.samples if start <= t <= end]
+
+    def stopped_span(self) -> tuple[float, float] | None:
+        times = [t for t, state in self.samples if state == "T"]
+        return (times[0], times[-1]) if times else None
+
+    def last_state(self) -> str | None:
+        return self.samples[-1][1] if self.samples else None
+
+    def describe(self) -> str:
+        span = self.stopped_span()
+        stopped = sum(1 for _t, state in self.samples if state == "T")
+        held = f"{span[1] - span[0]:.2f} s" if span else "never"
+        return (
+            f"{len(self.samples)} looks, {stopped} in state T (stopped for {held}), "
+            f"last {self.last_state()}"
+        )
+
+
+def _stat(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: [state, ppid, ..., starttime at 19]."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+
+
+def _listening_pid(port: int) -> int:
+    """The process holding the loopback socket listening on `port`, found from /proc alone."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in inodes:
+                    return int(proc.name)
+            except OSError:
+                continue
+    raise AssertionError(f"no process listens on port {port}")
 
 
 def _quiet_totals(live) -> tuple[int, int]:

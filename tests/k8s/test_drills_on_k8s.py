@@ -19,6 +19,7 @@ from drills.cli.main import cli
 from drills.errors import RollbackFailed, TargetError
 from drills.faults.base import FaultContext
 from drills.faults.malformed_events import MalformedEvents
+from drills.faults.process_freeze import ProcessFreeze
 from drills.faults.process_kill import ProcessKill
 from drills.faults.pvc_wipe_restore import J_WIPE_DONE, J_WIPE_INTENT, PvcWipeRestore, volume_for
 from drills.faults.service_stop import ServiceStop
@@ -86,6 +87,30 @@ def test_rabbitmq_outage_drill_scales_statefulset_to_zero_and_back(
     assert scales == [0, 1]
     kills = [m for m in cluster.mutations if m.method == "DELETE"]  # mode kill: a hard stop
     assert kills and all(m.query.get("gracePeriodSeconds") == "0" for m in kills)
+
+
+def test_analysis_freeze_is_refused_on_kubernetes_and_nothing_is_touched(
+    server, cluster, tmp_path, monkeypatch
+) -> None:
+    """The API cannot SIGSTOP a pod's processes (a delete or an exec would be another drill):
+    preflight refuses (exit 3) naming the reason, inject refuses too, the dry run says so, and
+    the simulated cluster sees no mutation at all."""
+    target = make_target(server.url)
+    ctx = context("analysis-freeze", target, tmp_path / "run")
+    fault = ProcessFreeze(12.0)
+    [reason] = fault.preflight(ctx)
+    assert "target 'kubernetes' (KubernetesTarget) cannot freeze a process (SIGSTOP)" in reason
+    with pytest.raises(TargetError, match="cannot freeze a process"):
+        fault.inject(ctx)
+    assert not (tmp_path / "run" / "journal.jsonl").exists()  # no freeze-intent either
+    monkeypatch.setenv("GENESIS_K8S_KUBECONFIG", str(kubeconfig(tmp_path / "config", server.url)))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    result = CliRunner().invoke(
+        cli, ["run", "analysis-freeze", "--target", "kubernetes", "--dry-run"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "refused on this target: target 'kubernetes'" in result.output
+    assert cluster.mutations == []
 
 
 def test_malformed_events_drill_publishes_through_a_job(server, cluster, tmp_path) -> None:
