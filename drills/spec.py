@@ -22,7 +22,7 @@ from drills.spec_options import (
 )
 from drills.yamlnode import Node, compose_file, fields_of
 
-FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore")
+FAULT_KINDS = ("process-kill", "service-stop", "malformed-events", "pvc-wipe-restore", "table-lock")
 COMPONENTS = (
     "audit-event-generator",
     "audit-log-analysis",
@@ -91,6 +91,12 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             help="load that runs after the backup, before the wipe",
         ),
         "redrive": Param(bool, True, help="replay events missing after restore from the archive"),
+    },
+    "table-lock": {
+        # An hour at most: every write of the platform waits while it is held.
+        "duration_s": Param(
+            float, 30.0, minimum=1, maximum=3600, help="how long audit_events stays locked"
+        ),
     },
 }
 

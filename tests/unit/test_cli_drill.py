@@ -36,7 +36,7 @@ def test_validate_takes_catalog_drills_by_name_from_any_directory(tmp_path, monk
     assert result.output.count("ok: ") == 2 and "pod-kill.yaml (pod-kill: " in result.output
     result = invoke("validate", "volcano")
     assert result.exit_code == 2
-    known = "catalog: malformed-events, notification-outage, pod-kill"
+    known = "catalog: db-lock-stall, malformed-events, notification-outage, pod-kill"
     assert f"unknown drill 'volcano' ({known}" in result.output
 
 
