@@ -115,6 +115,7 @@ def test_d_db_lock_stall(live, tmp_path):
     with LockWatch(live) as watch:
         spec, result = run_drill(live, tmp_path, "db-lock-stall")
     print("lock watch:", watch.summary())
+    print("alerts:", result.alerts)
     assert_drill_passed(live, spec, result)
     assert result.alerts is not None
     assert not {"AuditAnalysisDown", "AnalysisNoConsumers", "PostgresDown"} & set(

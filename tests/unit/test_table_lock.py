@@ -62,7 +62,7 @@ def test_the_catalog_drill_builds_a_table_lock_of_its_hold():
     spec = load(REPO_ROOT / "drills" / "catalog" / "db-lock-stall.yaml")
     fault = build(spec.fault)
     assert isinstance(fault, TableLock)
-    assert fault.duration_s == spec.fault.params["duration_s"] == 30.0
+    assert fault.duration_s == spec.fault.params["duration_s"] == 40.0
     assert spec.expected_alerts == ("QueueBacklogGrowing",)
     # the hold must outlast the objective: the alert can only fire while the lock holds
     assert spec.objectives.max_ttd_s is not None
