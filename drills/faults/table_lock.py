@@ -9,6 +9,14 @@ latency alerts can see it, and this fault proves whether they do.
 EXCLUSIVE mode conflicts with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes, and not
 with the ACCESS SHARE of a plain SELECT: the dashboard keeps reading while nothing is stored.
 
+What the analysis service does while blocked (measured on the sandbox): it sets no statement or
+lock timeout (nor does the server), so its one INSERT waits, `Lock` in pg_stat_activity, for the
+whole hold, and commits on release; its health and `dependency_up` stay 1. With a
+`statement_timeout` of 5 s on its role, the INSERT is cancelled every 5 s (QueryCanceled,
+57014), which the service files as "postgres unavailable": it drops the connection, reconnects
+and retries the same unacknowledged batch — still 0 lost, 0 duplicated, but its logs and its
+`dependency_up` then blame a reachable PostgreSQL.
+
 Steps (DESIGN §4, §5):
 
 * inject — open the harness's own session (superuser, on `auditflow`, over the target's admin
