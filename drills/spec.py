@@ -28,6 +28,7 @@ FAULT_KINDS = (
     "service-stop",
     "malformed-events",
     "pvc-wipe-restore",
+    "table-lock",
 )
 COMPONENTS = (
     "audit-event-generator",
@@ -131,6 +132,12 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             help="load that runs after the backup, before the wipe",
         ),
         "redrive": Param(bool, True, help="replay events missing after restore from the archive"),
+    },
+    "table-lock": {
+        # An hour at most: every write of the platform waits while it is held.
+        "duration_s": Param(
+            float, 30.0, minimum=1, maximum=3600, help="how long audit_events stays locked"
+        ),
     },
 }
 

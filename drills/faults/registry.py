@@ -46,4 +46,8 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.pvc_wipe_restore import PvcWipeRestore
 
         return PvcWipeRestore(float(params["events_after_backup_s"]), bool(params["redrive"]))
+    if spec.kind == "table-lock":
+        from drills.faults.table_lock import TableLock
+
+        return TableLock(float(params["duration_s"]))
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")

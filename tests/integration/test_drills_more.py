@@ -271,3 +271,220 @@ def test_e_monitoring_blind(live, tmp_path):
     # between about 5 and 21 s after the outage began, never before the timeout could pass.
     assert 4.0 <= told_at - refused[0] <= 22.0
     assert episodes[0]["status"] == "resolved" and episodes[0]["resolved_at"]
+
+
+def test_d_db_lock_stall(live, tmp_path):
+    """db-lock-stall: a silent stall. While the harness holds its EXCLUSIVE lock, psql sees the
+    lock granted to the run's session and audit_events' count standing still, the dashboard
+    keeps reading, the analysis service stays up and its INSERT waits; no "down" alert fires,
+    QueueBacklogGrowing does, within the objective; after rollback no lock session remains and
+    the ledger is exact."""
+    with LockWatch(live) as watch:
+        spec, result = run_drill(live, tmp_path, "db-lock-stall")
+    print("lock watch:", watch.summary())
+    print("alerts:", result.alerts)
+    assert_drill_passed(live, spec, result)
+    assert result.alerts is not None
+    assert not {"AuditAnalysisDown", "AnalysisNoConsumers", "PostgresDown"} & set(
+        result.alerts.fired
+    ), result.alerts.fired
+    assert result.fault is not None
+    figures = result.fault.figures
+    hold = float(spec.fault.params["duration_s"])
+    held = figures["held_seconds"]
+    assert isinstance(held, float) and hold <= held < hold + 5, figures
+    assert result.ttd_seconds is not None and result.ttd_seconds < held
+    # Ground truth from psql, not from the harness: the lock was granted to this run's session
+    # (the PID it reported) for the whole hold, and nothing was stored meanwhile.
+    seen = watch.lock_seen()
+    assert seen, "psql never saw an ExclusiveLock on audit_events held by a genesis-drill session"
+    assert {pid for _t, pid, _name in seen} == {figures["lock_pid"]}
+    assert {name for _t, _pid, name in seen} == {f"genesis-drill lock {Path(result.run_dir).name}"}
+    first, last = seen[0][0], seen[-1][0]
+    assert last - first >= hold - 2, (first, last)
+    counts = watch.counts_between(first + 0.5, last - 0.5)
+    assert len(counts) >= 3 and len(set(counts)) == 1, counts
+    assert watch.analysis_waited_on_lock(), watch.summary()
+    assert watch.dashboard_ok_between(first, last), watch.summary()
+    assert watch.remaining_lock_sessions() == []
+
+
+class LockWatch:
+    """A psql-side observer, independent of the harness's code: every 0.25 s, who holds an
+    ExclusiveLock on audit_events (PID and application_name), what the analysis service's
+    session waits on, and, every second, audit_events' row count and a dashboard read."""
+
+    LOCKS = (
+        "SELECT l.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+        "WHERE l.relation = 'audit_events'::regclass AND l.mode = 'ExclusiveLock' AND l.granted "
+        "AND a.application_name LIKE 'genesis-drill lock %'"
+    )
+    ANALYSIS = (
+        "SELECT coalesce(wait_event_type, ''), state FROM pg_stat_activity "
+        "WHERE application_name = 'audit-log-analysis'"
+    )
+
+    def __init__(self, live) -> None:
+        import threading
+
+        self.live = live
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.locks: list[tuple[float, int, str]] = []
+        self.counts: list[tuple[float, int]] = []
+        self.analysis: list[tuple[float, str, str]] = []
+        self.dashboard: list[tuple[float, int]] = []
+        self.errors: list[str] = []
+
+    def admin(self):
+        import psycopg
+
+        from drills.sandbox.connections import pg_dsn
+
+        port = self.live.port("postgres")
+        dsn = pg_dsn(port, self.live.sandbox.secrets, superuser=True, dbname="auditflow")
+        return psycopg.connect(dsn.reveal(), autocommit=True)
+
+    def __enter__(self) -> LockWatch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        import httpx
+        import psycopg
+
+        last_count = 0.0
+        try:
+            with self.admin() as conn, httpx.Client(timeout=3) as http:
+                while not self.stop.wait(0.25):
+                    now = time.time()
+                    for pid, name in conn.execute(self.LOCKS).fetchall():
+                        self.locks.append((now, int(pid), str(name)))
+                    for wait, state in conn.execute(self.ANALYSIS).fetchall():
+                        self.analysis.append((now, str(wait), str(state)))
+                    if now - last_count >= 1.0:
+                        last_count = now
+                        row = conn.execute("SELECT count(*) FROM audit_events").fetchone()
+                        self.counts.append((time.time(), int(row[0]) if row else -1))
+                        url = f"{self.live.url('event-audit-dashboard')}/api/events/recent"
+                        try:
+                            status = http.get(url).status_code
+                        except httpx.HTTPError as exc:
+                            self.errors.append(f"dashboard: {exc!r}")
+                            status = 0
+                        self.dashboard.append((time.time(), status))
+        except psycopg.Error as exc:
+            self.errors.append(f"watch: {exc!r}")
+
+    def lock_seen(self) -> list[tuple[float, int, str]]:
+        return self.locks
+
+    def counts_between(self, start: float, end: float) -> list[int]:
+        return [count for t, count in self.counts if start <= t <= end]
+
+    def analysis_waited_on_lock(self) -> bool:
+        return any(wait == "Lock" for _t, wait, _state in self.analysis)
+
+    def dashboard_ok_between(self, start: float, end: float) -> bool:
+        during = [status for t, status in self.dashboard if start <= t <= end]
+        return bool(during) and all(status == 200 for status in during)
+
+    def remaining_lock_sessions(self) -> list[tuple[int, str]]:
+        with self.admin() as conn:
+            rows = conn.execute(
+                "SELECT pid, application_name FROM pg_stat_activity "
+                "WHERE application_name LIKE 'genesis-drill lock %'"
+            ).fetchall()
+        return [(int(pid), str(name)) for pid, name in rows]
+
+    def summary(self) -> dict[str, object]:
+        seen = self.locks
+        waits: dict[str, int] = {}
+        for _t, wait, state in self.analysis:
+            waits[f"{wait or '-'}/{state}"] = waits.get(f"{wait or '-'}/{state}", 0) + 1
+        return {
+            "lock_seen_s": round(seen[-1][0] - seen[0][0], 2) if seen else None,
+            "lock_pids": sorted({pid for _t, pid, _n in seen}),
+            "counts": [c for _t, c in self.counts][-60:],
+            "analysis_session_states": waits,
+            "dashboard_statuses": sorted({s for _t, s in self.dashboard}),
+            "errors": self.errors[:5],
+        }
+
+
+def test_d_recover_terminates_a_journaled_lock_holder_and_nobody_else(live, tmp_path):
+    """A harness that died without closing its socket (its machine lost power or its network)
+    leaves the lock held. `recover` terminates exactly the journaled backend: a session with the
+    same application_name but not journaled, and a journaled PID whose start time does not
+    match, are left alone."""
+    import psycopg
+
+    from drills import crash_recovery
+    from drills.faults.lock_session import J_SESSION
+    from drills.journal import InjectIntent, Journal, RunStart
+    from drills.targets.local import LocalTarget
+
+    run_dir = tmp_path / "runs" / "20261203T000000Z-db-lock-stall"
+    name = f"genesis-drill lock {run_dir.name}"
+    watch = LockWatch(live)
+    identity = (
+        "SELECT pid, (extract(epoch FROM backend_start) * 1000000)::bigint "
+        "FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+    )
+    holder = watch.admin()
+    decoy = watch.admin()
+    try:
+        holder.execute("SELECT set_config('application_name', %s, false)", (name,))
+        decoy.execute("SELECT set_config('application_name', %s, false)", (name,))
+        pid, started = holder.execute(identity).fetchone()
+        decoy_pid, decoy_started = decoy.execute(identity).fetchone()
+        target = LocalTarget(live.sandbox)
+        journal = Journal(run_dir)
+        (run_dir / "drill.yaml").write_text((CATALOG / "db-lock-stall.yaml").read_text())
+        journal.append(
+            RunStart(
+                drill="db-lock-stall",
+                target="local",
+                target_identity=target.identity().to_json(),
+                harness={},  # no live harness: this run's harness is dead
+                spec="drill.yaml",
+            )
+        )
+        journal.append(InjectIntent(kind="table-lock", component="postgres", params={}))
+        journal.write(J_SESSION, pid=pid, application_name=name, started_us=started)
+        # the decoy's PID journaled with another start time: a reused PID, never ours
+        journal.write(J_SESSION, pid=decoy_pid, application_name=name, started_us=decoy_started - 1)
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE audit_events IN EXCLUSIVE MODE")
+        report = crash_recovery.recover(tmp_path / "runs", target)
+        assert [r.kind for r in report.recovered] == ["table-lock"], report
+        with watch.admin() as conn:
+            alive = {
+                int(row[0])
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", ([pid, decoy_pid],)
+                ).fetchall()
+            }
+            locked = conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'audit_events'::regclass "
+                "AND mode = 'ExclusiveLock'"
+            ).fetchone()
+        assert alive == {decoy_pid}
+        assert locked == (0,)
+        assert decoy.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("SELECT 1")
+        records = journal.records()
+        released = next(r for r in records if r["event"] == "lock-released")
+        assert released["sessions"] == [
+            f"backend {pid} ({name!r}): terminated",
+            f"backend {decoy_pid} ({name!r}): its PID now belongs to another session; left alone",
+        ]
+        assert any(r["event"] == "rollback-done" and r.get("by") == "recover" for r in records)
+    finally:
+        holder.close()
+        decoy.close()

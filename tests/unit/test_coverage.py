@@ -213,11 +213,11 @@ def test_a_broken_run_is_reported_and_the_others_still_count(tmp_path):
 
 
 # The packaged catalog's drills expect this many distinct rules (one alert or heartbeat each).
-PACKAGED_EXPECTED = 8
+PACKAGED_EXPECTED = 9
 
 
-def test_the_packaged_catalog_expects_8_of_the_16_rules():
-    """Today's baseline: eight drills, one expected alert (or heartbeat) each, all defined."""
+def test_the_packaged_catalog_expects_9_of_the_16_rules():
+    """Today's baseline: nine drills, one expected alert (or heartbeat) each, all defined."""
     catalog, problems = read_catalog([packaged.catalog()])
     rules = load_rules(platform_rule_files(packaged.monitoring()))
     report = compute(rules, catalog, [], NOW)
@@ -301,7 +301,7 @@ def test_json_document_has_stable_keys(tmp_path):
 
 
 def test_an_empty_runs_dir_shows_the_baseline(tmp_path):
-    """No runs (the directory need not exist): 0 of 16 proven, 8 expected by the catalog."""
+    """No runs (the directory need not exist): 0 of 16 proven, 9 expected by the catalog."""
     result = invoke("--runs-dir", str(tmp_path / "runs"))
     assert result.exit_code == 0, result.output
     assert (
@@ -382,9 +382,9 @@ def test_a_user_catalog_adds_expectations(tmp_path):
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     source = (packaged.catalog() / "rabbitmq-outage.yaml").read_text()
-    (catalog / "backlog-growing.yaml").write_text(
-        source.replace("name: rabbitmq-outage", "name: backlog-growing").replace(
-            "[RabbitMQDown]", "[QueueBacklogGrowing]"
+    (catalog / "budget-slow.yaml").write_text(
+        source.replace("name: rabbitmq-outage", "name: budget-slow").replace(
+            "[RabbitMQDown]", "[DashboardAvailabilityBudgetBurnSlow]"
         )
     )
     result = invoke(
@@ -392,8 +392,8 @@ def test_a_user_catalog_adds_expectations(tmp_path):
     )
     doc = json.loads(result.stdout)
     assert doc["rules_expected"] == PACKAGED_EXPECTED + 1
-    backlog = next(r for r in doc["rules"] if r["name"] == "QueueBacklogGrowing")
-    assert backlog["expected_by"] == ["backlog-growing"]
+    backlog = next(r for r in doc["rules"] if r["name"] == "DashboardAvailabilityBudgetBurnSlow")
+    assert backlog["expected_by"] == ["budget-slow"]
 
 
 def test_help_teaches_with_examples():
