@@ -35,6 +35,7 @@ def seeded_cluster(cluster: SimulatedCluster | None = None) -> SimulatedCluster:
         "audit-log-analysis",
         "event-audit-dashboard",
         "notification-service",
+        "alertmanager",
     ):
         cluster.add_deployment(name, replicas=2 if name == "event-audit-dashboard" else 1)
     cluster.add_statefulset("rabbitmq", claim="data")

@@ -89,6 +89,37 @@ def test_rabbitmq_outage_drill_scales_statefulset_to_zero_and_back(
     assert kills and all(m.query.get("gracePeriodSeconds") == "0" for m in kills)
 
 
+@pytest.mark.parametrize(
+    ("drill", "kind", "name"),
+    [
+        ("redis-outage", "StatefulSet", "redis"),
+        ("notification-outage", "Deployment", "notification-service"),
+        ("monitoring-blind", "Deployment", "alertmanager"),
+    ],
+)
+def test_the_issue_14_outages_scale_their_workload_to_zero_and_back(
+    drill: str, kind: str, name: str, target, cluster, tmp_path
+) -> None:
+    """redis-outage, notification-outage and monitoring-blind (simulated API): the component's
+    workload is held at 0 replicas with its pods deleted at once, then scaled back and Ready.
+    (Their checks — counters, the dead man's switch — read the platform's own services, which
+    the simulated API does not run.)"""
+    ctx = context(drill, target, tmp_path)
+    assert ctx.spec.target == name
+    fault = ServiceStop(0.3, "kill")
+    assert fault.preflight(ctx) == []
+    injection = fault.inject(ctx)
+    assert cluster.get(kind, NS, name)["spec"]["replicas"] == 0
+    assert cluster.live_pods(name) == []
+    fault.hold(ctx, injection)
+    fault.rollback(ctx)
+    report = fault.verify(ctx, injection)
+    assert cluster.get(kind, NS, name)["spec"]["replicas"] == 1
+    assert report.ready_at is not None
+    scales = [m.body["spec"]["replicas"] for m in cluster.mutations if m.path.endswith("/scale")]
+    assert scales == [0, 1]
+
+
 def test_analysis_freeze_is_refused_on_kubernetes_and_nothing_is_touched(
     server, cluster, tmp_path, monkeypatch
 ) -> None:
@@ -221,7 +252,16 @@ def kubeconfig(path: Path, url: str) -> Path:
 
 
 @pytest.mark.parametrize(
-    "drill", ["pod-kill", "rabbitmq-outage", "malformed-events", "pvc-wipe-restore"]
+    "drill",
+    [
+        "pod-kill",
+        "rabbitmq-outage",
+        "malformed-events",
+        "pvc-wipe-restore",
+        "redis-outage",
+        "notification-outage",
+        "monitoring-blind",
+    ],
 )
 def test_cli_dry_run_lists_context_and_objects_and_touches_nothing(
     drill: str, server: SimulatedApiServer, cluster: SimulatedCluster, tmp_path: Path, monkeypatch
