@@ -124,7 +124,8 @@ class FaultSummary:
 
     kind: str
     params: Mapping[str, Any]
-    figures: Mapping[str, float | int | str | None]
+    # bool as well: JSON has booleans and a figure may be one (pvc-wipe-restore's integrity_ok)
+    figures: Mapping[str, float | int | bool | str | None]
     checks: tuple[Check, ...]
 
 

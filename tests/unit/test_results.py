@@ -278,3 +278,15 @@ def test_result_and_game_day_exit_codes_derive_from_the_outcome(outcome):
     loud = {Outcome.PASSED, Outcome.ROLLBACK_FAILED, Outcome.INTERRUPTED}
     expected = outcome.exit_code if outcome in loud else Outcome.FAILED.exit_code
     assert combined_exit_code([outcome]) == expected
+
+
+def test_a_boolean_fault_figure_reads_back(tmp_path):
+    """pvc-wipe-restore reports `integrity_ok: true`; the strict reader refused its own file
+    (`genesis-drill run pvc-wipe-restore` then exited 2 reading the run's history)."""
+    from dataclasses import replace
+
+    result = DrillResult.read(PASSED_V1)
+    fault = FaultSummary("pvc-wipe-restore", {}, {"integrity_ok": True, "rpo_events": 0}, ())
+    replace(result, fault=fault).write(tmp_path)
+    back = DrillResult.read(tmp_path)
+    assert back.fault is not None and back.fault.figures["integrity_ok"] is True
