@@ -1,5 +1,8 @@
 """Drill files (YAML) → frozen dataclasses. The only place raw dictionaries exist.
 
+The fault parameters' table and checks live in drills.fault_params (shared with game-day plans);
+the client_probe and backlog_source blocks in drills.spec_options.
+
 Every error names the file, the line and the field (`drills/catalog/x.yaml:12: objectives.max_ttd_s:
 must be a number > 0`), so `genesis-drill validate` can point a user at the exact spot; tolerances
 and objectives are checked here, when the drill is loaded, not half-way through a run.
@@ -15,6 +18,7 @@ from typing import Any
 
 from auditflow.generator import settings as generator_settings
 from drills.errors import SpecError
+from drills.fault_params import DAY_S, FAULT_KINDS, MAX_COUNT, fault_params
 from drills.spec_options import (
     ClientProbe,
     parse_backlog_source,
@@ -22,14 +26,6 @@ from drills.spec_options import (
 )
 from drills.yamlnode import Node, compose_file, fields_of
 
-FAULT_KINDS = (
-    "process-kill",
-    "process-freeze",
-    "service-stop",
-    "malformed-events",
-    "pvc-wipe-restore",
-    "table-lock",
-)
 COMPONENTS = (
     "audit-event-generator",
     "audit-log-analysis",
@@ -41,105 +37,13 @@ COMPONENTS = (
     "alertmanager",  # not prometheus: the harness measures every drill through it
 )
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-SIGNALS = ("KILL", "TERM", "INT", "QUIT")
-# Values a parameter refuses with a pointer to what the user meant (value → why / instead).
-SIGNAL_HINTS = (
-    (
-        "STOP",
-        "SIGSTOP freezes the process instead of killing it: use fault kind process-freeze, "
-        "with duration_s (how long it stays frozen; rollback continues it)",
-    ),
-)
 # Upper bounds: a limit that cannot be reached is no limit. A drill, its baseline, its abort and
-# its objectives are at most a day; a rate at most what the generator's admin API accepts
-# (auditflow.generator.settings.MAX_RATE, else a raw HTTP 400 half-way through the drill).
-DAY_S = 24 * 3600.0
+# its objectives are at most a day (DAY_S, with the fault parameters in drills.fault_params); a
+# rate at most what the generator's admin API accepts (auditflow.generator.settings.MAX_RATE,
+# else a raw HTTP 400 half-way through the drill).
 MAX_RATE = generator_settings.MAX_RATE
-MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
 MAX_SAMPLES = 1_000
 MAX_BACKLOG = 1e9
-MAX_SEED = 2**32 - 1
-
-
-@dataclass(frozen=True)
-class Param:
-    """One fault parameter: its type, default and allowed range or values."""
-
-    type: type
-    default: Any
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-    # A drill file must give it (a game-day step that overrides other parameters need not).
-    required: bool = False
-    hints: tuple[tuple[str, str], ...] = ()
-
-
-# Every fault kind's parameters, checked at load time with the file's line numbers.
-FAULT_PARAMS: dict[str, dict[str, Param]] = {
-    "process-kill": {
-        "signal": Param(
-            str,
-            "KILL",
-            choices=SIGNALS,
-            help="signal sent to the process group",
-            hints=SIGNAL_HINTS,
-        ),
-    },
-    "process-freeze": {
-        "duration_s": Param(
-            float,
-            None,
-            minimum=1,
-            maximum=3600,
-            required=True,
-            help="how long the processes stay stopped (SIGSTOP) before rollback continues them",
-        ),
-    },
-    "service-stop": {
-        "duration_s": Param(
-            float, 20.0, minimum=0.5, maximum=DAY_S, help="how long the component stays down"
-        ),
-        "mode": Param(str, "kill", choices=("kill", "term"), help="kill -9 or a graceful stop"),
-        "check_counters": Param(
-            bool, False, help="after recovery, the dashboard's totals must equal PostgreSQL's"
-        ),
-        "heartbeat": Param(
-            str, "", help="a dead man's switch alert (Watchdog): MonitoringBlind must be told"
-        ),
-        "told_within_s": Param(
-            float, 30.0, minimum=1, maximum=DAY_S, help="how soon MonitoringBlind must arrive"
-        ),
-    },
-    "malformed-events": {
-        "count": Param(
-            int, 200, minimum=1, maximum=MAX_COUNT, help="malformed messages to publish"
-        ),
-        "interval_s": Param(
-            float, 0.02, minimum=0, maximum=60, help="pause between malformed messages"
-        ),
-        "seed": Param(
-            int, 0, minimum=0, maximum=MAX_SEED, help="seed of the hypothesis strategies"
-        ),
-    },
-    "pvc-wipe-restore": {
-        "events_after_backup_s": Param(
-            float,
-            10.0,
-            minimum=0,
-            maximum=DAY_S,
-            help="load that runs after the backup, before the wipe",
-        ),
-        "redrive": Param(bool, True, help="replay events missing after restore from the archive"),
-    },
-    "table-lock": {
-        # An hour at most: every write of the platform waits while it is held.
-        "duration_s": Param(
-            float, 30.0, minimum=1, maximum=3600, help="how long audit_events stays locked"
-        ),
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -280,7 +184,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     kind = fault_fields["kind"].text()
     if kind not in FAULT_KINDS:
         raise fault_fields["kind"].fail(f"unknown fault kind (known: {', '.join(FAULT_KINDS)})")
-    params = _fault_params(kind, fault_fields.get("params"), top["fault"])
+    params = fault_params(kind, fault_fields.get("params"), top["fault"])
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
@@ -354,48 +258,8 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     )
 
 
-def _fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dict[str, Any]:
-    """Checked parameters, defaults filled in; `fault` (the drill's `fault` block) enforces the
-    required ones — without it (a game-day step's overrides) only what is given is checked."""
-    schema = FAULT_PARAMS[kind]
-    required = {name for name, p in schema.items() if p.required} if fault is not None else set()
-    if node is None and required and fault is not None:
-        raise fault.fail(f"{kind} needs params: {', '.join(sorted(required))}")
-    given = fields_of(node, required, set(schema)) if node is not None else {}
-    params: dict[str, Any] = {}
-    for name, param in schema.items():
-        if name not in given:
-            params[name] = param.default
-            continue
-        child = given[name]
-        if param.type is bool:
-            value = child.scalar()
-            if not isinstance(value, bool):
-                raise child.fail(f"must be true or false, got {value!r}")
-        elif param.type is int:
-            high = None if param.maximum is None else int(param.maximum)
-            value = child.integer(int(param.minimum or 0), high)
-        elif param.type is float:
-            value = child.number(param.minimum, maximum=param.maximum)
-        else:
-            value = child.text()
-            hint = dict(param.hints).get(value)
-            if hint is not None:
-                raise child.fail(f"{value!r} is not accepted here: {hint}")
-            if param.choices and value not in param.choices:
-                raise child.fail(f"must be one of {', '.join(param.choices)}, got {value!r}")
-        params[name] = value
-    if "told_within_s" in given and not params.get("heartbeat"):  # parsed, never acted on
-        raise given["told_within_s"].fail("applies only with `heartbeat` (the dead man's switch)")
-    return params
-
-
 def _opt_number(fields: dict[str, Node], key: str, maximum: float | None = None) -> float | None:
     return fields[key].number(0, exclusive=True, maximum=maximum) if key in fields else None
-
-
-# The fault parameter checks, shared with game-day plans (a step may override a drill's params).
-fault_params = _fault_params
 
 
 ABORT_FIELDS = {"max_duration_s", "max_error_budget", "max_burn_rate", "sli_floor"}

@@ -20,8 +20,9 @@ import yaml
 
 from drills import packaged
 from drills.errors import InvalidInput, SpecError
+from drills.fault_params import DAY_S, FAULT_PARAMS, fault_params
 from drills.runner import load_spec_or_name
-from drills.spec import DAY_S, FAULT_PARAMS, MAX_RATE, DrillSpec, fault_params
+from drills.spec import MAX_RATE, DrillSpec
 from drills.spec import load as load_spec
 from drills.yamlio import read_text
 from drills.yamlnode import Node, compose_file, fields_of

@@ -1,0 +1,153 @@
+"""Every fault kind's parameters: their types, defaults, bounds and the checks at load time.
+
+Drill files (`drills.spec`) and game-day plans (`drills.gameday.plan`, whose steps may override a
+drill's params) check parameters with the same table, so a value refused in one is refused in the
+other with the same file:line: field: why. A parameter that is parsed must be acted on: one that
+only means something beside another (`told_within_s` without `heartbeat`) is an error here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from drills.yamlnode import Node, fields_of
+
+FAULT_KINDS = (
+    "process-kill",
+    "process-freeze",
+    "service-stop",
+    "malformed-events",
+    "pvc-wipe-restore",
+    "table-lock",
+)
+# A drill, its baseline, its abort and its objectives are at most a day.
+DAY_S = 24 * 3600.0
+MAX_COUNT = 1_000_000  # malformed events, lost/duplicated events
+MAX_SEED = 2**32 - 1
+SIGNALS = ("KILL", "TERM", "INT", "QUIT")
+# Values a parameter refuses with a pointer to what the user meant (value → why / instead).
+SIGNAL_HINTS = (
+    (
+        "STOP",
+        "SIGSTOP freezes the process instead of killing it: use fault kind process-freeze, "
+        "with duration_s (how long it stays frozen; rollback continues it)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One fault parameter: its type, default and allowed range or values."""
+
+    type: type
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    # A drill file must give it (a game-day step that overrides other parameters need not).
+    required: bool = False
+    hints: tuple[tuple[str, str], ...] = ()
+
+
+# Every fault kind's parameters, checked at load time with the file's line numbers.
+FAULT_PARAMS: dict[str, dict[str, Param]] = {
+    "process-kill": {
+        "signal": Param(
+            str,
+            "KILL",
+            choices=SIGNALS,
+            help="signal sent to the process group",
+            hints=SIGNAL_HINTS,
+        ),
+    },
+    "process-freeze": {
+        "duration_s": Param(
+            float,
+            None,
+            minimum=1,
+            maximum=3600,
+            required=True,
+            help="how long the processes stay stopped (SIGSTOP) before rollback continues them",
+        ),
+    },
+    "service-stop": {
+        "duration_s": Param(
+            float, 20.0, minimum=0.5, maximum=DAY_S, help="how long the component stays down"
+        ),
+        "mode": Param(str, "kill", choices=("kill", "term"), help="kill -9 or a graceful stop"),
+        "check_counters": Param(
+            bool, False, help="after recovery, the dashboard's totals must equal PostgreSQL's"
+        ),
+        "heartbeat": Param(
+            str, "", help="a dead man's switch alert (Watchdog): MonitoringBlind must be told"
+        ),
+        "told_within_s": Param(
+            float, 30.0, minimum=1, maximum=DAY_S, help="how soon MonitoringBlind must arrive"
+        ),
+    },
+    "malformed-events": {
+        "count": Param(
+            int, 200, minimum=1, maximum=MAX_COUNT, help="malformed messages to publish"
+        ),
+        "interval_s": Param(
+            float, 0.02, minimum=0, maximum=60, help="pause between malformed messages"
+        ),
+        "seed": Param(
+            int, 0, minimum=0, maximum=MAX_SEED, help="seed of the hypothesis strategies"
+        ),
+    },
+    "pvc-wipe-restore": {
+        "events_after_backup_s": Param(
+            float,
+            10.0,
+            minimum=0,
+            maximum=DAY_S,
+            help="load that runs after the backup, before the wipe",
+        ),
+        "redrive": Param(bool, True, help="replay events missing after restore from the archive"),
+    },
+    "table-lock": {
+        # An hour at most: every write of the platform waits while it is held.
+        "duration_s": Param(
+            float, 30.0, minimum=1, maximum=3600, help="how long audit_events stays locked"
+        ),
+    },
+}
+
+
+def fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dict[str, Any]:
+    """Checked parameters, defaults filled in; `fault` (the drill's `fault` block) enforces the
+    required ones — without it (a game-day step's overrides) only what is given is checked."""
+    schema = FAULT_PARAMS[kind]
+    required = {name for name, p in schema.items() if p.required} if fault is not None else set()
+    if node is None and required and fault is not None:
+        raise fault.fail(f"{kind} needs params: {', '.join(sorted(required))}")
+    given = fields_of(node, required, set(schema)) if node is not None else {}
+    params: dict[str, Any] = {}
+    for name, param in schema.items():
+        if name not in given:
+            params[name] = param.default
+            continue
+        child = given[name]
+        if param.type is bool:
+            value = child.scalar()
+            if not isinstance(value, bool):
+                raise child.fail(f"must be true or false, got {value!r}")
+        elif param.type is int:
+            high = None if param.maximum is None else int(param.maximum)
+            value = child.integer(int(param.minimum or 0), high)
+        elif param.type is float:
+            value = child.number(param.minimum, maximum=param.maximum)
+        else:
+            value = child.text()
+            hint = dict(param.hints).get(value)
+            if hint is not None:
+                raise child.fail(f"{value!r} is not accepted here: {hint}")
+            if param.choices and value not in param.choices:
+                raise child.fail(f"must be one of {', '.join(param.choices)}, got {value!r}")
+        params[name] = value
+    if "told_within_s" in given and not params.get("heartbeat"):  # parsed, never acted on
+        raise given["told_within_s"].fail("applies only with `heartbeat` (the dead man's switch)")
+    return params
