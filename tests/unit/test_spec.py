@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from drills.errors import SpecError
-from drills.spec import FAULT_KINDS, load
+from drills.fault_params import FAULT_KINDS
+from drills.spec import load
 from tests import REPO_ROOT
 
 CATALOG = REPO_ROOT / "drills" / "catalog"
