@@ -69,13 +69,24 @@ class Observer:
         return None if math.isnan(value) else value
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return self._range(query, start, end, step)
+
+    def _range(
+        self, query: str, start: float, end: float, step: float, exact: bool = False
+    ) -> list[Series]:
+        """`exact`: the grid anchored at `start` to the millisecond. prometheus-api-client
+        rounds start and end to whole seconds, which would collapse a sub-second window; its
+        params override them. The step is then seconds as a float ("0.05s" is no valid
+        Prometheus duration; "0.05" is)."""
+        params = {"start": f"{start:.3f}", "end": f"{end:.3f}"} if exact else None
         result = self._call(
             query,
             self._client.custom_query_range,
             query=query,
             start_time=datetime.fromtimestamp(start, UTC),
             end_time=datetime.fromtimestamp(end, UTC),
-            step=f"{step:g}s",
+            step=f"{step:g}" if exact else f"{step:g}s",
+            params=params,
         )
         series = []
         for item in result or []:
@@ -122,20 +133,10 @@ class Observer:
         return series[0].samples if series else []
 
     def fine_range(self, query: str, start: float, end: float, step: float) -> list[Sample]:
-        """`single_range` on a grid anchored at `start` exactly. prometheus-api-client rounds
-        start and end to whole seconds, which would collapse the sub-second windows this is for
-        (refining a recovery between two one-second points): its params override them."""
-        exact = {"start": f"{start:.3f}", "end": f"{end:.3f}"}
-        result = self._call(
-            query,
-            self._client.custom_query_range,
-            query=query,
-            start_time=datetime.fromtimestamp(start, UTC),
-            end_time=datetime.fromtimestamp(end, UTC),
-            step=f"{step:g}",  # seconds as a float: "0.05s" is no valid Prometheus duration
-            params=exact,
-        )
-        return [(float(t), float(v)) for t, v in result[0].get("values", [])] if result else []
+        """`single_range` on a grid anchored at `start` exactly, for the sub-second windows of
+        refining a recovery between two one-second points."""
+        series = self._range(query, start, end, step, exact=True)
+        return series[0].samples if series else []
 
     def alert_series(
         self, start: float, end: float, step: float
