@@ -22,30 +22,14 @@ def judge(spec: DrillSpec, state: RunState) -> None:
         shown = "n/a" if measured is None else f"{measured:g}{unit}"
         objectives.append(Objective(name, target, shown, ok))
 
-    if o.max_ttd_s is not None:
-        add(
-            "time to detect",
-            f"<= {o.max_ttd_s:g}s",
-            result.ttd_seconds,
-            result.ttd_seconds is not None and result.ttd_seconds <= o.max_ttd_s,
-            "s",
-        )
-    if o.max_ttr_s is not None:
-        add(
-            "time to recover",
-            f"<= {o.max_ttr_s:g}s",
-            result.ttr_seconds,
-            result.ttr_seconds is not None and result.ttr_seconds <= o.max_ttr_s,
-            "s",
-        )
-    if o.max_ttn_s is not None:
-        add(
-            "time to notify",
-            f"<= {o.max_ttn_s:g}s",
-            result.ttn_seconds,
-            result.ttn_seconds is not None and result.ttn_seconds <= o.max_ttn_s,
-            "s",
-        )
+    for name, limit, measured in (
+        ("time to detect", o.max_ttd_s, result.ttd_seconds),
+        ("time to recover", o.max_ttr_s, result.ttr_seconds),
+        ("time to notify", o.max_ttn_s, result.ttn_seconds),
+    ):
+        if limit is not None:
+            ok = measured is not None and measured <= limit
+            add(name, f"<= {limit:g}s", measured, ok, "s")
     ledger = result.ledger
     if ledger is not None and not ledger.note:
         add("events lost", f"<= {o.max_lost}", ledger.lost, ledger.lost <= o.max_lost)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,12 @@ import aiohttp
 
 from auditflow.config import Env
 from auditflow.notification import SERVICE
-from auditflow.notification.model import IncomingAlert, InvalidPayload, parse_alertmanager
+from auditflow.notification.model import (
+    IncomingAlert,
+    InvalidPayload,
+    Record,
+    parse_alertmanager,
+)
 
 log = logging.getLogger(SERVICE)
 
@@ -105,9 +110,6 @@ async def fetch_active(settings: CatchUpSettings, session: aiohttp.ClientSession
     ) as response:
         response.raise_for_status()
         return await response.json()
-
-
-Record = Callable[[list[IncomingAlert]], Awaitable[object]]
 
 
 async def catch_up(settings: CatchUpSettings, record: Record, stop: asyncio.Event) -> int | None:

@@ -20,6 +20,7 @@ time-to-notify timestamp for every drill, not just the first. `created_at` never
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -61,6 +62,10 @@ class IncomingAlert:
     correlation_id: str | None = None
     starts_at: str | None = None
     ends_at: str | None = None
+
+
+# How the catch-up and the watchdog store alerts: the service's record path, as a callable.
+Record = Callable[[list[IncomingAlert]], Awaitable[object]]
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from auditflow.config import Env
 from auditflow.notification import SERVICE
-from auditflow.notification.model import IncomingAlert
+from auditflow.notification.model import IncomingAlert, Record
 
 log = logging.getLogger(SERVICE)
 
@@ -95,9 +94,6 @@ def blind_alert(fingerprint: str, status: str, heartbeat: str, silence_s: float)
         labels={"alertname": BLIND_ALERT, "severity": "critical", "heartbeat": heartbeat},
         status="firing" if status == "firing" else "resolved",
     )
-
-
-Record = Callable[[list[IncomingAlert]], Awaitable[object]]
 
 
 class Watchdog:

@@ -66,6 +66,20 @@ def wait_observing(runs: Path, proc: subprocess.Popen[bytes]) -> Path:
     return wait_for(observing, 90, "the drill to observe its fault")
 
 
+def kill_while_observing(runs: Path, proc: subprocess.Popen[bytes]) -> Path:
+    """SIGKILL the harness a second into its observe phase (the fault active, nothing rolled
+    back); its run directory. The process is killed whatever happens while waiting."""
+    try:
+        run_dir = wait_observing(runs, proc)
+        time.sleep(1)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    return run_dir
+
+
 def recover_cli(live, runs: Path) -> Result:
     return CliRunner().invoke(
         cli,
@@ -92,15 +106,7 @@ def test_killed_harness_is_recovered_by_recover(live, tmp_path):
     original = admin.stats()["rate"]
     admin.set_rate(7)  # a rate no drill uses, so "restored" cannot be a coincidence
     try:
-        proc = start_drill(live, tmp_path)
-        try:
-            run_dir = wait_observing(tmp_path, proc)
-            time.sleep(1)
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGKILL)
+        run_dir = kill_while_observing(tmp_path, start_drill(live, tmp_path))
         assert live.sandbox.supervisor.process("rabbitmq").state == "STOPPED"
         assert admin.stats()["rate"] == 300  # the dead drill's load goes on
         events = [r["event"] for r in read(run_dir / "journal.jsonl")]
@@ -147,15 +153,7 @@ def test_killed_harness_during_a_freeze_is_continued_by_recover(live, tmp_path):
     never restarted."""
     pid = live.sandbox.supervisor.process("audit-log-analysis").pid
     ticks = _stat(pid)[19]
-    proc = start_drill(live, tmp_path, "analysis-freeze")
-    try:
-        run_dir = wait_observing(tmp_path, proc)
-        time.sleep(1)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
+    run_dir = kill_while_observing(tmp_path, start_drill(live, tmp_path, "analysis-freeze"))
     time.sleep(0.5)
     assert _stat(pid)[0] == "T"  # the dead harness left it frozen
     frozen = [r for r in read(run_dir / "journal.jsonl") if r["event"] == "freeze-intent"]
