@@ -12,30 +12,31 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from auditflow.generator import settings as generator_settings
 from drills.errors import SpecError
-from drills.fault_params import DAY_S, FAULT_KINDS, MAX_COUNT, fault_params
+from drills.fault_params import DAY_S, MAX_COUNT
 from drills.spec_options import (
     ClientProbe,
     parse_backlog_source,
     parse_client_probe,
 )
+from drills.spec_steps import (
+    COMPONENTS,
+    Fault,
+    Step,
+    parse_alerts,
+    parse_component,
+    parse_fault,
+    parse_steps,
+    union_alerts,
+)
 from drills.yamlnode import Node, compose_file, fields_of
 
-COMPONENTS = (
-    "audit-event-generator",
-    "audit-log-analysis",
-    "event-audit-dashboard",
-    "notification-service",
-    "rabbitmq",
-    "postgres",
-    "redis",
-    "alertmanager",  # not prometheus: the harness measures every drill through it
-)
+# Re-exported: the components, a drill's Fault and its Steps are named through drills.spec.
+__all__ = ["COMPONENTS", "Abort", "DrillSpec", "Fault", "Objectives", "Probe", "Step", "load"]
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # Upper bounds: a limit that cannot be reached is no limit. A drill, its baseline, its abort and
 # its objectives are at most a day (DAY_S, with the fault parameters in drills.fault_params); a
@@ -76,12 +77,6 @@ class Probe:
     name: str
     query: str
     tolerance: Tolerance
-
-
-@dataclass(frozen=True)
-class Fault:
-    kind: str
-    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -156,6 +151,25 @@ class DrillSpec:
     # yet stored, exact, from PostgreSQL (drills.backlog), `backlog_query` its cross-check;
     # "query" — `backlog_query` itself; "" — no backlog.
     backlog_source: str = ""
+    # A composite drill's fault steps (drills.spec_steps), in file order; empty for a drill with
+    # one `fault:`. For a composite drill `target` and `fault` are its first step's and
+    # `expected_alerts` the union of the steps'.
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def composite(self) -> bool:
+        return bool(self.steps)
+
+    def step_view(self, step: Step) -> DrillSpec:
+        """The drill as one step's fault sees it (its FaultContext.spec): that step's target,
+        fault and expected alerts, everything else the drill's."""
+        return replace(
+            self,
+            target=step.component,
+            fault=step.fault,
+            expected_alerts=step.expected_alerts,
+            steps=(),
+        )
 
 
 def load(path: Path) -> DrillSpec:
@@ -167,24 +181,27 @@ def load(path: Path) -> DrillSpec:
 
 
 def _parse(root: Node, path: Path) -> DrillSpec:
+    given = root.mapping()
+    composite = "steps" in given
+    if composite:
+        for single in ("fault", "target", "expected_alerts"):
+            if single in given:
+                raise given[single].fail(
+                    "a composite drill (`steps:`) has no top-level "
+                    f"`{single}`: each step gives its own target, fault and expected_alerts"
+                )
     top = fields_of(
         root,
-        {"name", "description", "target", "fault", "steady_state", "expected_alerts", "objectives"},
+        {"name", "description", "steady_state", "objectives"}
+        | ({"steps"} if composite else {"target", "fault", "expected_alerts"}),
         {"load", "abort", "recovery", "blast_radius", "hypothesis", "client_probe"},
     )
     name = top["name"].text()
     if not NAME_RE.match(name):
         raise top["name"].fail("must be lowercase letters, digits and dashes")
-    target = fields_of(top["target"], {"component"}, set())
-    component = target["component"].text()
-    if component not in COMPONENTS:
-        raise target["component"].fail(f"unknown component (known: {', '.join(COMPONENTS)})")
-
-    fault_fields = fields_of(top["fault"], {"kind"}, {"params"})
-    kind = fault_fields["kind"].text()
-    if kind not in FAULT_KINDS:
-        raise fault_fields["kind"].fail(f"unknown fault kind (known: {', '.join(FAULT_KINDS)})")
-    params = fault_params(kind, fault_fields.get("params"), top["fault"])
+    steps = parse_steps(top["steps"]) if composite else ()
+    component = steps[0].component if steps else parse_component(top["target"])
+    fault = steps[0].fault if steps else parse_fault(top["fault"])
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
@@ -215,7 +232,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         if "recovery" in top
         else {}
     )
-    alerts = tuple(item.text() for item in top["expected_alerts"].items())
+    alerts = union_alerts(steps) if steps else parse_alerts(top["expected_alerts"])
 
     objectives = fields_of(
         top["objectives"],
@@ -229,7 +246,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         description=top["description"].text(),
         path=path,
         target=component,
-        fault=Fault(kind, params),
+        fault=fault,
         load=load_spec,
         steady_state=tuple(probes),
         recovery_samples=recovery["samples"].integer(1, MAX_SAMPLES)
@@ -255,6 +272,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         hypothesis=top["hypothesis"].text() if "hypothesis" in top else "",
         client_probe=parse_client_probe(top.get("client_probe")),
         backlog_source=parse_backlog_source(recovery, backlog_query),
+        steps=steps,
     )
 
 
