@@ -3,7 +3,9 @@
 What a dead run can leave behind, each read from its journal:
 
 * a fault — an `inject-intent` but no `rollback-done`. The drill file is copied into every run
-  directory, so the fault is rebuilt exactly as it was and its (idempotent) rollback run again;
+  directory, so the fault is rebuilt exactly as it was and its (idempotent) rollback run again.
+  A composite drill's steps journal their names (`step`): every step with an intent but no
+  rollback-done of its own is rolled back, newest first, as the runner would have done;
 * the drill's load — a `load` record (with the generator's `previous_rate`) but no
   `load-restored`: the generator would keep the drill's rate forever, and the next drill would
   take it for the platform's own;
@@ -62,13 +64,19 @@ class Leftovers:
     previous_rate: float | None  # the generator rate to restore
     temp_files: tuple[Path, ...]
     harness_pid: int | None = None  # set when the run's harness is still running
+    # A composite drill's steps not rolled back, (step, kind, component) in order of injection;
+    # `fault` is then the last one's.
+    steps: tuple[tuple[str, str, str], ...] = ()
 
     def __bool__(self) -> bool:
         return self.fault is not None or self.previous_rate is not None or bool(self.temp_files)
 
     def describe(self) -> str:
         parts = []
-        if self.fault is not None:
+        if self.steps:
+            named = ", ".join(f"{step} ({kind} on {where})" for step, kind, where in self.steps)
+            parts.append(f"step(s) {named} not rolled back")
+        elif self.fault is not None:
             parts.append(f"{self.fault[0]} on {self.fault[1]} not rolled back")
         if self.previous_rate is not None:
             parts.append(f"load not restored (to {self.previous_rate:g} events/s)")
@@ -83,7 +91,10 @@ def leftovers(run_dir: Path) -> Leftovers:
     events = [record.get("event") for record in records]
     start = next((r for r in records if r.get("event") == RunStart.EVENT), {})
     fault = None
-    if InjectIntent.EVENT in events and RollbackDone.EVENT not in events:
+    steps = _steps_left(records)
+    if steps:
+        fault = steps[-1][1:]
+    elif InjectIntent.EVENT in events and RollbackDone.EVENT not in events:
         intent = next(r for r in records if r.get("event") == InjectIntent.EVENT)
         fault = (str(intent.get("kind", "?")), str(intent.get("component", "?")))
     previous_rate = None
@@ -104,6 +115,27 @@ def leftovers(run_dir: Path) -> Leftovers:
         previous_rate=previous_rate,
         temp_files=temp_files,
         harness_pid=int(start["harness"]["pid"]) if harness_alive(start.get("harness")) else None,
+        steps=steps,
+    )
+
+
+def _steps_left(records: list[dict[str, object]]) -> tuple[tuple[str, str, str], ...]:
+    """A composite run's steps with an inject-intent and no rollback-done of their own, in order
+    of injection; () for a journal without step names (a single-fault drill, an older harness)."""
+    done = {
+        r["step"]
+        for r in records
+        if r.get("event") == RollbackDone.EVENT and isinstance(r.get("step"), str)
+    }
+    intents = [
+        r
+        for r in records
+        if r.get("event") == InjectIntent.EVENT and isinstance(r.get("step"), str)
+    ]
+    return tuple(
+        (str(r["step"]), str(r.get("kind", "?")), str(r.get("component", "?")))
+        for r in intents
+        if r["step"] not in done
     )
 
 
@@ -237,7 +269,9 @@ def _recover_one(
     journal.append(RecoverStart(target_identity=target.identity().to_json()))
     actions: list[str] = []
     failures: list[str] = []
-    if item.fault is not None:
+    if item.steps:
+        _roll_back_steps(item, target, endpoints, journal, progress, actions, failures)
+    elif item.fault is not None:
         spec = spec_module.load(run_dir / "drill.yaml")
         fault = build_fault(spec.fault)
         ctx = FaultContext(spec, target, endpoints, journal, run_dir, lambda _k, _d: None)
@@ -272,5 +306,36 @@ def _recover_one(
             actions.append(f"removed {path}")
     if failures:
         raise RollbackFailed(f"{run_dir.name}: " + "; ".join(failures))
-    kind, component = item.fault or ("", "")
+    kind, component = ("composite", "") if item.steps else (item.fault or ("", ""))
     return Recovered(run_dir, kind, component, tuple(actions))
+
+
+def _roll_back_steps(
+    item: Leftovers,
+    target: Target,
+    endpoints: Endpoints,
+    journal: Journal,
+    progress: Callable[[str], None],
+    actions: list[str],
+    failures: list[str],
+) -> None:
+    """A composite run's steps still in effect, newest first, each from its step in the copied
+    drill file; every step is tried even when one before it failed."""
+    spec = spec_module.load(item.run_dir / "drill.yaml")
+    by_name = {step.name: step for step in spec.steps}
+    for name, kind, component in reversed(item.steps):
+        step = by_name.get(name)
+        if step is None:
+            failures.append(f"step {name} ({kind} on {component}) is not in the drill file copy")
+            continue
+        view = spec.step_view(step)
+        ctx = FaultContext(view, target, endpoints, journal, item.run_dir, lambda _k, _d: None)
+        progress(f"{item.run_dir.name}: rolling back step {name} ({kind} on {component})")
+        try:
+            build_fault(step.fault).rollback(ctx)
+        except (TargetError, RollbackFailed, OSError) as exc:
+            journal.append(RollbackError(error=str(exc), by="recover", step=name))
+            failures.append(f"rollback of step {name} failed: {exc}")
+        else:
+            journal.append(RollbackDone(by="recover", step=name))
+            actions.append(f"step {name}: {kind} on {component} rolled back")

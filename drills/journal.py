@@ -108,6 +108,8 @@ class InjectIntent(Record):
     kind: str
     component: str
     params: Mapping[str, Any]
+    # A composite drill's step (drills.spec_steps); a single-fault drill writes none, as before.
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class Injected(Record):
     at: float  # when the fault took effect (`t` is when this line was written)
     source: str
     details: Mapping[str, Any]
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Abort(Record):
 class RollbackIntent(Record):
     EVENT = "rollback-intent"
     kind: str
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class RollbackError(Record):
     attempt: int | None = None
     retry: bool | None = None
     by: str | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +155,7 @@ class RollbackDone(Record):
     EVENT = "rollback-done"
     at: float | None = None
     by: str | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from drills.results import AlertSummary, Phase, utc
 from drills.run_state import STEP_S, RunState
 from drills.seams import Observer
 from drills.spec import DrillSpec
+from drills.step_figures import slowest_detection, step_results
 from drills.time_to_notify import time_to_notify
 
 PRE_INJECT_WINDOW_S = 30.0
@@ -91,14 +92,16 @@ def measure_run(
         for name in spec.expected_alerts
     ]
     ttd = measure.time_to_detect(times, t_inject)
-    state.result = replace(
-        state.result, ttd_seconds=ttd.seconds, ttd_source=ttd.source, ttd_reason=ttd.reason
-    )
     fired_after = {
         name
         for (name, alertstate), samples in alert_series.items()
         if alertstate == "firing" and any(t >= t_inject and v == 1 for t, v in samples)
     }
+    if state.steps:
+        times, ttd, fired_after = _step_detection(spec, state, alert_series, eval_interval)
+    state.result = replace(
+        state.result, ttd_seconds=ttd.seconds, ttd_source=ttd.source, ttd_reason=ttd.reason
+    )
     firing_before = {
         name
         for (name, alertstate), samples in alert_series.items()
@@ -141,6 +144,10 @@ def measure_run(
     )
     breach = measure.first_breach(timeline, t_inject)
     after = breach or t_inject
+    if state.steps and state.rolled_back_at is not None:
+        # A composite drill recovers after its last rollback: a recovery between two steps is
+        # neither the drill's recovery nor a flap of it.
+        after = max(after, state.rolled_back_at)
     ready_at = state.fault_report.ready_at if state.fault_report else None
     drain = backlog.drainage(
         spec,
@@ -194,6 +201,29 @@ def measure_run(
     save_chart_series(observer, series_dump["queries"], start, end)
     run_dir = Path(state.result.run_dir)
     (run_dir / "series.json").write_text(json.dumps(series_dump))
+
+
+def _step_detection(
+    spec: DrillSpec,
+    state: RunState,
+    alert_series: dict[tuple[str, str], list[measure.Sample]],
+    eval_interval: float,
+) -> tuple[list[measure.AlertTimes], measure.Figure, set[str]]:
+    """A composite drill's detection: each step's alerts after its own injection (the steps
+    land on the result), the drill's TTD the slowest step's, and the alerts that fired after
+    the first injection — an expected one only when it fired in its own step."""
+    t_inject = state.injection.at if state.injection else 0.0
+    steps, step_times = step_results(state.steps, alert_series, eval_interval)
+    state.result = replace(state.result, steps=steps)
+    fired_after = {
+        name
+        for (name, alertstate), samples in alert_series.items()
+        if alertstate == "firing"
+        and name not in spec.expected_alerts
+        and any(t >= t_inject and v == 1 for t, v in samples)
+    }
+    detected = {name for step in steps for name in step.detected_alerts}
+    return list(step_times), slowest_detection(steps), fired_after | detected
 
 
 FINE_STEP_S = 0.05  # the grid SLIs are re-read on between two one-second points

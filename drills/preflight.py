@@ -9,6 +9,8 @@ is collected into one refusal, so a user fixes them all at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import httpx
 
 from drills import budget, slo
@@ -18,7 +20,7 @@ from drills.errors import ObservationError, PreflightRefused, TargetError
 from drills.faults.base import Fault, FaultContext
 from drills.journal import AlertsQuiet, Budget, RecoveredEarlierRun, UnfinishedRunLeftAlone
 from drills.live import firing_now
-from drills.run_state import STEP_S, RunOptions
+from drills.run_state import STEP_S, RunOptions, StepRun
 from drills.seams import Observer
 from drills.spec import DrillSpec
 from drills.targets.base import Target
@@ -39,9 +41,12 @@ def preflight(
     options: RunOptions,
     slos: slo.SloConfig,
     clock: Clock = SYSTEM_CLOCK,
+    steps: Sequence[StepRun] = (),
 ) -> None:
     """Everything that must hold before a fault may be injected; every problem found is named
-    in one refusal (exit 3), and nothing has been disturbed when it is raised."""
+    in one refusal (exit 3), and nothing has been disturbed when it is raised. A composite
+    drill (`steps`) checks every step's component and fault: a fault kind this target refuses
+    refuses the whole drill before any step is injected."""
     # A harness died mid-drill earlier: finish what it left (fault, load, temporary files) on
     # this platform before disturbing anything else; runs of other platforms are only named.
     recovery = recover(
@@ -55,7 +60,8 @@ def preflight(
     for alone in recovery.left_alone:
         ctx.journal.append(UnfinishedRunLeftAlone(run=alone.run_dir.name, why=alone.why))
     problems = []
-    for component in dict.fromkeys((*PIPELINE_COMPONENTS, spec.target)):
+    touched = [run.ctx.spec.target for run in steps] or [spec.target]
+    for component in dict.fromkeys((*PIPELINE_COMPONENTS, *touched)):
         # A target that cannot be asked at all (sandbox stopped) raises TargetError right here.
         if not target.state(component).ready:
             problems.append(f"{component} is not ready")
@@ -68,7 +74,11 @@ def preflight(
     if not observer.ready():
         raise ObservationError(f"Prometheus at {observer.url} is not ready")
     problems += budget_floor_problems(observer, slos, ctx)
-    problems += fault.preflight(ctx)
+    if steps:
+        for run in steps:
+            problems += [f"step {run.step.name}: {p}" for p in run.fault.preflight(run.ctx)]
+    else:
+        problems += fault.preflight(ctx)
     firing = await_quiet_alerts(spec, observer, ctx, clock)
     if firing:
         problems.append(

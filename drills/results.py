@@ -14,6 +14,7 @@ migrated on read (`_MIGRATIONS`), so recorded runs keep rendering while the mode
        `alerts.detection_lower_bound_s` instead of `for_seconds` and `evaluation_interval_s`,
        and `fault: {}` when the fault reported nothing
     2  `schema_version`; `fault` is null when the fault reported nothing
+    3  `steps`: a composite drill's fault steps (`StepResult`), `[]` for a single-fault drill
 
 Fields added to version 2 later (`_ADDED_FIELDS`: the ledger's Jepsen categories, the delay)
 read as their defaults from a file written before them.
@@ -35,7 +36,7 @@ from drills.ledger import Ledger
 from drills.outcome import Outcome
 from drills.unavailability import ClientUnavailability
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 RESULT_NAME = "result.json"
 
 
@@ -130,6 +131,33 @@ class FaultSummary:
 
 
 @dataclass(frozen=True)
+class StepResult:
+    """One fault step of a composite drill (drills.spec_steps): when it was injected and rolled
+    back, and its own detection — the first firing of its expected alerts after its injection."""
+
+    name: str
+    kind: str
+    component: str
+    start: str  # the step's start rule, in words
+    injected_at: datetime | None
+    rolled_back_at: datetime | None
+    expected_alerts: tuple[str, ...]
+    detected_alerts: tuple[str, ...]
+    detected_at: datetime | None
+    ttd_seconds: float | None
+    ttd_source: str
+    ttd_reason: str
+
+    @property
+    def ttd(self) -> Figure:
+        return Figure(self.ttd_seconds, self.ttd_source, self.ttd_reason)
+
+    @property
+    def missed_alerts(self) -> tuple[str, ...]:
+        return tuple(a for a in self.expected_alerts if a not in self.detected_alerts)
+
+
+@dataclass(frozen=True)
 class DrillResult:
     """Everything one run measured."""
 
@@ -164,6 +192,9 @@ class DrillResult:
     schema_version: int = SCHEMA_VERSION
     delay: Delay | None = None  # occurred → stored over the canary range (drills.delay)
     client_unavailability: ClientUnavailability | None = None  # what the client probe saw
+    # A composite drill's steps, in order of injection; the drill-level figures are the drill's:
+    # TTD the slowest step's, TTR from the first injection to the recovery after the last rollback.
+    steps: tuple[StepResult, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -253,6 +284,11 @@ def _from_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _from_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 → 3: a run of a drill with one fault has no steps."""
+    return {**raw, "schema_version": 3, "steps": raw.get("steps", [])}
+
+
 # Fields added to the current schema after files of it were written (at the end of their
 # dataclass, with a default): a file without one reads as that default — what a run that could
 # not measure the figure records. Keyed by the path of the object that holds them.
@@ -292,4 +328,4 @@ def _with_added_fields(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # schema version → the function that lifts a file of that version to the next one.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}

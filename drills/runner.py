@@ -14,12 +14,12 @@ holds the order of the phases, the rollback that always runs, and the run direct
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drills import client_probe, live, retry, slo
+from drills import client_probe, composite, live, slo
 from drills.abort import AbortCheck
 from drills.catalog import load_spec_or_name
 from drills.clock import SYSTEM_CLOCK, Clock
@@ -31,7 +31,7 @@ from drills.errors import (
     RollbackFailed,
     TargetError,
 )
-from drills.faults.base import Fault, FaultContext
+from drills.faults.base import Fault, FaultContext, FaultReport
 from drills.faults.registry import build as build_fault
 from drills.journal import (
     FaultVerified,
@@ -42,9 +42,6 @@ from drills.journal import (
     Load,
     LoadRestored,
     PhaseStarted,
-    RollbackDone,
-    RollbackError,
-    RollbackIntent,
     RunEnd,
     RunStart,
     harness_process,
@@ -56,16 +53,14 @@ from drills.observe import Observer as PrometheusObserver
 from drills.outcome import Outcome
 from drills.preflight import preflight
 from drills.results import DrillResult, FaultSummary, utc
-from drills.run_state import Listener, RunOptions, RunState, quiet
+from drills.run_state import Listener, RunOptions, RunState, StepRun, quiet
 from drills.seams import Generator, Observer
 from drills.settle import PROMETHEUS_NOW, settle_ledger
-from drills.spec import DrillSpec
+from drills.spec import DrillSpec, Step
 from drills.targets.base import Target
 
 # Re-exported: callers name the run's options, listener type and drill lookup through the runner.
 __all__ = ["Listener", "RunOptions", "load_spec_or_name", "plan", "run"]
-
-ROLLBACK_BACKOFF = retry.Backoff(attempts=3, first_s=1.0, max_s=4.0)
 
 
 def new_run_id(drill: str, now: float | None = None) -> str:
@@ -75,20 +70,43 @@ def new_run_id(drill: str, now: float | None = None) -> str:
 
 def plan(spec: DrillSpec, target: Target) -> list[str]:
     """The resolved plan, for --dry-run: touches nothing."""
-    fault = build_fault(spec.fault)
     ctx = _context(spec, target, Journal.__new__(Journal), Path("."), quiet)
+    if spec.composite:
+        fault_lines = []
+        for number, run in enumerate(composite.build_runs(spec, ctx, _build), 1):
+            step = run.step
+            fault_lines += [
+                f"step {number} {step.name}: {step.fault.kind} on {step.component}, "
+                f"starts {step.describe_start()}; "
+                f"expected alerts: {', '.join(step.expected_alerts) or 'none'}",
+                *(f"  {line}" for line in run.fault.plan(run.ctx)),
+            ]
+        fault_lines.append("rollback: every step still in effect, in reverse order of injection")
+    else:
+        fault_lines = build_fault(spec.fault).plan(ctx)
     lines = [
         f"drill {spec.name}: {spec.description}",
         f"target: {target.describe()}",
-        f"component: {spec.target}",
+        f"component: {spec.target}"
+        if not spec.composite
+        else f"components: {', '.join(dict.fromkeys(s.component for s in spec.steps))}",
         f"load: {spec.load.rate:g} events/s, baseline {spec.load.baseline_s:g} s",
         "steady state: "
         + "; ".join(f"{p.name} {p.tolerance.describe()}" for p in spec.steady_state),
         f"expected alerts: {', '.join(spec.expected_alerts) or 'none'}",
-        *fault.plan(ctx),
+        *fault_lines,
         f"abort after {spec.abort.max_duration_s:g} s in total; rollback always runs",
     ]
     return lines
+
+
+def _build(step: Step) -> Fault:
+    return build_fault(step.fault)
+
+
+def _steps(spec: DrillSpec, ctx: FaultContext, given: Mapping[str, Fault]) -> list[StepRun]:
+    """A composite drill's steps, each with its fault (a test's, by step name, or built)."""
+    return composite.build_runs(spec, ctx, lambda step: given.get(step.name) or _build(step))
 
 
 def _context(
@@ -108,14 +126,16 @@ def run(
     generator: Generator | None = None,
     clock: Clock = SYSTEM_CLOCK,
     prober: client_probe.ClientProber | None = None,
+    step_faults: Mapping[str, Fault] | None = None,
 ) -> DrillResult:
     """Run one drill end to end and write its run directory.
 
     Every outcome, including an internal error, ends as a result with an outcome and a reason;
-    rollback has run by the time this returns. `fault`, `observer`, `generator`, `clock` and
-    `prober` are seams for tests; by default they are built from the spec and the target's
-    endpoints. The client probe runs from the baseline to the end of recovery (its phase hook)
-    and is stopped in the `finally` whatever happened.
+    rollback has run by the time this returns. `fault` (a composite drill's: `step_faults`, by
+    step name), `observer`, `generator`, `clock` and `prober` are seams for tests; by default
+    they are built from the spec and the target's endpoints. The client probe runs from the
+    baseline to the end of recovery (its phase hook) and is stopped in the `finally` whatever
+    happened.
     """
     slos = slo.load(options.slo_config)  # bad input: refused before anything is written
     started = clock.now()
@@ -123,7 +143,9 @@ def run(
     run_dir = options.runs_dir / run_id
     journal = Journal(run_dir)
     ctx = _context(spec, target, journal, run_dir, listener)
-    fault = fault or build_fault(spec.fault)
+    steps = _steps(spec, ctx, step_faults or {})
+    # A composite drill acts through its steps' faults; `fault` is then its first step's.
+    fault = fault or (steps[0].fault if steps else build_fault(spec.fault))
     result = DrillResult(
         run_id=run_id,
         drill=spec.name,
@@ -133,7 +155,7 @@ def run(
         started_at=utc(started),
         run_dir=str(run_dir),
     )
-    state = RunState(started=started, result=result, clock=clock)
+    state = RunState(started=started, result=result, clock=clock, steps=steps)
     endpoints = ctx.endpoints
     observer = observer or PrometheusObserver(endpoints.prometheus_url)
     token = endpoints.generator_token.reveal()
@@ -205,9 +227,10 @@ def _lifecycle(
     deadline = started + (options.max_duration_s or spec.abort.max_duration_s)
     rate = options.load_rate if options.load_rate is not None else spec.load.rate
     checker = AbortCheck(spec, slos, rate, started, deadline)
+    schedule = composite.Schedule(spec, state.steps, journal, clock) if state.steps else None
     try:
         phase("preflight")
-        preflight(spec, target, fault, ctx, observer, options, slos, clock)
+        preflight(spec, target, fault, ctx, observer, options, slos, clock, steps=state.steps)
         phase("baseline")
         state.original_rate = generator.mark().rate
         journal.append(Load(rate=rate, previous_rate=state.original_rate))
@@ -217,33 +240,34 @@ def _lifecycle(
         state.before = generator.mark()
         state.dead_lettered_since = observer.value(PROMETHEUS_NOW)
         phase("inject")
-        journal.append(
-            InjectIntent(kind=spec.fault.kind, component=spec.target, params=spec.fault.params)
-        )
-        injection = fault.inject(ctx)
-        state.injection = injection
-        journal.append(
-            Injected(at=injection.at, source=injection.source, details=injection.details)
-        )
-        listener("injected", {"at": injection.at})
-        phase("observe")
-        live.watch_while(
-            lambda: fault.hold(ctx, injection), spec, observer, ctx, checker, injection.at, clock
-        )
+        if schedule is not None:
+            _run_steps(schedule, state, observer, checker, ctx, phase)
+        else:
+            _inject_and_hold(fault, ctx, state, observer, checker, phase)
     except BaseException:
         state.interrupted_in = state.interrupted_in or state.phase
         raise
     finally:
-        if state.injection is not None or state.phase == "inject":
+        if schedule is not None:
+            if any(run.active for run in state.steps):
+                phase("rollback")
+                _roll_back_steps(schedule, ctx, state)
+        elif state.injection is not None or state.phase == "inject":
             phase("rollback")
             _rollback(fault, ctx, journal, state)
+    assert state.injection is not None  # the schedule or the single fault injected: no exception
+    t_inject = state.injection.at
     phase("recover")
-    state.fault_report = fault.verify(ctx, injection)
-    journal.append(FaultVerified(figures=state.fault_report.figures))
-    state.recovery_confirmed_at = live.await_recovery(
-        spec, observer, ctx, checker, injection.at, clock
+    state.fault_report = (
+        schedule.verify() if schedule is not None else fault.verify(ctx, state.injection)
     )
-    live.await_detection(spec, observer, ctx, checker, injection.at, clock)
+    journal.append(FaultVerified(figures=state.fault_report.figures))
+    state.recovery_confirmed_at = live.await_recovery(spec, observer, ctx, checker, t_inject, clock)
+    # Each step's alerts are awaited from that step's injection, with its own TTD objective.
+    for view, at in [(r.ctx.spec, r.injection.at) for r in state.steps if r.injection] or [
+        (spec, t_inject)
+    ]:
+        live.await_detection(view, observer, ctx, checker, at, clock)
     phase("verify")
     pg_dsn = ctx.endpoints.pg_dsn.reveal()
     ledger = settle_ledger(generator, state, pg_dsn, observer)
@@ -275,9 +299,7 @@ def _finish(
         state.result,
         finished_at=utc(finished),
         wall_seconds=round(finished - state.started, 3),
-        fault=None
-        if report is None
-        else FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks),
+        fault=None if report is None else _fault_summary(spec, report),
         reason="; ".join(filter(None, [state.result.reason, *state.notes])),
     )
     result.write(run_dir)
@@ -285,26 +307,79 @@ def _finish(
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
 
 
+def _fault_summary(spec: DrillSpec, report: FaultReport) -> FaultSummary:
+    """What the fault reported; a composite drill's kind is "composite", its parameters every
+    step's (named `<step>.kind`, `<step>.<param>`), its figures and checks named by step."""
+    if not spec.steps:
+        return FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks)
+    params: dict[str, object] = {}
+    for step in spec.steps:
+        params[f"{step.name}.kind"] = step.fault.kind
+        params[f"{step.name}.component"] = step.component
+        params.update({f"{step.name}.{k}": v for k, v in step.fault.params.items()})
+    return FaultSummary("composite", params, report.figures, report.checks)
+
+
 def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: RunState) -> None:
     """Undo the fault, retrying only temporary failures (a 403 or 404 fails at once)."""
-    journal.append(RollbackIntent(kind=ctx.spec.fault.kind))
-
-    def failed(attempt: int, exc: Exception, will_retry: bool) -> None:
-        journal.append(RollbackError(attempt=attempt, error=str(exc), retry=will_retry))
-
     try:
-        retry.call(
-            lambda: fault.rollback(ctx), ROLLBACK_BACKOFF, on_error=failed, sleep=state.clock.sleep
-        )
-    except (TargetError, OSError) as exc:
-        kind = "temporary" if retry.is_temporary(exc) else "permanent"
-        raise RollbackFailed(
-            f"rollback of {ctx.spec.fault.kind} on {ctx.spec.target} failed ({kind} error): "
-            f"{exc}. The platform may be broken: run `genesis-drill recover` and check "
-            "`genesis-drill platform status`."
-        ) from exc
+        state.rolled_back_at = composite.rollback(fault, ctx, journal, state.clock)
     except KeyboardInterrupt:
         state.interrupted_in = "rollback"
         raise
-    state.rolled_back_at = state.clock.now()
-    journal.append(RollbackDone(at=state.rolled_back_at))
+
+
+def _inject_and_hold(
+    fault: Fault,
+    ctx: FaultContext,
+    state: RunState,
+    observer: Observer,
+    checker: AbortCheck,
+    phase: Callable[[str], None],
+) -> None:
+    """A single-fault drill's inject and observe phases."""
+    spec, journal = ctx.spec, ctx.journal
+    journal.append(
+        InjectIntent(kind=spec.fault.kind, component=spec.target, params=spec.fault.params)
+    )
+    injection = fault.inject(ctx)
+    state.injection = injection
+    journal.append(Injected(at=injection.at, source=injection.source, details=injection.details))
+    ctx.emit("injected", {"at": injection.at})
+    phase("observe")
+    live.watch_while(
+        lambda: fault.hold(ctx, injection), spec, observer, ctx, checker, injection.at, state.clock
+    )
+
+
+def _run_steps(
+    schedule: composite.Schedule,
+    state: RunState,
+    observer: Observer,
+    checker: AbortCheck,
+    ctx: FaultContext,
+    phase: Callable[[str], None],
+) -> None:
+    """A composite drill's inject and observe phases: the first injection is the drill's."""
+
+    def injected(run: StepRun) -> None:
+        assert run.injection is not None
+        step = run.step
+        ctx.emit("injected", {"at": run.injection.at, "step": step.name, "kind": step.fault.kind})
+        if state.injection is None:
+            state.injection = run.injection
+            phase("observe")
+
+    schedule.run(observer, checker, ctx, injected)
+
+
+def _roll_back_steps(schedule: composite.Schedule, ctx: FaultContext, state: RunState) -> None:
+    """Every step still in effect, in reverse order of injection."""
+    try:
+        schedule.roll_back_all()
+    except KeyboardInterrupt:
+        state.interrupted_in = "rollback"
+        raise
+    finally:
+        done = [run.rolled_back_at for run in state.steps if run.rolled_back_at is not None]
+        state.rolled_back_at = max(done, default=None)
