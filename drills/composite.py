@@ -1,6 +1,7 @@
 """The fault steps of a composite drill (issue 14): each step injected when its start rule says,
 held for its duration, and rolled back in reverse order of injection — always, also on a failed
-hold, an abort, Ctrl-C or SIGTERM.
+hold, an abort, Ctrl-C or SIGTERM. A step that starts `after` another counts its delay from the
+other's component being ready again once rolled back (journaled `step-ready`).
 
 The schedule runs on the runner's thread; each step's hold runs in a thread of its own (as
 drills.live.watch_while does for a drill with one fault) while the live view ticks and the abort
@@ -29,12 +30,16 @@ from drills.journal import (
     RollbackDone,
     RollbackError,
     RollbackIntent,
+    StepReady,
 )
 from drills.run_state import STEP_S, StepRun
 from drills.seams import Observer
 from drills.spec import DrillSpec, Step
 
 ROLLBACK_BACKOFF = retry.Backoff(attempts=3, first_s=1.0, max_s=4.0)
+# How long a rolled-back step's component may take to be ready again before a step that starts
+# `after` it is given up on (a broker restarting under load took 8 s on the 2-core sandbox).
+READY_TIMEOUT_S = 90.0
 HOLD_JOIN_S = 10.0  # how long a hold told to stop may take to return before rollback goes ahead
 
 
@@ -100,7 +105,7 @@ class Schedule:
             return self.began
         ref = self.by_name[start.step]
         if start.rule == "after":
-            return None if ref.rolled_back_at is None else ref.rolled_back_at + start.delay_s
+            return None if ref.ready_at is None else ref.ready_at + start.delay_s
         return None if ref.injection is None else ref.injection.at + start.delay_s
 
     def may_roll_back(self, run: StepRun) -> bool:
@@ -197,10 +202,38 @@ class Schedule:
                 return
             self._roll_back(self.stack.pop())
 
-    def _roll_back(self, run: StepRun) -> None:
+    def _roll_back(self, run: StepRun, *, during: bool = True) -> None:
+        """Roll one step back. During the schedule (`during`), a step rolled back with nothing
+        else in effect is verified at once, as a single-fault drill's fault is after its
+        rollback: its figures (when the component was ready again) are then its own, not read
+        after the later steps — a broker's readiness read at the end of the drill came out 3 s
+        late. A step that starts `after` it counts from its component being ready again."""
         run.rolled_back_at = rollback(
             run.fault, run.ctx, self.journal, self.clock, step=run.step.name
         )
+        if not during:
+            return
+        ready = None
+        if not self.stack and run.injection is not None:
+            run.report = run.fault.verify(run.ctx, run.injection)
+            ready = run.report.ready_at
+        if any(
+            p.step.start is not None
+            and p.step.start.rule == "after"
+            and p.step.start.step == run.step.name
+            for p in self.pending
+        ):
+            self._await_ready(run, run.rolled_back_at, ready)
+
+    def _await_ready(self, run: StepRun, rolled_back_at: float, ready: float | None) -> None:
+        """A step that starts `after` this one counts from its component being back, not from
+        the rollback's command: a restarted broker refused connections for 10 s more, and a
+        "kill during the drain" 3 s after the start command killed while nothing drained."""
+        component = run.step.component
+        if ready is None:
+            ready = run.ctx.target.wait_ready(component, READY_TIMEOUT_S)
+        run.ready_at = max(rolled_back_at, ready)
+        self.journal.append(StepReady(step=run.step.name, component=component, at=run.ready_at))
 
     def stop(self) -> None:
         """Tell every hold in effect to return, and give each a moment to do so."""
@@ -218,7 +251,7 @@ class Schedule:
         while self.stack:
             run = self.stack.pop()
             try:
-                self._roll_back(run)
+                self._roll_back(run, during=False)
             except RollbackFailed as exc:
                 failures.append(str(exc))
         if failures:
@@ -226,7 +259,8 @@ class Schedule:
 
     def verify(self) -> FaultReport:
         """After recovery: each injected step's own findings, merged into one report — figures
-        and checks named by step, the component ready when the last one was."""
+        and checks named by step, the component ready when the last one was. A step already
+        verified at its rollback keeps that report."""
         figures: dict[str, float | int | str | None] = {}
         checks = []
         ready: list[float] = []
@@ -235,7 +269,8 @@ class Schedule:
         for run in self.runs:
             if run.injection is None:
                 continue
-            report = run.report = run.fault.verify(run.ctx, run.injection)
+            # Verified at its rollback when nothing else was in effect (`_roll_back`), else now.
+            report = run.report = run.report or run.fault.verify(run.ctx, run.injection)
             name = run.step.name
             figures.update({f"{name}.{key}": value for key, value in report.figures.items()})
             checks += [

@@ -159,6 +159,17 @@ class RollbackDone(Record):
 
 
 @dataclass(frozen=True)
+class StepReady(Record):
+    """A composite drill's step rolled back and its component ready again: what a later step
+    that starts `after` it counts its delay from."""
+
+    EVENT = "step-ready"
+    step: str
+    component: str
+    at: float
+
+
+@dataclass(frozen=True)
 class FaultVerified(Record):
     EVENT = "fault-verified"
     figures: Mapping[str, float | int | str | None]

@@ -141,6 +141,9 @@ class StepResult:
     start: str  # the step's start rule, in words
     injected_at: datetime | None
     rolled_back_at: datetime | None
+    # Its component ready again after the rollback; awaited only when a later step starts
+    # `after` it (the time that step's delay counts from).
+    ready_at: datetime | None
     expected_alerts: tuple[str, ...]
     detected_alerts: tuple[str, ...]
     detected_at: datetime | None

@@ -46,6 +46,7 @@ class StepRun:
     intended: bool = False  # its inject-intent is journaled: from here on it must be rolled back
     injection: Injection | None = None
     rolled_back_at: float | None = None
+    ready_at: float | None = None  # its component ready again after the rollback (if awaited)
     report: FaultReport | None = None
     held: threading.Event = field(default_factory=threading.Event)  # its hold has returned
     errors: list[BaseException] = field(default_factory=list)  # raised by its hold

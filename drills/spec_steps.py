@@ -5,7 +5,8 @@ drills/spec.py keeps to the drill's shape.
 A composite drill runs several faults, each with its own target and expected alerts, on a
 schedule: the first step right after the baseline, every later one relative to an earlier step —
 
-    start: {after: broker-down, delay_s: 3}   # 3 s after broker-down was rolled back (sequence)
+    start: {after: broker-down, delay_s: 3}   # 3 s after broker-down was rolled back and its
+                                              # component ready again (sequence)
     start: {with: broker-down, delay_s: 5}    # 5 s after broker-down took effect, while it holds
 
 A step may only name an earlier step, so the schedule has no cycles and reads top to bottom.
@@ -45,8 +46,8 @@ class Fault:
 
 @dataclass(frozen=True)
 class StepStart:
-    """When a step starts: `delay_s` after step `step` was rolled back (`rule` "after") or
-    took effect (`rule` "with", while it still holds)."""
+    """When a step starts: `delay_s` after step `step` was rolled back and its component was
+    ready again (`rule` "after"), or after it took effect (`rule` "with", while it holds)."""
 
     rule: str
     step: str
@@ -54,7 +55,7 @@ class StepStart:
 
     def describe(self) -> str:
         if self.rule == "after":
-            return f"{self.delay_s:g} s after step {self.step} was rolled back"
+            return f"{self.delay_s:g} s after step {self.step} was rolled back and ready again"
         return f"{self.delay_s:g} s after step {self.step} took effect, while it holds"
 
 

@@ -50,6 +50,7 @@ def step_results(
                 start=step.describe_start(),
                 injected_at=utc(t_inject),
                 rolled_back_at=utc(run.rolled_back_at),
+                ready_at=utc(run.ready_at),
                 expected_alerts=step.expected_alerts,
                 detected_alerts=tuple(a.name for a in own if a.first_firing_at is not None),
                 detected_at=None if ttd.seconds is None else utc(t_inject + ttd.seconds),

@@ -61,7 +61,10 @@ class ConsoleReporter:
             if "backlog" in data:
                 self.backlog = data["backlog"]
         elif kind == "injected":
-            self.notes.append(f"{self.elapsed:6.1f}s  fault injected ({self.spec.fault.kind})")
+            what = str(data.get("kind") or self.spec.fault.kind)
+            if "step" in data:  # a composite drill's step
+                what = f"step {data['step']}: {what}"
+            self.notes.append(f"{self.elapsed:6.1f}s  fault injected ({what})")
         elif kind == "waiting":
             self.phase = f"preflight: waiting for {data['for']}"
         elif kind == "fault":

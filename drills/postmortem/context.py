@@ -24,7 +24,15 @@ from drills.journal import read as read_journal
 from drills.ledger import Ledger
 from drills.outcome import Outcome
 from drills.postmortem.impact import Impact, measure_impact
-from drills.results import AlertSummary, Check, DrillResult, Figure, Objective, Phase
+from drills.results import (
+    AlertSummary,
+    Check,
+    DrillResult,
+    Figure,
+    Objective,
+    Phase,
+    StepResult,
+)
 from drills.spec import DrillSpec, load
 
 Sample = tuple[float, float]
@@ -127,6 +135,7 @@ class RunContext:
     consumer_restarts: int | None = None
     journal_events: tuple[str, ...] = field(default_factory=tuple)
     regressions: tuple[RegressionInfo, ...] = field(default_factory=tuple)
+    steps: tuple[StepResult, ...] = ()  # a composite drill's, in order of injection
 
     @property
     def injected(self) -> bool:
@@ -261,6 +270,7 @@ _JOURNAL_WORDS = {
     records.RollbackIntent.EVENT: "rollback started",
     records.RollbackDone.EVENT: "rollback done",
     records.RollbackError.EVENT: "rollback attempt failed: {error}",
+    records.StepReady.EVENT: "{component} ready again after the rollback",
     records.FaultVerified.EVENT: "fault effects verified",
     records.LoadRestored.EVENT: "load restored to {rate} events/s",
     records.InternalError.EVENT: "harness internal error: {error}",
@@ -289,6 +299,9 @@ def _journal_row(record: dict[str, Any], t_inject: float | None) -> TimelineRow 
             text = template.format_map(_Missing(values))
         except (ValueError, IndexError):
             text = event
+    step = record.get("step")
+    if isinstance(step, str) and step:  # a composite drill's step: each one's inject/rollback
+        text = f"step {step}: {text}"
     offset = None if t_inject is None else round(at - t_inject, 3)
     return TimelineRow(datetime.fromtimestamp(at, UTC), offset, text, "journal")
 
@@ -374,6 +387,7 @@ def build(run_dir: Path) -> RunContext:
         consumer_restarts=_int(figures.get("consumer_restarts")),
         journal_events=tuple(_str(r.get("event")) for r in journal),
         regressions=_regressions(run_dir),
+        steps=result.steps,
     )
 
 

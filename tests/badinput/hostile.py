@@ -118,3 +118,42 @@ HOSTILE_FILES: dict[str, bytes] = {
         for i in range(8)
     ),
 }
+
+
+def composite_cases() -> dict[str, bytes]:
+    """The catalog's composite drill (`steps:`) broken in its structure, one way each: every
+    rule of drills.spec_steps that a number mutation cannot reach."""
+    source = REPO_ROOT / "drills" / "catalog" / "broker-outage-then-kill.yaml"
+    base = yaml.safe_load(source.read_text())
+    first, second = base["steps"]
+
+    def steps(*items: dict[str, Any], **top: Any) -> bytes:
+        tree = {**copy.deepcopy(base), **top, "steps": [copy.deepcopy(i) for i in items]}
+        return yaml.safe_dump(tree, sort_keys=False).encode()
+
+    def but(item: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        return {**copy.deepcopy(item), **changes}
+
+    return {
+        "composite-fault-and-steps": steps(first, second, fault={"kind": "process-kill"}),
+        "composite-target-and-steps": steps(first, second, target={"component": "redis"}),
+        "composite-one-step": steps(first),
+        "composite-duplicate-name": steps(first, but(second, name="broker-down")),
+        "composite-unknown-after": steps(first, but(second, start={"after": "nope"})),
+        "composite-self-reference": steps(first, but(second, start={"with": "kill-analysis"})),
+        "composite-forward-reference": steps(
+            first,
+            but(second, start={"after": "third"}),
+            but(second, name="third", start={"after": "kill-analysis"}),
+        ),
+        "composite-both-rules": steps(
+            first, but(second, start={"after": "broker-down", "with": "broker-down"})
+        ),
+        "composite-no-start": steps(first, {k: v for k, v in second.items() if k != "start"}),
+        "composite-first-step-start": steps(but(first, start={"after": "x"}), second),
+        "composite-unknown-step-field": steps(first, but(second, retries=3)),
+        "composite-too-many-steps": steps(
+            first,
+            *(but(second, name=f"kill-{i}", start={"after": "broker-down"}) for i in range(8)),
+        ),
+    }

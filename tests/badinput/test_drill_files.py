@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.badinput.hostile import CATALOG, HOSTILE_FILES, mutated_document, mutated_text
+from tests.badinput.hostile import (
+    CATALOG,
+    HOSTILE_FILES,
+    composite_cases,
+    mutated_document,
+    mutated_text,
+)
 from tests.badinput.support import PORT_BASE, check
 
 TIER = settings(
@@ -58,6 +64,17 @@ def test_catalog_drills_broken_as_text_are_refused(data):
 def test_hostile_files_are_refused(case):
     """Each hand-written hostile file (tags, 100,000-deep nesting, a 5,000-digit number, 50 MB)."""
     _try_all(HOSTILE_FILES[case])
+
+
+COMPOSITE = composite_cases()
+
+
+@pytest.mark.parametrize("case", sorted(COMPOSITE))
+def test_broken_composite_drills_are_refused(case):
+    """The composite catalog drill with its steps broken: both `fault` and `steps`, one step,
+    duplicate names, unknown, self or forward references, both start rules, no start, a start
+    on the first step, an unknown step field, nine steps."""
+    _try_all(COMPOSITE[case])
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory", "missing", "empty-dir"])

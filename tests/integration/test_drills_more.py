@@ -488,3 +488,118 @@ def test_d_recover_terminates_a_journaled_lock_holder_and_nobody_else(live, tmp_
     finally:
         holder.close()
         decoy.close()
+
+
+class _Liveness:
+    """Ground truth beside the harness, every 20 ms: whether the broker's AMQP port accepts a
+    connection, and whether the analysis process that listened before the drill still exists
+    (/proc) — neither read through the harness's code."""
+
+    def __init__(self, broker_port: int, analysis_pid: int) -> None:
+        self.broker_port, self.analysis_pid = broker_port, analysis_pid
+        self.refused: list[float] = []
+        self.accepted: list[float] = []
+        self.analysis_gone_at: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _Liveness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        import socket
+
+        while not self._stop.wait(0.02):
+            try:
+                socket.create_connection(("127.0.0.1", self.broker_port), timeout=0.2).close()
+                self.accepted.append(time.time())
+            except OSError:
+                self.refused.append(time.time())
+            if self.analysis_gone_at is None and not Path(f"/proc/{self.analysis_pid}").exists():
+                self.analysis_gone_at = time.time()
+
+
+def test_f_composite_broker_outage_then_kill(live, tmp_path):
+    """broker-outage-then-kill (a composite drill): RabbitMQ is stopped 15 s, and 3 s after it
+    is back — while the buffered events drain — the analysis process is SIGKILLed. Each step is
+    injected in order and detected by its own alert within the objective, both are rolled back,
+    and the ledger is exact. Checked against the OS: the broker's port refused during step 1 only,
+    and the analysis process died after the broker accepted again, and was replaced."""
+    from drills.journal import read
+
+    analysis_port = live.port("audit-log-analysis")
+    pid_before = _listening_pid(analysis_port)
+    with _Liveness(live.port("rabbitmq"), pid_before) as watch:
+        spec, result = run_drill(live, tmp_path, "broker-outage-then-kill")
+    for step in result.steps:
+        print(
+            f"  step {step.name}: injected {step.injected_at} rolled back {step.rolled_back_at} "
+            f"TTD {step.ttd_seconds} ({step.detected_alerts}) {step.ttd_reason}"
+        )
+    assert_drill_passed(live, spec, result)
+    assert [s.name for s in result.steps] == ["broker-down", "kill-analysis"]
+    broker, kill = result.steps
+    assert broker.injected_at and broker.rolled_back_at and kill.injected_at and kill.rolled_back_at
+    assert result.injected_at == broker.injected_at
+    # Step 2 starts 3 s after step 1 was rolled back and the broker ready again (its start rule).
+    assert broker.ready_at is not None and broker.ready_at >= broker.rolled_back_at
+    gap = (kill.injected_at - broker.ready_at).total_seconds()
+    assert 3.0 <= gap < 5.0, gap
+    held = (broker.rolled_back_at - broker.injected_at).total_seconds()
+    assert held >= 15.0, held
+    for step in result.steps:
+        assert step.detected_alerts == step.expected_alerts, step
+        assert step.ttd_seconds is not None and 0 < step.ttd_seconds <= spec.objectives.max_ttd_s
+    objectives = {o.name: o.passed for o in result.objectives}
+    assert objectives["time to detect (step broker-down)"]
+    assert objectives["time to detect (step kill-analysis)"]
+    journal = read(Path(result.run_dir) / "journal.jsonl")
+    stepped = [(r["event"], r["step"]) for r in journal if "step" in r]
+    assert stepped == [
+        ("inject-intent", "broker-down"),
+        ("injected", "broker-down"),
+        ("rollback-intent", "broker-down"),
+        ("rollback-done", "broker-down"),
+        ("step-ready", "broker-down"),
+        ("inject-intent", "kill-analysis"),
+        ("injected", "kill-analysis"),
+        ("rollback-intent", "kill-analysis"),
+        ("rollback-done", "kill-analysis"),
+    ]
+    # Ground truth from the OS. The broker's port refused only around step 1's outage ...
+    t1, r1 = broker.injected_at.timestamp(), broker.rolled_back_at.timestamp()
+    ready, t2 = broker.ready_at.timestamp(), kill.injected_at.timestamp()
+    assert watch.refused, "the OS never saw the broker refuse a connection"
+    print(
+        f"  OS: broker refused from +{watch.refused[0] - t1:.3f} to +{watch.refused[-1] - t1:.3f}"
+        f" s (rolled back +{r1 - t1:.3f}, ready +{ready - t1:.3f}, step 2 +{t2 - t1:.3f}); "
+        f"analysis pid {pid_before} gone at +{(watch.analysis_gone_at or 0) - t2:.3f} s "
+        "after step 2's injection"
+    )
+    assert t1 - 1.0 <= watch.refused[0] <= t1 + 2.0
+    assert not any(t1 + 1 <= t <= r1 - 1 for t in watch.accepted)  # down for the whole hold
+    assert r1 - 1 <= watch.refused[-1] <= ready + 0.5  # booting after the start, until ready
+    # ... it accepted steadily from before step 2 (the drain was under way), and the analysis
+    # process died at step 2's injection, not before.
+    assert not any(t >= ready + 0.5 for t in watch.refused)
+    assert any(ready <= t < t2 - 2.5 for t in watch.accepted)
+    # The broker's readiness figure is its own (verified at its rollback, not after step 2):
+    # the OS saw the port accept again within a second of it.
+    back = min(t for t in watch.accepted if t > watch.refused[-1])
+    assert abs(back - ready) <= 1.0, (back - t1, ready - t1)
+    assert result.fault is not None
+    after_start = result.fault.figures["broker-down.ready_seconds_after_start"]
+    assert isinstance(after_start, float) and abs(after_start - (ready - r1)) <= 1.0
+    assert watch.analysis_gone_at is not None
+    assert t2 - 0.5 <= watch.analysis_gone_at <= t2 + 2.0
+    pid_after = _listening_pid(analysis_port)
+    assert pid_after != pid_before
+    assert result.fault is not None and result.fault.kind == "composite"
+    checks = {c.name: c for c in result.fault.checks}
+    assert checks["kill-analysis: component restarted by its supervisor"].passed
+    assert result.fault.figures["kill-analysis.restart_pid"] == str(pid_after)

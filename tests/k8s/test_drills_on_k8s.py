@@ -300,3 +300,39 @@ def test_cli_run_in_forbidden_namespace_exits_3(server, tmp_path, monkeypatch) -
     assert "forbidden (403)" in result.output
     assert json.dumps(result.output)  # one line of text, no traceback
     assert "Traceback" not in result.output
+
+
+def test_a_composite_drill_with_a_step_kubernetes_refuses_is_refused_whole(
+    target, cluster, tmp_path
+) -> None:
+    """A composite drill whose second step is a process-freeze (which the API cannot do) is
+    refused by preflight with exit 3, like analysis-freeze alone: the reason names the step,
+    and no step is injected — the simulated cluster sees no mutation, the journal no intent."""
+    from drills.runner import RunOptions, run
+    from tests.fakes import FakeClock, FakeGenerator, FakeObserver
+
+    text = (REPO_ROOT / "drills" / "catalog" / "broker-outage-then-kill.yaml").read_text()
+    text = text.replace(
+        "      kind: process-kill\n      params:\n        signal: KILL\n",
+        "      kind: process-freeze\n      params:\n        duration_s: 5\n",
+    )
+    drill = tmp_path / "broker-outage-then-freeze.yaml"
+    drill.write_text(text)
+    spec = load(drill)
+    assert [s.fault.kind for s in spec.steps] == ["service-stop", "process-freeze"]
+    clock = FakeClock()
+    result = run(
+        spec,
+        target,
+        RunOptions(runs_dir=tmp_path / "runs"),
+        observer=FakeObserver(clock=clock),
+        generator=FakeGenerator(),
+        clock=clock,
+    )
+    assert result.outcome == "preflight-refused" and result.exit_code == 3, result.reason
+    assert "step kill-analysis: target 'kubernetes' (KubernetesTarget) cannot freeze" in (
+        result.reason
+    )
+    journal = [r["event"] for r in Journal(Path(result.run_dir)).records()]
+    assert "inject-intent" not in journal
+    assert cluster.mutations == []

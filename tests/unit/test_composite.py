@@ -288,7 +288,10 @@ class StepFault:
         self.log.append(("rollback", self.name, self.clock.now()))
 
     def verify(self, ctx: FaultContext, injection: Injection) -> FaultReport:
-        return FaultReport(figures={"component": ctx.spec.target}, ready_at=injection.at + 1)
+        """As the real faults do: the component's readiness, from the target."""
+        ready = ctx.target.wait_ready(ctx.spec.target, 60)
+        self.log.append(("verify", self.name, self.clock.now()))
+        return FaultReport(figures={"component": ctx.spec.target}, ready_at=ready)
 
 
 @pytest.fixture(autouse=True)
@@ -307,12 +310,13 @@ def go(
     faults: dict[str, StepFault],
     clock: FakeClock,
     observer: FakeObserver | None = None,
+    target: FakeTarget | None = None,
 ):
     observer = observer or FakeObserver(clock=clock)
     runs = tmp_path / "runs"
     return run(
         spec,
-        FakeTarget(),
+        target or FakeTarget(),
         RunOptions(runs_dir=runs),
         step_faults=faults,
         observer=observer,
@@ -338,12 +342,12 @@ def journal_steps(result) -> list[tuple[str, str]]:
 def test_a_sequence_injects_the_second_step_its_delay_after_the_first_rollback(tmp_path):
     """after: b is injected delay_s after a's rollback completed; both rolled back once, and
     each step journals its own intent, injection and rollback."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, step("a") + step("b", "{after: a, delay_s: 3}", "redis"))
     faults = faults_for(spec, clock, a={"hold_s": 5.0})
     result = go(tmp_path, spec, faults, clock)
     log = faults["a"].log
-    assert [(what, name) for what, name, _t in log] == [
+    assert [(what, name) for what, name, _t in log if what != "verify"] == [
         ("inject", "a"),
         ("rollback", "a"),
         ("inject", "b"),
@@ -358,13 +362,15 @@ def test_a_sequence_injects_the_second_step_its_delay_after_the_first_rollback(t
         ("injected", "a"),
         ("rollback-intent", "a"),
         ("rollback-done", "a"),
+        ("step-ready", "a"),
         ("inject-intent", "b"),
         ("injected", "b"),
         ("rollback-intent", "b"),
         ("rollback-done", "b"),
     ]
     assert [s.name for s in result.steps] == ["a", "b"]
-    assert result.steps[1].start == "3 s after step a was rolled back"
+    assert result.steps[1].start == "3 s after step a was rolled back and ready again"
+    assert result.steps[0].ready_at == result.steps[0].rolled_back_at  # the fake is ready at once
     assert result.steps[0].rolled_back_at is not None and result.steps[1].injected_at is not None
     assert result.injected_at == result.steps[0].injected_at  # the drill's first injection
     assert result.fault is not None and result.fault.kind == "composite"
@@ -372,15 +378,62 @@ def test_a_sequence_injects_the_second_step_its_delay_after_the_first_rollback(t
     assert result.fault.params["b.kind"] == "process-kill"
 
 
+@dataclass
+class SlowBootTarget(FakeTarget):
+    """A platform whose components take `boot_s` (on the run's clock) to be ready again."""
+
+    clock: FakeClock | None = None
+    boot_s: float = 8.0
+    waited: list[str] = field(default_factory=list)
+
+    def wait_ready(self, component: str, timeout: float) -> float:
+        assert self.clock is not None
+        self.waited.append(component)
+        self.clock.sleep(self.boot_s)
+        return self.clock.now()
+
+
+def test_after_counts_its_delay_from_the_component_being_ready_again(tmp_path):
+    """A restarted broker refuses connections for a while after its start command: the step
+    after it is injected delay_s after it is ready, journaled as step-ready, not after the
+    command returned."""
+    clock = FakeClock()
+    spec = composite_spec(tmp_path, step("a") + step("b", "{after: a, delay_s: 3}", "redis"))
+    faults = faults_for(spec, clock)
+    target = SlowBootTarget(clock=clock, boot_s=8.0)
+    result = go(tmp_path, spec, faults, clock, target=target)
+    log = faults["a"].log
+    times = {(what, name): t for what, name, t in log}
+    gap = times[("inject", "b")] - times[("rollback", "a")]
+    assert 11.0 <= gap < 11.5, gap
+    # a, rolled back with nothing else in effect, is verified right then (its readiness is its
+    # own, not read after b), and its ready time is what b's delay counts from.
+    assert [(w, n) for w, n, _t in log] == [
+        ("inject", "a"),
+        ("rollback", "a"),
+        ("verify", "a"),
+        ("inject", "b"),
+        ("rollback", "b"),
+        ("verify", "b"),
+    ]
+    assert target.waited == ["rabbitmq", "redis"]
+    ready = result.steps[0].ready_at
+    assert ready is not None and result.steps[1].injected_at is not None
+    assert 3.0 <= (result.steps[1].injected_at - ready).total_seconds() < 3.5
+    journal = read(Path(result.run_dir) / "journal.jsonl")
+    [record] = [r for r in journal if r["event"] == "step-ready"]
+    assert (record["step"], record["component"]) == ("a", "rabbitmq")
+
+
 def test_a_concurrent_step_is_nested_and_rolled_back_first(tmp_path):
     """with: b starts delay_s after a took effect while a holds; rollback is in reverse order
     of injection: b, then a — even though a's hold ended first."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, step("a") + step("b", "{with: a, delay_s: 2}", "redis"))
     faults = faults_for(spec, clock, a={"hold_s": 4.0}, b={"hold_s": 6.0})
     result = go(tmp_path, spec, faults, clock)
     log = faults["a"].log
-    assert [(what, name) for what, name, _t in log] == [
+    assert [(what, name) for what, name, _t in log if what != "verify"] == [
         ("inject", "a"),
         ("inject", "b"),
         ("rollback", "b"),
@@ -389,13 +442,16 @@ def test_a_concurrent_step_is_nested_and_rolled_back_first(tmp_path):
     times = {(what, name): t for what, name, t in log}
     assert 2.0 <= times[("inject", "b")] - times[("inject", "a")] < 2.5
     assert times[("rollback", "b")] - times[("inject", "b")] >= 6.0
+    # b was rolled back while a still held: it is verified only once nothing is in effect.
+    order = [(w, n) for w, n, _t in log]
+    assert order.index(("verify", "b")) > order.index(("rollback", "a"))
     assert result.outcome in {"passed", "failed"}, result.reason
 
 
 def test_a_failed_hold_rolls_back_every_injected_step_in_reverse_and_skips_the_rest(tmp_path):
     """A hold that raises ends the drill: the steps in effect are rolled back newest first,
     a step not yet due is never injected, and the run ends as an error result."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(
         tmp_path,
         step("a")
@@ -406,7 +462,7 @@ def test_a_failed_hold_rolls_back_every_injected_step_in_reverse_and_skips_the_r
         spec, clock, a={"hold_s": 30.0}, b={"hold_s": 2.0, "hold_error": RuntimeError("boom")}
     )
     result = go(tmp_path, spec, faults, clock)
-    assert [(what, name) for what, name, _t in faults["a"].log] == [
+    assert [(what, name) for what, name, _t in faults["a"].log if what != "verify"] == [
         ("inject", "a"),
         ("inject", "b"),
         ("rollback", "b"),
@@ -418,21 +474,24 @@ def test_a_failed_hold_rolls_back_every_injected_step_in_reverse_and_skips_the_r
 
 
 def test_ctrl_c_rolls_back_every_injected_step_and_exits_130(tmp_path):
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, step("a") + step("b", "{with: a, delay_s: 1}", "redis"))
     faults = faults_for(spec, clock, a={"hold_s": 10.0}, b={"hold_error": KeyboardInterrupt()})
     result = go(tmp_path, spec, faults, clock)
-    assert [(w, n) for w, n, _t in faults["a"].log][-2:] == [("rollback", "b"), ("rollback", "a")]
+    assert [(w, n) for w, n, _t in faults["a"].log if w != "verify"][-2:] == [
+        ("rollback", "b"),
+        ("rollback", "a"),
+    ]
     assert result.outcome == "interrupted" and result.exit_code == 130
 
 
 def test_a_partial_injection_is_rolled_back_too(tmp_path):
     """A step whose inject raised half-way (its intent journaled) is rolled back with the rest."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, step("a") + step("b", "{after: a, delay_s: 1}", "redis"))
     faults = faults_for(spec, clock, b={"inject_error": OSError("half-way")})
     result = go(tmp_path, spec, faults, clock)
-    assert [(w, n) for w, n, _t in faults["a"].log] == [
+    assert [(w, n) for w, n, _t in faults["a"].log if w != "verify"] == [
         ("inject", "a"),
         ("rollback", "a"),
         ("inject", "b"),
@@ -459,7 +518,7 @@ class StepAlerts(FakeObserver):
 def test_each_step_is_detected_after_its_own_injection_and_judged_per_step(tmp_path):
     """TTD per step from that step's injection; the drill's TTD is the slowest step's, and the
     TTD objective is judged for every step."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, TWO_STEPS.split("\n", 1)[1])
     spec = replace(spec, objectives=replace(spec.objectives, max_ttd_s=10.0))
     faults = faults_for(spec, clock, broker_down={"hold_s": 5.0})
@@ -496,7 +555,7 @@ def test_the_dry_run_prints_each_step_in_order_with_its_start_rule():
     first = text.index("step 1 broker-down: service-stop on rabbitmq, starts right after")
     second = text.index(
         "step 2 kill-analysis: process-kill on audit-log-analysis, starts 3 s after step "
-        "broker-down was rolled back"
+        "broker-down was rolled back and ready again"
     )
     assert first < second
     assert "hold it down for 15 s" in text and "SIGKILL to the process group" in text
@@ -603,7 +662,7 @@ def test_a_journal_without_step_names_recovers_as_before(tmp_path):
 def test_a_composite_run_whose_rollback_failed_is_finished_by_recover(tmp_path):
     """The runner's own journal: the second step's rollback fails for good (exit 5); the run is
     unfinished with exactly that step left, and recover rolls it back."""
-    clock = FakeClock(start=1_000_000.0)
+    clock = FakeClock()
     spec = composite_spec(tmp_path, TWO_STEPS.split("\n", 1)[1])
     faults = faults_for(spec, clock, broker_down={"hold_s": 2.0})
 

@@ -24,6 +24,7 @@ from drills.results import (
     FaultSummary,
     Objective,
     Phase,
+    StepResult,
     iso,
     utc,
 )
@@ -103,6 +104,22 @@ faults = st.builds(
     figures=st.dictionaries(names, scalars, max_size=3),
     checks=st.lists(st.builds(Check, text, st.booleans(), text), max_size=2).map(tuple),
 )
+steps = st.builds(
+    StepResult,
+    name=names,
+    kind=names,
+    component=names,
+    start=text,
+    injected_at=st.none() | times,
+    rolled_back_at=st.none() | times,
+    ready_at=st.none() | times,
+    expected_alerts=name_tuples,
+    detected_alerts=name_tuples,
+    detected_at=st.none() | times,
+    ttd_seconds=st.none() | numbers,
+    ttd_source=text,
+    ttd_reason=text,
+)
 results = st.builds(
     DrillResult,
     run_id=text,
@@ -134,6 +151,7 @@ results = st.builds(
     wall_seconds=st.none() | numbers,
     run_dir=text,
     delay=st.none() | delays,
+    steps=st.lists(steps, max_size=2).map(tuple),
 )
 
 
@@ -200,6 +218,38 @@ def test_files_written_before_the_jepsen_ledger_and_the_delay_read_with_defaults
     raw["ledger"]["info"] = "three"
     with pytest.raises(ResultError, match=r"ledger\.info: expected int"):
         DrillResult.from_json(raw)
+
+
+def test_version_2_files_read_as_runs_without_steps():
+    """A version-2 file (every run before composite drills) has no `steps`: it reads as a run
+    of a single-fault drill, and a `steps` entry of a version-3 file is checked strictly."""
+    raw = DrillResult.read(PASSED_V1).to_json()
+    assert raw["schema_version"] == 3 and raw["steps"] == []
+    old = {**{k: v for k, v in raw.items() if k != "steps"}, "schema_version": 2}
+    result = DrillResult.from_json(old)
+    assert result.steps == () and result.schema_version == SCHEMA_VERSION
+    assert result == DrillResult.read(PASSED_V1)
+    step = {
+        "name": "broker-down",
+        "kind": "service-stop",
+        "component": "rabbitmq",
+        "start": "right after the baseline",
+        "injected_at": "2026-12-03T15:34:49.166+00:00",
+        "rolled_back_at": "2026-12-03T15:35:04.266+00:00",
+        "ready_at": None,
+        "expected_alerts": ["RabbitMQDown"],
+        "detected_alerts": ["RabbitMQDown"],
+        "detected_at": "2026-12-03T15:34:55.395+00:00",
+        "ttd_seconds": 6.229,
+        "ttd_source": "prometheus",
+        "ttd_reason": "",
+    }
+    composite = DrillResult.from_json({**raw, "steps": [step]})
+    assert composite.steps[0].ttd.seconds == 6.229 and composite.steps[0].missed_alerts == ()
+    with pytest.raises(ResultError, match=r"steps\[0\]\.retries|steps.*retries"):
+        DrillResult.from_json({**raw, "steps": [{**step, "retries": 3}]})
+    with pytest.raises(ResultError, match=r"ttd_seconds"):
+        DrillResult.from_json({**raw, "steps": [{**step, "ttd_seconds": "fast"}]})
 
 
 def test_a_newer_schema_is_refused_with_what_to_do():
