@@ -349,8 +349,8 @@ def read_catalog(dirs: Sequence[Path]) -> tuple[list[CatalogDrill], list[str]]:
                 problems.append(f"drill not read: {error}")
                 continue
             # A drill that stops a dead man's switch's heartbeat expects that rule to be told.
-            heartbeat = str(spec.fault.params.get("heartbeat") or "")
-            proves = spec.expected_alerts + ((heartbeat,) if heartbeat else ())
+            beats = (str(f.params.get("heartbeat") or "") for f in spec.faults)
+            proves = spec.expected_alerts + tuple(b for b in beats if b)
             drills[spec.name] = CatalogDrill(spec.name, path, proves)
     return list(drills.values()), problems
 

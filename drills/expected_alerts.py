@@ -45,6 +45,8 @@ def alert_names(files: Sequence[Path]) -> dict[str, Path]:
 def unknown_expected_alerts(spec: DrillSpec, known: Mapping[str, Path]) -> list[SpecError]:
     """One error per expected alert of `spec` that no rule defines, naming its file:line."""
     listing = ", ".join(sorted(known)) or "none"
+    if spec.steps:
+        return _unknown_in_steps(spec, known, listing)
     heartbeat = str(spec.fault.params.get("heartbeat") or "")
     errors = (
         [
@@ -73,6 +75,34 @@ def unknown_expected_alerts(spec: DrillSpec, known: Mapping[str, Path]) -> list[
         for index, name in enumerate(spec.expected_alerts)
         if name in unknown
     ]
+
+
+def _unknown_in_steps(spec: DrillSpec, known: Mapping[str, Path], listing: str) -> list[SpecError]:
+    """A composite drill's unknown alerts, named by step (`steps[1].expected_alerts[0]`)."""
+    errors = []
+    for index, step in enumerate(spec.steps):
+        heartbeat = str(step.fault.params.get("heartbeat") or "")
+        if heartbeat and heartbeat not in known:
+            errors.append(
+                SpecError(
+                    spec.path,
+                    None,
+                    f"steps[{index}].fault.params.heartbeat",
+                    f"no alerting rule defines {heartbeat!r} (known alerts: {listing})",
+                )
+            )
+        errors += [
+            SpecError(
+                spec.path,
+                None,
+                f"steps[{index}].expected_alerts[{number}]",
+                f"no alerting rule defines {name!r} (known alerts: {listing}; "
+                "rules of another platform can be added with --rules PATH)",
+            )
+            for number, name in enumerate(step.expected_alerts)
+            if name not in known
+        ]
+    return errors
 
 
 def _expected_alert_lines(path: Path) -> dict[int, int]:

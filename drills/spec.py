@@ -160,6 +160,11 @@ class DrillSpec:
     def composite(self) -> bool:
         return bool(self.steps)
 
+    @property
+    def faults(self) -> tuple[Fault, ...]:
+        """Every fault the drill injects: its steps', or its one."""
+        return tuple(step.fault for step in self.steps) or (self.fault,)
+
     def step_view(self, step: Step) -> DrillSpec:
         """The drill as one step's fault sees it (its FaultContext.spec): that step's target,
         fault and expected alerts, everything else the drill's."""

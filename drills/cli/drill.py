@@ -135,8 +135,9 @@ def run_command(
     if dry_run:
         for line in runner.plan(spec, target):
             click.echo(printable(line))
-        for line in _inventory(target, spec.target):
-            click.echo(line)
+        for component in dict.fromkeys(s.component for s in spec.steps) or [spec.target]:
+            for line in _inventory(target, component):
+                click.echo(line)
         return
     if target.name == "kubernetes":  # the kube context is shown before anything happens
         click.echo(f"target: {target.describe()}", err=True)
@@ -245,7 +246,11 @@ def validate_command(paths: tuple[Path, ...], rules: tuple[Path, ...]) -> None:
             if unknown:
                 failed += 1
                 continue
-            click.echo(printable(f"ok: {file} ({spec.name}: {spec.fault.kind} on {spec.target})"))
+            faults = (
+                ", then ".join(f"{s.fault.kind} on {s.component}" for s in spec.steps)
+                or f"{spec.fault.kind} on {spec.target}"
+            )
+            click.echo(printable(f"ok: {file} ({spec.name}: {faults})"))
     if failed:
         sys.exit(2)
 

@@ -211,6 +211,11 @@ def _parse_step(node: Node, catalog: Path) -> PlanDrill:
     except InvalidInput as exc:
         raise step["drill"].fail(str(exc)) from None
     params: dict[str, Any] = {}
+    if "params" in step and spec.composite:
+        raise step["params"].fail(
+            f"{spec.name} is a composite drill: each of its steps has its own fault and params "
+            "(override them in a copy of the drill file)"
+        )
     if "params" in step:
         given = fields_of(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
         checked = fault_params(spec.fault.kind, step["params"])
@@ -233,8 +238,9 @@ def resolve_step(step: PlanDrill, out_dir: Path) -> DrillSpec:
     """The catalog drill with the plan's overrides, written out and validated by `drills.spec`
     (so each run directory's `drill.yaml` is exactly what ran, and `recover` can rebuild it)."""
     raw = yaml.safe_load(read_text(step.path))  # validated by load_spec; read with its bounds
-    fault = raw.setdefault("fault", {})
-    fault["params"] = {**(fault.get("params") or {}), **step.params}
+    if step.params:  # never for a composite drill (`steps:`): refused when the plan is read
+        fault = raw.setdefault("fault", {})
+        fault["params"] = {**(fault.get("params") or {}), **step.params}
     if step.load_rate is not None or step.baseline_s is not None:
         load = raw.setdefault("load", {})
         if step.load_rate is not None:

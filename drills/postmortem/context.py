@@ -217,8 +217,8 @@ def _spec(run_dir: Path) -> tuple[SpecInfo | None, str]:
             description=spec.description,
             hypothesis=spec.hypothesis,
             blast_radius=spec.blast_radius,
-            component=spec.target,
-            fault_kind=spec.fault.kind,
+            component=", then ".join(s.component for s in spec.steps) or spec.target,
+            fault_kind=_composite_kind([s.fault.kind for s in spec.steps]) or spec.fault.kind,
             load_rate=spec.load.rate,
             probes=tuple(
                 ProbeInfo(p.name, p.query, p.tolerance.describe()) for p in spec.steady_state
@@ -374,7 +374,8 @@ def build(run_dir: Path) -> RunContext:
         unexpected_alerts=result.alerts.unexpected if result.alerts else (),
         ledger=result.ledger,
         objectives=result.objectives,
-        fault_kind=fault.kind if fault and fault.kind else (spec.fault_kind if spec else ""),
+        fault_kind=_composite_kind([s.kind for s in result.steps])
+        or (fault.kind if fault and fault.kind else (spec.fault_kind if spec else "")),
         fault_params=_pairs(fault.params if fault else {}),
         fault_figures=_pairs(figures),
         fault_checks=fault.checks if fault else (),
@@ -389,6 +390,11 @@ def build(run_dir: Path) -> RunContext:
         regressions=_regressions(run_dir),
         steps=result.steps,
     )
+
+
+def _composite_kind(kinds: Sequence[str]) -> str:
+    """A composite drill's faults in words ("" for a drill with one fault)."""
+    return f"composite faults ({', then '.join(kinds)})" if kinds else ""
 
 
 def _regressions(run_dir: Path) -> tuple[RegressionInfo, ...]:

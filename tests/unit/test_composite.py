@@ -693,3 +693,22 @@ def test_a_composite_run_whose_rollback_failed_is_finished_by_recover(tmp_path):
     )
     assert target.state("audit-log-analysis").running
     assert unfinished_runs(tmp_path / "runs") == []
+
+
+def test_validate_names_a_step_alert_no_rule_defines_by_its_step(tmp_path):
+    """`genesis-drill validate`: an unknown alert of a step is named by that step's field."""
+    from click.testing import CliRunner
+
+    from drills.cli.main import cli
+
+    text = CATALOG_DRILL.read_text().replace(
+        "expected_alerts: [AuditAnalysisRestarted]", "expected_alerts: [NoSuchAlert]"
+    )
+    path = write(tmp_path, text)
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "steps[1].expected_alerts[0]: no alerting rule defines 'NoSuchAlert'" in result.output
+    ok = CliRunner().invoke(cli, ["validate", str(CATALOG_DRILL)])
+    assert ok.exit_code == 0, ok.output
+    named = "service-stop on rabbitmq, then process-kill on audit-log-analysis"
+    assert f"(broker-outage-then-kill: {named})" in ok.output

@@ -187,6 +187,30 @@ def test_plan_overrides_reach_the_resolved_drill(tmp_path):
     assert "duration_s: 5.0" in resolved and "rate: 100.0" in resolved
 
 
+def test_a_composite_drill_runs_in_a_game_day_with_its_own_steps(tmp_path):
+    """A plan may name a composite drill (its load overridden); the drill that runs keeps its
+    steps as the file gives them — and a `params` override, which would reach no step, is
+    refused when the plan is read."""
+    text = PLAN.replace("  - drill: pod-kill\n", "  - drill: broker-outage-then-kill\n")
+    clock = FakeClock()
+    runner = FakeRunner(clock)
+    result = go(tmp_path, load_plan(plan_file(tmp_path, text)), runner, clock)
+    assert [name for name, _params in runner.ran] == ["broker-outage-then-kill", "rabbitmq-outage"]
+    from drills.spec import load
+    from tests import REPO_ROOT
+
+    resolved = load(result.directory / "drills" / "broker-outage-then-kill.yaml")
+    assert [s.name for s in resolved.steps] == ["broker-down", "kill-analysis"]
+    catalog = load(REPO_ROOT / "drills" / "catalog" / "broker-outage-then-kill.yaml")
+    assert resolved.steps == catalog.steps
+    bad = text.replace(
+        "  - drill: broker-outage-then-kill\n",
+        "  - drill: broker-outage-then-kill\n    params: {signal: TERM}\n",
+    )
+    with pytest.raises(SpecError, match="composite drill: each of its steps has its own"):
+        load_plan(plan_file(tmp_path, bad))
+
+
 def test_cool_down_is_waited_on_the_clock_between_drills_only(tmp_path):
     """One cool-down of 120 s between two drills; none before the first."""
     clock = FakeClock()
