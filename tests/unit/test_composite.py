@@ -473,6 +473,33 @@ def test_a_failed_hold_rolls_back_every_injected_step_in_reverse_and_skips_the_r
     assert ("inject-intent", "c") not in journal_steps(result)
 
 
+def test_an_abort_condition_stops_the_holds_and_rolls_back_what_was_injected(tmp_path):
+    """The drill's max duration passes while step a (a long outage) holds with b nested in it:
+    the schedule aborts, both holds are told to stop, b then a are rolled back, c (after a)
+    never starts, and the run ends aborted."""
+    clock = FakeClock()
+    spec = composite_spec(
+        tmp_path,
+        step("a")
+        + step("b", "{with: a, delay_s: 1}", "redis")
+        + step("c", "{after: a, delay_s: 1}", "postgres"),
+    )
+    spec = replace(spec, abort=replace(spec.abort, max_duration_s=20.0))
+    faults = faults_for(spec, clock, a={"hold_s": 1000.0}, b={"hold_s": 1000.0})
+    result = go(tmp_path, spec, faults, clock)
+    assert result.outcome == "aborted", result.reason
+    assert [(w, n) for w, n, _t in faults["a"].log if w != "verify"] == [
+        ("inject", "a"),
+        ("inject", "b"),
+        ("rollback", "b"),
+        ("rollback", "a"),
+    ]
+    assert faults["a"].stops == [True] and faults["b"].stops == [True]
+    journal = read(Path(result.run_dir) / "journal.jsonl")
+    assert any(r["event"] == "abort" and "fault steps" in r["phase"] for r in journal)
+    assert ("inject-intent", "c") not in journal_steps(result)
+
+
 def test_ctrl_c_rolls_back_every_injected_step_and_exits_130(tmp_path):
     clock = FakeClock()
     spec = composite_spec(tmp_path, step("a") + step("b", "{with: a, delay_s: 1}", "redis"))
