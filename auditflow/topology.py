@@ -36,6 +36,21 @@ ARCHIVE_ARGUMENTS: dict[str, Any] = {
 }
 
 
+# The analysis queue's bound, set by a broker *policy* (the sandbox applies it with rabbitmqctl
+# when the broker is ready, the Kubernetes manifest in a postStart hook), not by queue arguments:
+# a policy changes a queue that already exists, while a redeclaration with other arguments is
+# refused (PRECONDITION_FAILED) and would break every sandbox and cluster declared before it.
+# The overflow behaviour is what keeps a full queue from losing events: RabbitMQ's default,
+# drop-head, discards the *oldest* messages — confirmed events, gone — while reject-publish
+# nacks the new publish, which the generator keeps in its buffer and publishes again once there
+# is room. 30,000 events is about 100 s of the sandbox's drill load (300/s) and ~30 MB.
+# RabbitMQQueueFull (drills/monitoring/rules/) fires at 80 % of it; a test keeps the two equal.
+QUEUE_MAX_LENGTH = 30_000
+QUEUE_POLICY_NAME = "auditflow-analysis-bound"
+QUEUE_POLICY_PATTERN = r"^auditflow\.analysis$"
+QUEUE_POLICY: dict[str, Any] = {"max-length": QUEUE_MAX_LENGTH, "overflow": "reject-publish"}
+
+
 def routing_key(action: str) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in action)[:64]
     return f"{ROUTING_PREFIX}.{safe or 'unknown'}"

@@ -113,6 +113,13 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
         "duration_s": Param(
             float, 30.0, minimum=1, maximum=3600, help="how long audit_events stays locked"
         ),
+        # The names of drills.faults.lock_session.LOCK_MODES (a test keeps them equal).
+        "mode": Param(
+            str,
+            "exclusive",
+            choices=("exclusive", "access-exclusive"),
+            help="exclusive: writes wait; access-exclusive (a migration's ALTER TABLE): reads too",
+        ),
     },
 }
 

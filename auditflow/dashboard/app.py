@@ -4,7 +4,10 @@
   Always 200 within about one dependency timeout (1 s): the three sources are queried in parallel
   and each is cut off by `queries.bounded()`.
 - `GET /api/events/recent?limit=N` (1..500, default 50; 400 otherwise), `GET /api/counters`,
-  `GET /api/slis` — 503 `{"error", "dependency"}` when their source is unreachable.
+  `GET /api/slis` — 503 `{"error", "dependency"}` when their source is unreachable. The counters
+  come from Redis; while it is unreachable they are counted from PostgreSQL's rows instead
+  (`"source": "postgresql"`, `"degraded"` says why), so a Redis outage degrades the counters'
+  cost, not their answer: 503 only when neither can answer.
 - `GET /api/status` — always 200: the state of each dependency.
 """
 
@@ -29,6 +32,7 @@ from auditflow.dashboard.queries import (
     PROMETHEUS,
     REDIS,
     CounterReader,
+    Counters,
     EventReader,
     SliReader,
     Unavailable,
@@ -85,6 +89,15 @@ class Sources:
         self.mark(dependency, None)
         return result, None
 
+    async def counters_or_fallback(self) -> tuple[Counters | None, str | None, str | None]:
+        """The counters, Redis's problem (None: they came from Redis) and, when PostgreSQL could
+        not stand in either, its problem."""
+        counters, problem = await self.attempt(REDIS, self.counters.counters())
+        if problem is None:
+            return counters, None, None
+        fallback, pg_problem = await self.attempt(POSTGRESQL, self.events.counters())
+        return fallback, problem, pg_problem
+
     async def probe_all(self) -> None:
         await asyncio.gather(
             self.attempt(POSTGRESQL, self.events.ping()),
@@ -135,9 +148,9 @@ def _now() -> str:
 
 async def index(request: web.Request) -> web.Response:
     sources = request.app[SOURCES_KEY]
-    (events, pg), (counters, rd), (slis, pr) = await asyncio.gather(
+    (events, pg), (counters, rd, _), (slis, pr) = await asyncio.gather(
         sources.attempt(POSTGRESQL, sources.events.recent(PAGE_EVENTS)),
-        sources.attempt(REDIS, sources.counters.counters()),
+        sources.counters_or_fallback(),
         sources.attempt(PROMETHEUS, sources.slis.slis()),
     )
     degraded = {
@@ -183,10 +196,13 @@ async def api_recent(request: web.Request) -> web.Response:
 
 async def api_counters(request: web.Request) -> web.Response:
     sources = request.app[SOURCES_KEY]
-    counters, problem = await sources.attempt(REDIS, sources.counters.counters())
+    counters, problem, fallback_problem = await sources.counters_or_fallback()
+    if counters is None:
+        return _unavailable(REDIS, f"{problem}; counting in PostgreSQL failed: {fallback_problem}")
+    body = counters.to_json()
     if problem is not None:
-        return _unavailable(REDIS, problem)
-    return web.json_response(counters.to_json())
+        body["degraded"] = f"redis unreachable: {problem}"
+    return web.json_response(body)
 
 
 async def api_slis(request: web.Request) -> web.Response:

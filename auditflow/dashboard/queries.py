@@ -45,6 +45,13 @@ TOTAL_KEY = "auditflow:counts:total"
 # Every SLI recording rule in manifests/base/monitoring/rules/ is named `sli:<what>:<window>`.
 SLI_SELECTOR = '{__name__=~"sli:.+"}'
 
+# The counters' fallback while Redis is down: the same three figures, counted from the rows. A
+# sequential scan (~0.2 s per million rows): on a table too large for the 1 s deadline the API
+# answers 503 as it did before the fallback existed, never slower.
+STORED_COUNTS_SQL = """
+SELECT action, outcome, count(*) AS n FROM audit_events GROUP BY action, outcome
+"""
+
 RECENT_EVENTS_SQL = """
 SELECT event_id::text AS event_id, stored_at, actor, action, resource, outcome, source_ip,
        correlation_id
@@ -192,6 +199,25 @@ class EventReader:
             for row in rows
         ]
 
+    async def counters(self) -> Counters:
+        """The counters Redis would hold, counted from the stored rows (the fallback)."""
+        rows = await bounded(
+            POSTGRESQL, self._fetch("stored_counts", STORED_COUNTS_SQL, ()), self._timeout
+        )
+        by_action: dict[str, int] = {}
+        by_outcome: dict[str, int] = {}
+        for row in rows:
+            n = _int(row.get("n"))
+            action, outcome = _text(row.get("action")), _text(row.get("outcome"))
+            by_action[action] = by_action.get(action, 0) + n
+            by_outcome[outcome] = by_outcome.get(outcome, 0) + n
+        return Counters(
+            by_action=dict(sorted(by_action.items())),
+            by_outcome=dict(sorted(by_outcome.items())),
+            total=sum(by_action.values()),
+            source=POSTGRESQL,
+        )
+
     async def ping(self) -> None:
         await bounded(POSTGRESQL, self._fetch("ping", "SELECT 1", ()), self._timeout)
 
@@ -202,14 +228,21 @@ class EventReader:
 
 @dataclass(frozen=True)
 class Counters:
-    """Stored-event counts kept by the analysis service in Redis."""
+    """Stored-event counts kept by the analysis service in Redis — or, while Redis is down,
+    counted from PostgreSQL's rows (`source`)."""
 
     by_action: dict[str, int]
     by_outcome: dict[str, int]
     total: int
+    source: str = REDIS
 
     def to_json(self) -> dict[str, Any]:
-        return {"by_action": self.by_action, "by_outcome": self.by_outcome, "total": self.total}
+        return {
+            "by_action": self.by_action,
+            "by_outcome": self.by_outcome,
+            "total": self.total,
+            "source": self.source,
+        }
 
 
 def _int(value: object) -> int:

@@ -25,6 +25,7 @@ from drills.faults.base import Check
 from drills.targets.base import Endpoints
 
 STORED_SQL = "SELECT count(*) FROM audit_events"
+REDIS_SOURCE = "redis"  # the dashboard's `source` of counters read from Redis
 POLL_S = 0.5
 LAG_ALLOWANCE_S = 2.0
 MIN_ALLOWANCE = 50
@@ -70,14 +71,20 @@ def stored_events(dsn: str) -> int:
 
 
 def dashboard_total(url: str) -> int | None:
-    """The dashboard's counter total; None while it reports the counters unavailable."""
+    """The dashboard's counter total *from Redis*; None while it reports them unavailable or
+    counted from PostgreSQL (its fallback while Redis is down: comparing that with PostgreSQL
+    would prove nothing about the counters Redis lost). A dashboard that does not say its
+    source predates the fallback: its counters are Redis's."""
     try:
         response = httpx.get(f"{url}/api/counters", timeout=5)
     except httpx.HTTPError as exc:
         raise TargetError(f"the dashboard at {url} did not answer: {exc}") from exc
     if response.status_code != 200:
         return None
-    total = response.json().get("total")
+    body = response.json()
+    if body.get("source", REDIS_SOURCE) != REDIS_SOURCE:
+        return None
+    total = body.get("total")
     return int(total) if isinstance(total, int) else None
 
 

@@ -35,8 +35,28 @@ from drills.backup import DATABASE, PgServer
 from drills.errors import TargetError
 
 TABLE = "audit_events"
-MODE = "EXCLUSIVE"  # blocks INSERT/UPDATE/DELETE; plain SELECT (ACCESS SHARE) still runs
-PG_MODE = "ExclusiveLock"  # how pg_locks spells it
+
+
+@dataclass(frozen=True)
+class LockMode:
+    """A table lock mode: how LOCK TABLE and pg_locks spell it, and what it blocks."""
+
+    sql: str
+    pg: str
+    blocks: str
+
+
+# The drill file's `mode` → the lock. EXCLUSIVE conflicts with the ROW EXCLUSIVE of every write
+# and not with a plain SELECT's ACCESS SHARE (a stuck batch job, a forgotten BEGIN); ACCESS
+# EXCLUSIVE conflicts with every lock, reads included (what ALTER TABLE, DROP, TRUNCATE, VACUUM
+# FULL take: the schema migration that stalls the whole application).
+LOCK_MODES: dict[str, LockMode] = {
+    "exclusive": LockMode("EXCLUSIVE", "ExclusiveLock", "INSERTs wait, SELECTs run"),
+    "access-exclusive": LockMode(
+        "ACCESS EXCLUSIVE", "AccessExclusiveLock", "INSERTs and SELECTs wait"
+    ),
+}
+DEFAULT_MODE = "exclusive"
 APP_NAME_PREFIX = "genesis-drill lock "
 NAMEDATALEN = 63  # PostgreSQL truncates application_name to this many bytes
 # Taking the lock waits for in-flight writers to commit; a writer stuck longer than this means
@@ -145,9 +165,12 @@ def decide(journaled: Backend, live: Backend | None) -> Decision:
 class LockSession:
     """The fault's own connection: identify it, journal it, lock, hold, release."""
 
-    def __init__(self, server: PgServer, application_name: str) -> None:
+    def __init__(
+        self, server: PgServer, application_name: str, mode: LockMode = LOCK_MODES[DEFAULT_MODE]
+    ) -> None:
         self.server = server
         self.application_name = application_name
+        self.mode = mode
         self._conn: psycopg.Connection[Any] | None = None
         self.backend: Backend | None = None
         self.locked_at_server: float | None = None  # clock_timestamp() once granted (epoch)
@@ -186,14 +209,14 @@ class LockSession:
         try:
             conn.execute("BEGIN")
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (str(ACQUIRE_TIMEOUT_MS),))
-            conn.execute(f"LOCK TABLE {TABLE} IN {MODE} MODE")
+            conn.execute(f"LOCK TABLE {TABLE} IN {self.mode.sql} MODE")
             granted_at = time.time()
             conn.execute("SELECT set_config('lock_timeout', '0', true)")
             row = conn.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()
         except psycopg.Error as exc:
             self.close()
             raise TargetError(
-                f"LOCK TABLE {TABLE} IN {MODE} MODE failed: {_first_line(exc)}"
+                f"LOCK TABLE {TABLE} IN {self.mode.sql} MODE failed: {_first_line(exc)}"
             ) from None
         self.locked_at_server = float(row[0]) if row else None
         return granted_at
@@ -206,7 +229,7 @@ class LockSession:
             held = conn.execute(
                 "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
                 "AND mode = %s AND relation = %s::regclass",
-                (PG_MODE, TABLE),
+                (self.mode.pg, TABLE),
             ).fetchone()
             waiting = conn.execute(
                 "SELECT coalesce(application_name, ''), count(*) FROM pg_stat_activity "

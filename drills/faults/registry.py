@@ -49,5 +49,5 @@ def build(spec: FaultSpec) -> Fault:
     if spec.kind == "table-lock":
         from drills.faults.table_lock import TableLock
 
-        return TableLock(float(params["duration_s"]))
+        return TableLock(float(params["duration_s"]), str(params["mode"]))
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")

@@ -1,4 +1,5 @@
-"""table-lock: hold `LOCK TABLE audit_events IN EXCLUSIVE MODE` — a silent stall.
+"""table-lock: hold `LOCK TABLE audit_events IN EXCLUSIVE MODE` — a silent stall — or, with
+`mode: access-exclusive`, the lock a schema migration takes, which stops every read as well.
 
 Why this fault exists: every other drill takes something *down*, and a "down" alert catches it.
 A long-held lock on the events table (a migration, a stuck batch job, a forgotten `BEGIN` in a
@@ -8,6 +9,9 @@ latency alerts can see it, and this fault proves whether they do.
 
 EXCLUSIVE mode conflicts with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes, and not
 with the ACCESS SHARE of a plain SELECT: the dashboard keeps reading while nothing is stored.
+ACCESS EXCLUSIVE (what `ALTER TABLE` takes, and holds until its transaction ends) conflicts with
+that too: the dashboard's event reads wait until its 1 s deadline and its event API answers 503
+while the page still renders with a banner — the migration-lock drill, DashboardErrorRate's.
 
 What the analysis service does while blocked (measured on the sandbox): it sets no statement or
 lock timeout (nor does the server), so its one INSERT waits, `Lock` in pg_stat_activity, for the
@@ -46,7 +50,7 @@ from drills.faults.lock_session import (
     J_HELD,
     J_RELEASED,
     J_SESSION,
-    MODE,
+    LOCK_MODES,
     TABLE,
     LockSession,
 )
@@ -60,8 +64,9 @@ OWN_EXIT_GRACE_S = 5.0
 class TableLock:
     kind = "table-lock"
 
-    def __init__(self, duration_s: float) -> None:
+    def __init__(self, duration_s: float, mode: str = "exclusive") -> None:
         self.duration_s = duration_s
+        self.mode = LOCK_MODES[mode]
         self.session: LockSession | None = None
         self.evidence: dict[str, Any] | None = None
         self.evidence_error = ""
@@ -76,8 +81,8 @@ class TableLock:
         return [
             f"open a session to {DATABASE} as the superuser (admin DSN), application_name "
             f"{name!r}; journal its backend PID",
-            f"BEGIN; LOCK TABLE {TABLE} IN {MODE} MODE (waiting at most "
-            f"{ACQUIRE_TIMEOUT_MS / 1000:g} s for in-flight writers): INSERTs wait, SELECTs run",
+            f"BEGIN; LOCK TABLE {TABLE} IN {self.mode.sql} MODE (waiting at most "
+            f"{ACQUIRE_TIMEOUT_MS / 1000:g} s for in-flight writers): {self.mode.blocks}",
             f"hold it {self.duration_s:g} s; the server ends the session by itself if it is left "
             f"idle {self.duration_s + DEADMAN_MARGIN_S:g} s",
             "rollback: ROLLBACK and close the session; after a crash, terminate the journaled "
@@ -92,7 +97,7 @@ class TableLock:
 
     def inject(self, ctx: FaultContext) -> Injection:
         session = self.session = LockSession(
-            self._server(ctx), lock_session.app_name(ctx.run_dir.name)
+            self._server(ctx), lock_session.app_name(ctx.run_dir.name), self.mode
         )
         backend = session.open(deadman_s=self.duration_s + DEADMAN_MARGIN_S)
         ctx.journal.write(J_SESSION, **backend.as_record())
@@ -101,10 +106,10 @@ class TableLock:
         ctx.emit("fault", {"step": "locked", "pid": backend.pid, "table": TABLE})
         return Injection(
             at,
-            f"harness clock: LOCK TABLE {TABLE} IN {MODE} MODE returned (lock granted)",
+            f"harness clock: LOCK TABLE {TABLE} IN {self.mode.sql} MODE returned (lock granted)",
             {
                 "table": TABLE,
-                "mode": MODE,
+                "mode": self.mode.sql,
                 "pid": backend.pid,
                 "application_name": backend.application_name,
                 "duration_s": self.duration_s,
@@ -158,7 +163,7 @@ def report(
     where = f"at the end of the {duration_s:g} s hold"
     checks = [
         Check(
-            f"{TABLE} locked {MODE} for the whole hold",
+            f"{TABLE} locked {fault.mode.sql} for the whole hold",
             bool(evidence and evidence["held"]),
             f"granted {where}" if evidence and evidence["held"] else evidence_error or "not held",
         ),

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from drills.errors import ComponentFailed, PortBusy, TargetError
-from drills.sandbox import configs, ownership
+from drills.sandbox import configs, ownership, rabbitmq_policy
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
 from drills.sandbox.leftovers import clean_leftovers, record_pids
@@ -237,6 +237,8 @@ def _wait_ready(sandbox: Sandbox, progress: Progress) -> None:
             if name == "postgres" and not bootstrapped:
                 bootstrap(sandbox.settings.ports.of("postgres"), sandbox.secrets)
                 bootstrapped = True
+            if name == "rabbitmq":
+                rabbitmq_policy.apply(program)
             progress(name, "ready")
             del pending[name]
         if pending:

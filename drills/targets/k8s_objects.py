@@ -31,6 +31,7 @@ WORKLOADS: dict[str, str] = {
     "postgres": "StatefulSet",
     "redis": "StatefulSet",
     "alertmanager": "Deployment",  # monitoring-blind (the dead man's switch)
+    "prometheus": "Deployment",  # prometheus-blind (its TSDB is a PVC: the history survives)
 }
 
 

@@ -36,6 +36,7 @@ def seeded_cluster(cluster: SimulatedCluster | None = None) -> SimulatedCluster:
         "event-audit-dashboard",
         "notification-service",
         "alertmanager",
+        "prometheus",
     ):
         cluster.add_deployment(name, replicas=2 if name == "event-audit-dashboard" else 1)
     cluster.add_statefulset("rabbitmq", claim="data")

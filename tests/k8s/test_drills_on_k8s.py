@@ -95,12 +95,15 @@ def test_rabbitmq_outage_drill_scales_statefulset_to_zero_and_back(
         ("redis-outage", "StatefulSet", "redis"),
         ("notification-outage", "Deployment", "notification-service"),
         ("monitoring-blind", "Deployment", "alertmanager"),
+        ("prometheus-blind", "Deployment", "prometheus"),
+        ("queue-full", "Deployment", "audit-log-analysis"),
     ],
 )
 def test_the_issue_14_outages_scale_their_workload_to_zero_and_back(
     drill: str, kind: str, name: str, target, cluster, tmp_path
 ) -> None:
-    """redis-outage, notification-outage and monitoring-blind (simulated API): the component's
+    """redis-outage, notification-outage, monitoring-blind, prometheus-blind and queue-full
+    (simulated API): the component's
     workload is held at 0 replicas with its pods deleted at once, then scaled back and Ready.
     (Their checks — counters, the dead man's switch — read the platform's own services, which
     the simulated API does not run.)"""
@@ -261,6 +264,8 @@ def kubeconfig(path: Path, url: str) -> Path:
         "redis-outage",
         "notification-outage",
         "monitoring-blind",
+        "prometheus-blind",
+        "queue-full",
     ],
 )
 def test_cli_dry_run_lists_context_and_objects_and_touches_nothing(

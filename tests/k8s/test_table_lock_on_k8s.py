@@ -36,17 +36,28 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.parametrize(
+    ("drill", "mode"),
+    [
+        ("db-lock-stall", "EXCLUSIVE"),
+        ("latency-budget-burn", "EXCLUSIVE"),
+        ("migration-lock", "ACCESS EXCLUSIVE"),
+    ],
+)
 def test_dry_run_on_kubernetes_shows_the_lock_and_touches_nothing(
-    server: SimulatedApiServer, cluster: SimulatedCluster, tmp_path: Path, monkeypatch
+    drill: str,
+    mode: str,
+    server: SimulatedApiServer,
+    cluster: SimulatedCluster,
+    tmp_path: Path,
+    monkeypatch,
 ) -> None:
     monkeypatch.setenv("GENESIS_K8S_KUBECONFIG", str(kubeconfig(tmp_path / "config", server.url)))
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    result = CliRunner().invoke(
-        cli, ["run", "db-lock-stall", "--target", "kubernetes", "--dry-run"]
-    )
+    result = CliRunner().invoke(cli, ["run", drill, "--target", "kubernetes", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "kube context: k3s-pi5" in result.output
-    assert "LOCK TABLE audit_events IN EXCLUSIVE MODE" in result.output
+    assert f"LOCK TABLE audit_events IN {mode} MODE" in result.output
     assert "terminate the journaled backend" in result.output
     assert cluster.mutations == []
 

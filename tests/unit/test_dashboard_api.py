@@ -40,16 +40,27 @@ class FakeEvents:
         if self.down:
             raise Unavailable("postgresql", "connection refused")
 
+    async def counters(self) -> Counters:
+        if self.down:
+            raise Unavailable("postgresql", "connection refused")
+        return Counters({"login": 7}, {"success": 7}, 7, source="postgresql")
+
     async def close(self) -> None:
         pass
 
 
 class FakeCounters:
+    def __init__(self, down: bool = False) -> None:
+        self.down = down
+
     async def counters(self) -> Counters:
+        if self.down:
+            raise Unavailable("redis", "connection refused")
         return Counters({"login": 1}, {"success": 1}, 1)
 
     async def ping(self) -> None:
-        pass
+        if self.down:
+            raise Unavailable("redis", "connection refused")
 
     async def close(self) -> None:
         pass
@@ -83,10 +94,14 @@ def run_client(
     asyncio.run(go())
 
 
-def make(events: FakeEvents | None = None) -> Sources:
+def make(events: FakeEvents | None = None, counters: FakeCounters | None = None) -> Sources:
     # Sources takes the concrete readers (no Protocol in auditflow.dashboard); these fakes have
     # the same async methods.
-    return Sources(events or FakeEvents(), FakeCounters(), HangingSlis())  # type: ignore[arg-type]
+    return Sources(
+        events or FakeEvents(),  # type: ignore[arg-type]
+        counters or FakeCounters(),  # type: ignore[arg-type]
+        HangingSlis(),  # type: ignore[arg-type]
+    )
 
 
 @pytest.mark.parametrize("limit", ["0", "501", "abc", "-1", "1.5"])
@@ -146,6 +161,46 @@ def test_api_503_names_dependency_and_status_reports_all() -> None:
         assert status["dependencies"]["redis"]["up"] is True
 
     run_client(make(FakeEvents(down=True)), scenario)
+
+
+def test_counters_fall_back_to_postgresql_while_redis_is_down() -> None:
+    """Redis down: the counters API still answers 200, counted from PostgreSQL and saying so;
+    the page shows them with a note, and its banner still names Redis."""
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/api/counters")
+        assert resp.status == 200
+        body = await resp.json()
+        assert (body["total"], body["source"]) == (7, "postgresql")
+        assert body["degraded"] == "redis unreachable: connection refused"
+        html = await (await client.get("/")).text()
+        assert 'data-total="7" data-source="postgresql"' in html
+        assert 'id="counters-fallback"' in html
+        assert 'data-dependencies="prometheus,redis"' in html
+
+    run_client(make(counters=FakeCounters(down=True)), scenario)
+
+
+def test_counters_are_503_only_when_neither_source_answers() -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        resp = await client.get("/api/counters")
+        assert resp.status == 503
+        body = await resp.json()
+        assert body["dependency"] == "redis"
+        assert "counting in PostgreSQL failed: connection refused" in body["error"]
+        html = await (await client.get("/")).text()
+        assert 'id="counters-unavailable"' in html
+
+    run_client(make(FakeEvents(down=True), FakeCounters(down=True)), scenario)
+
+
+def test_counters_from_redis_say_so() -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = await (await client.get("/api/counters")).json()
+        assert (body["total"], body["source"]) == (1, "redis") and "degraded" not in body
+        assert 'id="counters-fallback"' not in await (await client.get("/")).text()
+
+    run_client(make(), scenario)
 
 
 def test_healthz_stays_200_with_dependencies_down() -> None:

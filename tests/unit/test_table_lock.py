@@ -71,7 +71,7 @@ def test_the_catalog_drill_builds_a_table_lock_of_its_hold():
 
 def test_duration_defaults_when_omitted(tmp_path):
     text = DRILL.replace("  params:\n    duration_s: 25\n", "")
-    assert load(write(tmp_path, text)).fault.params == {"duration_s": 30.0}
+    assert load(write(tmp_path, text)).fault.params == {"duration_s": 30.0, "mode": "exclusive"}
 
 
 @pytest.mark.parametrize(
@@ -210,3 +210,36 @@ def test_report_fails_when_the_session_was_lost_or_a_pid_was_left_alone():
         "no lock session left after rollback",
     }
     assert "lost during the hold" in result.checks[0].detail
+
+
+def test_the_mode_parameter_names_exactly_the_lock_modes_the_session_knows():
+    from drills.fault_params import FAULT_PARAMS
+
+    assert set(FAULT_PARAMS["table-lock"]["mode"].choices) == set(lock_session.LOCK_MODES)
+    assert FAULT_PARAMS["table-lock"]["mode"].default == lock_session.DEFAULT_MODE
+
+
+def test_migration_lock_takes_access_exclusive_and_says_reads_wait(tmp_path):
+    spec = load(REPO_ROOT / "drills" / "catalog" / "migration-lock.yaml")
+    fault = build(spec.fault)
+    assert isinstance(fault, TableLock)
+    assert (fault.mode.sql, fault.mode.pg) == ("ACCESS EXCLUSIVE", "AccessExclusiveLock")
+    target = FakeTarget()
+    ctx = FaultContext(
+        spec, target, target.endpoints(), Journal(tmp_path), tmp_path, lambda _k, _d: None
+    )
+    plan = "\n".join(fault.plan(ctx))
+    assert "LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE" in plan
+    assert "INSERTs and SELECTs wait" in plan
+    # the default stays the silent stall: writes wait, reads run
+    stall = build(load(REPO_ROOT / "drills" / "catalog" / "db-lock-stall.yaml").fault)
+    assert isinstance(stall, TableLock) and stall.mode.sql == "EXCLUSIVE"
+    assert "INSERTs wait, SELECTs run" in "\n".join(stall.plan(ctx))
+
+
+def test_an_unknown_lock_mode_is_refused_naming_the_field(tmp_path):
+    bad = DRILL.replace("    duration_s: 25\n", "    duration_s: 25\n    mode: share\n")
+    with pytest.raises(SpecError) as caught:
+        load(write(tmp_path, bad))
+    message = str(caught.value)
+    assert "mode" in message and "access-exclusive" in message, message
