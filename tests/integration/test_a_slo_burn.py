@@ -20,7 +20,6 @@ alert may have gone pending before the lock was released (nothing late is *store
 
 from __future__ import annotations
 
-import threading
 import time
 
 import httpx
@@ -28,6 +27,7 @@ import pytest
 
 from tests.integration.test_drills import assert_drill_passed
 from tests.integration.test_drills_more import run_drill
+from tests.sampler import Sampler
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_latency_budget_burn_pages_and_tickets(live, tmp_path):
     assert late / total > 0.144, (late, total)
 
 
-class DashboardWatch:
+class DashboardWatch(Sampler):
     """Independent of the harness: every 0.25 s, who holds an AccessExclusiveLock on audit_events
     (psql, as the superuser), and what the dashboard's page and event API answer (own client)."""
 
@@ -85,21 +85,12 @@ class DashboardWatch:
     )
 
     def __init__(self, live) -> None:
+        super().__init__()
         self.live = live
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
         self.locked: list[float] = []
         self.api: list[tuple[float, int]] = []
         self.page: list[tuple[float, int, bool]] = []
         self.errors: list[str] = []
-
-    def __enter__(self) -> DashboardWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
     def _run(self) -> None:
         import psycopg

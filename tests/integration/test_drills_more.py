@@ -19,6 +19,7 @@ from drills import runner
 from drills.spec import load
 from drills.targets.local import LocalTarget
 from tests.integration.test_drills import CATALOG, assert_drill_passed
+from tests.sampler import Sampler
 
 pytestmark = pytest.mark.integration
 
@@ -107,25 +108,16 @@ def test_c_analysis_freeze(live, tmp_path):
     )
 
 
-class _StateWatch:
+class _StateWatch(Sampler):
     """Samples /proc/<pid>/stat's state letter every 20 ms in a thread (wall-clock times)."""
 
     def __init__(self, pid: int) -> None:
+        super().__init__()
         self.pid = pid
         self.samples: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _StateWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):
+        while not self.stop.wait(0.02):
             try:
                 self.samples.append((time.time(), _stat(self.pid)[0]))
             except OSError:
@@ -180,22 +172,13 @@ def _listening_pid(port: int) -> int:
     raise AssertionError(f"no process listens on port {port}")
 
 
-class CountersWatch:
+class CountersWatch(Sampler):
     """The dashboard's /api/counters every 0.5 s, from our own client: status and source."""
 
     def __init__(self, live) -> None:
+        super().__init__()
         self.url = f"{live.url('event-audit-dashboard')}/api/counters"
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
         self.samples: list[tuple[float, int, str]] = []
-
-    def __enter__(self) -> CountersWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
     def _run(self) -> None:
         import httpx
@@ -263,7 +246,6 @@ def test_e_monitoring_blind(live, tmp_path):
     the drill's limit, and resolves it once Alertmanager is back. Checked here against the
     OS (Alertmanager's port refusing) and the notification service's own record, read
     directly, not through the harness's check."""
-    import threading
     from datetime import datetime
 
     import httpx
@@ -354,7 +336,7 @@ def test_d_db_lock_stall(live, tmp_path):
     assert watch.remaining_lock_sessions() == []
 
 
-class LockWatch:
+class LockWatch(Sampler):
     """A psql-side observer, independent of the harness's code: every 0.25 s, who holds an
     ExclusiveLock on audit_events (PID and application_name), what the analysis service's
     session waits on, and, every second, audit_events' row count and a dashboard read."""
@@ -370,11 +352,9 @@ class LockWatch:
     )
 
     def __init__(self, live) -> None:
-        import threading
+        super().__init__()
 
         self.live = live
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
         self.locks: list[tuple[float, int, str]] = []
         self.counts: list[tuple[float, int]] = []
         self.analysis: list[tuple[float, str, str]] = []
@@ -389,14 +369,6 @@ class LockWatch:
         port = self.live.port("postgres")
         dsn = pg_dsn(port, self.live.sandbox.secrets, superuser=True, dbname="auditflow")
         return psycopg.connect(dsn.reveal(), autocommit=True)
-
-    def __enter__(self) -> LockWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
     def _run(self) -> None:
         import httpx
@@ -535,31 +507,22 @@ def test_d_recover_terminates_a_journaled_lock_holder_and_nobody_else(live, tmp_
         decoy.close()
 
 
-class _Liveness:
+class _Liveness(Sampler):
     """Ground truth beside the harness, every 20 ms: whether the broker's AMQP port accepts a
     connection, and whether the analysis process that listened before the drill still exists
     (/proc) — neither read through the harness's code."""
 
     def __init__(self, broker_port: int, analysis_pid: int) -> None:
+        super().__init__()
         self.broker_port, self.analysis_pid = broker_port, analysis_pid
         self.refused: list[float] = []
         self.accepted: list[float] = []
         self.analysis_gone_at: float | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> _Liveness:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
 
     def _run(self) -> None:
         import socket
 
-        while not self._stop.wait(0.02):
+        while not self.stop.wait(0.02):
             try:
                 socket.create_connection(("127.0.0.1", self.broker_port), timeout=0.2).close()
                 self.accepted.append(time.time())

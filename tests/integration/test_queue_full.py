@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import threading
 import time
 
 import httpx
@@ -24,27 +23,19 @@ from auditflow import topology
 from drills.sandbox.rabbitmq_policy import rabbitmqctl
 from tests.integration.test_drills import assert_drill_passed
 from tests.integration.test_drills_more import run_drill
+from tests.sampler import Sampler
 
 pytestmark = pytest.mark.integration
 
 
-class QueueWatch:
+class QueueWatch(Sampler):
     """Ready messages and consumers of auditflow.analysis, straight from the broker."""
 
     def __init__(self, live) -> None:
+        super().__init__()
         self.live = live
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
         self.samples: list[tuple[float, int, int]] = []
         self.errors: list[str] = []
-
-    def __enter__(self) -> QueueWatch:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(10)
 
     def _run(self) -> None:
         params = pika.URLParameters(self.live.amqp_url)
