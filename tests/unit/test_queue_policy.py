@@ -18,6 +18,15 @@ from tests import REPO_ROOT
 from tests.unit.test_sandbox_config import programs_for
 
 POLICY_JSON = json.dumps(topology.QUEUE_POLICY, separators=(",", ":"))
+# What both the sandbox and the manifest must run, word for word.
+SET_POLICY = [
+    "set_policy",
+    "--apply-to",
+    "queues",
+    topology.QUEUE_POLICY_NAME,
+    topology.QUEUE_POLICY_PATTERN,
+    POLICY_JSON,
+]
 
 
 def _alert(name: str) -> dict[str, object]:
@@ -50,14 +59,7 @@ def test_the_sandbox_sets_the_policy_with_rabbitmqctl_on_its_own_node(tmp_path: 
     argv, env = rabbitmq_policy.command(broker)
     assert argv[0] == str(Path(broker.argv[0]).with_name("rabbitmqctl"))
     assert argv[1:3] == ["-n", broker.env["RABBITMQ_NODENAME"]]
-    assert argv[3:] == [
-        "set_policy",
-        "--apply-to",
-        "queues",
-        topology.QUEUE_POLICY_NAME,
-        topology.QUEUE_POLICY_PATTERN,
-        POLICY_JSON,
-    ]
+    assert argv[3:] == SET_POLICY
     # the broker's cookie and epmd port, nothing else of the broker's environment (no password)
     assert env["HOME"] == broker.env["HOME"]
     assert env["ERL_EPMD_PORT"] == broker.env["ERL_EPMD_PORT"]
@@ -72,12 +74,5 @@ def test_the_manifest_sets_the_same_policy_in_a_post_start_hook():
     assert shell[:2] == ["sh", "-c"]
     words = shlex.split(shell[2])
     start = words.index("set_policy")
-    assert words[start:] == [
-        "set_policy",
-        "--apply-to",
-        "queues",
-        topology.QUEUE_POLICY_NAME,
-        topology.QUEUE_POLICY_PATTERN,
-        POLICY_JSON,
-    ]
+    assert words[start:] == SET_POLICY
     assert "await_startup" in words[:start]
