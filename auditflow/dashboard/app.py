@@ -6,8 +6,9 @@
 - `GET /api/events/recent?limit=N` (1..500, default 50; 400 otherwise), `GET /api/counters`,
   `GET /api/slis` — 503 `{"error", "dependency"}` when their source is unreachable. The counters
   come from Redis; while it is unreachable they are counted from PostgreSQL's rows instead
-  (`"source": "postgresql"`, `"degraded"` says why), so a Redis outage degrades the counters'
-  cost, not their answer: 503 only when neither can answer.
+  (`"source": "postgresql"`, `"degraded"` says why), and if that cannot be done in time either,
+  the last counters Redis gave (`"source": "cache"`, `"as_of"`): a Redis outage degrades the
+  counters' freshness, not their answer — 503 only before anything was ever known.
 - `GET /api/status` — always 200: the state of each dependency.
 """
 
@@ -17,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ from auditflow.runtime import ServiceMain, serve_http
 from auditflow.telemetry import DEPENDENCY_UP, Check, build_app
 
 T = TypeVar("T")
+CACHE = "cache"  # the counters' source when neither Redis nor PostgreSQL answered in time
 log = logging.getLogger(SERVICE)
 
 PAGE_EVENTS = 50
@@ -59,6 +61,7 @@ class Sources:
     counters: CounterReader
     slis: SliReader
     state: dict[str, str | None] = field(default_factory=dict)
+    last_counters: Counters | None = None  # the last ones Redis gave, with their time
 
     def mark(self, dependency: str, problem: str | None) -> None:
         """Record whether `dependency` just answered (problem None) or not."""
@@ -91,11 +94,24 @@ class Sources:
 
     async def counters_or_fallback(self) -> tuple[Counters | None, str | None, str | None]:
         """The counters, Redis's problem (None: they came from Redis) and, when PostgreSQL could
-        not stand in either, its problem."""
-        counters, problem = await self.attempt(REDIS, self.counters.counters())
+        not stand in either, its problem.
+
+        Redis known to be down (the last attempt or the background probe, every 5 s, failed) is
+        not asked again: a hung Redis would cost its whole deadline before the fallback's, and
+        the page must answer within about one. The probe notices its return. When PostgreSQL
+        cannot count in time either (a large table, a busy server), the last counters Redis gave
+        are served as they were (`source: cache`, `as_of`): stale, said so, never a 503 once
+        anything was known.
+        """
+        problem = self.state.get(REDIS)
         if problem is None:
-            return counters, None, None
+            counters, problem = await self.attempt(REDIS, self.counters.counters())
+            if problem is None:
+                self.last_counters = replace(counters, as_of=_now())
+                return counters, None, None
         fallback, pg_problem = await self.attempt(POSTGRESQL, self.events.counters())
+        if fallback is None and self.last_counters is not None:
+            return replace(self.last_counters, source=CACHE), problem, pg_problem
         return fallback, problem, pg_problem
 
     async def probe_all(self) -> None:

@@ -235,14 +235,18 @@ class Counters:
     by_outcome: dict[str, int]
     total: int
     source: str = REDIS
+    as_of: str = ""  # when they were read (kept with the last Redis answer)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "by_action": self.by_action,
             "by_outcome": self.by_outcome,
             "total": self.total,
             "source": self.source,
         }
+        if self.source != REDIS and self.as_of:
+            body["as_of"] = self.as_of
+        return body
 
 
 def _int(value: object) -> int:

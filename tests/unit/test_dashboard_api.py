@@ -52,8 +52,10 @@ class FakeEvents:
 class FakeCounters:
     def __init__(self, down: bool = False) -> None:
         self.down = down
+        self.calls = 0
 
     async def counters(self) -> Counters:
+        self.calls += 1
         if self.down:
             raise Unavailable("redis", "connection refused")
         return Counters({"login": 1}, {"success": 1}, 1)
@@ -192,6 +194,27 @@ def test_counters_are_503_only_when_neither_source_answers() -> None:
         assert 'id="counters-unavailable"' in html
 
     run_client(make(FakeEvents(down=True), FakeCounters(down=True)), scenario)
+
+
+def test_counters_last_known_are_served_when_neither_can_answer_and_redis_is_not_hammered() -> None:
+    """Redis answered once, then Redis and PostgreSQL both fail: the last Redis counters are
+    served, stale and saying so; Redis, known down, is not asked again on the next request."""
+    events, counters = FakeEvents(), FakeCounters()
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        first = await (await client.get("/api/counters")).json()
+        assert first["source"] == "redis"
+        events.down, counters.down = True, True
+        for _ in range(2):
+            resp = await client.get("/api/counters")
+            assert resp.status == 200
+            body = await resp.json()
+            assert (body["total"], body["source"]) == (1, "cache")
+            assert body["as_of"] and body["degraded"].startswith("redis unreachable")
+        assert counters.calls == 2  # the first answer and the failure, not the third request
+        assert "PostgreSQL could not count in time" in await (await client.get("/")).text()
+
+    run_client(make(events, counters), scenario)
 
 
 def test_counters_from_redis_say_so() -> None:
