@@ -15,7 +15,6 @@ here. A composite drill's chain is each step's chain in order of injection, then
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from drills.postmortem.causal_kinds import BUFFER_PEAK, KINDS, QUEUE_PEAK, Rules
 from drills.postmortem.causal_model import Chain, Link, Scope, Segment, count, seconds
@@ -235,8 +234,9 @@ def in_time_order(links: list[Link]) -> list[Link]:
     return [link for _, _, link in sorted(keyed, key=lambda k: (k[0], k[1]))]
 
 
-def apply(rules: Rules, scope: Scope, result: DrillResult) -> Segment:
-    """The links whose figures the result holds; the names of those it does not."""
+def apply(rules: Rules, scope: Scope, result: DrillResult, by_time: bool = True) -> Segment:
+    """The links whose figures the result holds, in time order unless `by_time` is off (the
+    shared tail is in causal order already); the names of those it does not."""
     links: list[Link] = []
     missing: list[str] = []
     for name, rule in rules:
@@ -245,8 +245,9 @@ def apply(rules: Rules, scope: Scope, result: DrillResult) -> Segment:
             missing.append(name)
         else:
             links.append(link)
+    if by_time:
+        links = in_time_order(links)
     title = f"{scope.kind} on {scope.component}" if scope.component else scope.kind
-    links = in_time_order(links)
     if scope.step:
         title = f"step {scope.step}: {title}"
     return Segment(title, tuple(links), tuple(missing))
@@ -255,12 +256,14 @@ def apply(rules: Rules, scope: Scope, result: DrillResult) -> Segment:
 BREACH: Rules = (("first SLO breach", slo_breach),)
 
 
-def _single_scope(result: DrillResult) -> Scope:
+def _single_scope(result: DrillResult, component: str) -> Scope:
+    """A single-fault drill's scope; `component` from the drill file (the result's fault params
+    do not name it)."""
     fault = result.fault
     ready = phase(result, "component ready")
     return Scope(
         kind=fault.kind if fault else "",
-        component=_component(result),
+        component=component,
         params=fault.params if fault else {},
         figures=fault.figures if fault else {},
         injected_at=result.injected_at,
@@ -269,14 +272,6 @@ def _single_scope(result: DrillResult) -> Scope:
         step="",
         prefix="fault.figures.",
     )
-
-
-def _component(result: DrillResult) -> str:
-    """The component a single-fault drill's fault acted on: the first word of its check names
-    ("rabbitmq ready again after the outage") is not one to rely on, so only the params say."""
-    params = result.fault.params if result.fault else {}
-    value = params.get("component")
-    return str(value) if value else ""
 
 
 def _step_scope(result: DrillResult, step: StepResult, last: bool) -> Scope:
@@ -316,8 +311,8 @@ def _fault_segment(scope: Scope, result: DrillResult, middle: Rules) -> Segment:
 
 def build(result: DrillResult, component: str = "") -> Chain | None:
     """The run's causal chain, or None when no fault was injected (nothing to explain).
-    `component` names a single-fault drill's target (the drill file's, when the result's fault
-    params do not)."""
+    `component` names a single-fault drill's target, from the drill file (a composite's steps
+    name their own)."""
     if result.injected_at is None:
         return None
     segments: list[Segment] = []
@@ -327,10 +322,8 @@ def build(result: DrillResult, component: str = "") -> Chain | None:
             middle = (*(BREACH if index == 0 else ()), ("detection", step_detection))
             segments.append(_fault_segment(scope, result, middle))
     else:
-        scope = _single_scope(result)
-        if component and not scope.component:
-            scope = replace(scope, component=component)
+        scope = _single_scope(result, component)
         segments.append(_fault_segment(scope, result, (*BREACH, ("detection", detection))))
-    tail = apply(SHARED, _single_scope(result), result)
+    tail = apply(SHARED, _single_scope(result, component), result, by_time=False)
     segments.append(Segment("recovery and what it cost", tail.links, tail.missing))
     return Chain(tuple(segments))

@@ -21,7 +21,7 @@ from drills.postmortem.causal import phase
 from drills.postmortem.causal_kinds import BUFFER_PEAK, QUEUE_PEAK
 from drills.results import DrillResult
 
-# A single drill spending more than this share of an SLO window's budget is a finding in itself.
+# A single drill spending at least this share of an SLO window's budget is a finding in itself.
 BUDGET_SHARE = 0.25
 # Recovery "dominated" by start-up: start-up is at least this share of rollback → recovered.
 STARTUP_SHARE = 0.5
@@ -67,8 +67,9 @@ def budget_share(result: DrillResult, component: str = "") -> list[Factor]:
     return [
         Factor(
             "budget-share",
-            f"this one drill spent {share * 100:.2f} % of the latency error budget, above the "
-            f"{BUDGET_SHARE * 100:.0f} % one drill should ({result.error_budget_reason})",
+            f"this one drill spent {share * 100:.2f} % of the latency error budget, at or above "
+            f"the {BUDGET_SHARE * 100:.0f} % a single drill may spend "
+            f"({result.error_budget_reason})",
         )
     ]
 
