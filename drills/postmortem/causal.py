@@ -15,6 +15,7 @@ here. A composite drill's chain is each step's chain in order of injection, then
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from drills.postmortem.causal_kinds import BUFFER_PEAK, KINDS, QUEUE_PEAK, Rules
 from drills.postmortem.causal_model import Chain, Link, Scope, Segment, count, seconds
@@ -70,7 +71,25 @@ def detection(scope: Scope, result: DrillResult) -> Link | None:
     firing = [(at, name) for name, at in alerts.first_firing_at.items() if at is not None]
     at, name = min(firing) if firing else (result.detected_at, ", ".join(alerts.fired))
     return Link(
-        f"{name} firing", f"TTD {seconds(result.ttd_seconds)}", at, "result.json: ttd_seconds"
+        f"{name} firing{_against_breach(scope, result, at)}",
+        f"TTD {seconds(result.ttd_seconds)}",
+        at,
+        "result.json: ttd_seconds",
+    )
+
+
+def _against_breach(scope: Scope, result: DrillResult, firing: datetime | None) -> str:
+    """Whether the alert came before or after the steady state was breached — said only for
+    a breach in this fault's window (a composite's later step came after the first breach)."""
+    breach = phase(result, "first SLO breach")
+    if breach is None or breach.at is None or firing is None:
+        return ""
+    if scope.injected_at is not None and breach.at < scope.injected_at:
+        return ""
+    return (
+        ", after the steady state was already breached"
+        if firing > breach.at
+        else ", before the steady state was breached"
     )
 
 
@@ -84,7 +103,10 @@ def step_detection(scope: Scope, result: DrillResult) -> Link | None:
         missed = ", ".join(step.missed_alerts or step.expected_alerts)
         return Link(f"no expected alert fired ({missed} missed)", "none fired", None, where)
     fired = ", ".join(step.detected_alerts)
-    return Link(f"{fired} firing", f"TTD {seconds(step.ttd_seconds)}", step.detected_at, where)
+    against = _against_breach(scope, result, step.detected_at)
+    return Link(
+        f"{fired} firing{against}", f"TTD {seconds(step.ttd_seconds)}", step.detected_at, where
+    )
 
 
 def backlog_peak(scope: Scope, result: DrillResult) -> Link | None:

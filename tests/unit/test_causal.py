@@ -233,6 +233,22 @@ def test_detection_fired_missed_and_unexpected_nothing():
     assert causal.detection(s, NO_RESULT) is None
 
 
+@pytest.mark.parametrize(
+    ("breach", "words"),
+    [
+        (1.0, ", after the steady state was already breached"),
+        (9.0, ", before the steady state was breached"),
+        (None, ""),
+    ],
+)
+def test_detection_says_whether_it_came_before_or_after_the_breach(breach, words):
+    """The alert against the first SLO breach; no breach time, nothing said."""
+    s = scope("service-stop", {})
+    run = result(alerts=alerts(at(6.0)), ttd_seconds=6.0, phases=phases(breach=breach))
+    link = causal.detection(s, run)
+    assert link is not None and link.text == f"RabbitMQDown firing{words}"
+
+
 def test_latency_budget_parses_the_harness_reason():
     """Bad events, budget and window come from error_budget_reason; the share is the figure."""
     s = scope("service-stop", {})

@@ -111,7 +111,8 @@ def test_composite_chain_is_each_step_then_the_shared_tail():
             ],
         ),
     ]
-    assert chain.links[2].text == "RabbitMQDown firing"
+    assert chain.links[2].text == "RabbitMQDown firing, after the steady state was already breached"
+    assert chain.segments[1].links[2].text == "AuditAnalysisRestarted firing"  # breach was before
     assert chain.links[2].source == "result.json: steps[broker-down].ttd_seconds"
     found = factors.derive(result)
     assert [f.rule for f in found.contributing] == [
