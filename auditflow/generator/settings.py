@@ -9,6 +9,8 @@ from auditflow.config import ConfigError, Env, HttpSettings
 from auditflow.generator import DEFAULT_PORT
 
 MAX_RATE = 1_000_000.0
+# The bounded local buffer (`generator_buffer_capacity`); post-mortems judge backlogs by it.
+DEFAULT_BUFFER_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,9 @@ class GeneratorSettings:
             ),
             amqp_url=env.url("AUDITFLOW_AMQP_URL", None, ("amqp", "amqps")),
             rate=env.number("AUDITFLOW_RATE", 20.0, minimum=0.0, maximum=MAX_RATE),
-            buffer_max=env.integer("AUDITFLOW_BUFFER_MAX", 100_000, minimum=1, maximum=10_000_000),
+            buffer_max=env.integer(
+                "AUDITFLOW_BUFFER_MAX", DEFAULT_BUFFER_MAX, minimum=1, maximum=10_000_000
+            ),
             admin_token=token,
             run_id=_run_id(env),
         )

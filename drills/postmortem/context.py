@@ -23,6 +23,9 @@ from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.ledger import Ledger
 from drills.outcome import Outcome
+from drills.postmortem import causal, factors
+from drills.postmortem.causal_model import Chain
+from drills.postmortem.factors import Factors
 from drills.postmortem.impact import Impact, measure_impact
 from drills.results import (
     AlertSummary,
@@ -136,6 +139,10 @@ class RunContext:
     journal_events: tuple[str, ...] = field(default_factory=tuple)
     regressions: tuple[RegressionInfo, ...] = field(default_factory=tuple)
     steps: tuple[StepResult, ...] = ()  # a composite drill's, in order of injection
+    chain: Chain | None = (
+        None  # None: nothing injected, nothing to explain (drills.postmortem.causal)
+    )
+    factors: Factors = field(default_factory=lambda: Factors((), (), ()))
 
     @property
     def injected(self) -> bool:
@@ -354,6 +361,7 @@ def build(run_dir: Path) -> RunContext:
     series, window = _series(run_dir)
     fault = result.fault
     figures: Mapping[str, object] = fault.figures if fault else {}
+    component = spec.component if spec and not result.steps else ""
     return RunContext(
         run_dir=run_dir,
         run_id=result.run_id,
@@ -389,6 +397,8 @@ def build(run_dir: Path) -> RunContext:
         journal_events=tuple(_str(r.get("event")) for r in journal),
         regressions=_regressions(run_dir),
         steps=result.steps,
+        chain=causal.build(result, component),
+        factors=factors.derive(result, component),
     )
 
 

@@ -83,7 +83,7 @@ def lessons(run: RunContext) -> Lessons:
     ]
     if not run.injected:
         wrong.append(f"the fault was not injected: {run.outcome} ({run.reason})")
-    lucky = []
+    lucky = [factor.text for factor in run.factors.lucky]
     spec = run.spec
     for label, figure, wanted in (
         ("detection", run.ttd.seconds, spec.max_ttd_s if spec else None),

@@ -246,3 +246,18 @@ def test_alert_wait_reads_as_a_sentence_in_the_timeline():
         "waited 95.9 s for expected alert(s) AuditAnalysisRestarted, PostgresDown to resolve first"
     )
     assert row.offset_s == -10.0
+
+
+def test_causal_chain_escapes_names_from_the_run(tmp_path):
+    """A component or alert name with Markdown in it lands escaped on its one chain line."""
+    run_dir = copy_run("20261203T154006Z-broker-outage-then-kill", tmp_path)
+    raw = json.loads((run_dir / "result.json").read_text())
+    raw["steps"][0]["component"] = "rabbit | mq\n# heading *x*"
+    raw["steps"][0]["detected_alerts"] = ["Rabbit`Down`"]
+    (run_dir / "result.json").write_text(json.dumps(raw))
+    text = draft(run_dir).read_text()
+    chain = text[text.index("## Causal chain") : text.index("## Root causes")]
+    assert "**step broker-down: service-stop on rabbit \\| mq \\# heading \\*x\\***" in chain
+    assert "1. rabbit \\| mq \\# heading \\*x\\* stopped (mode kill)" in chain
+    assert "3. Rabbit\\`Down\\` firing, after the steady state was already breached: **TTD" in chain
+    assert "\n# heading" not in text

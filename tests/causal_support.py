@@ -1,0 +1,56 @@
+"""Small DrillResult builders for the post-mortem rule tests (causal chain, factors): a result
+around one injection time, its phases at offsets, one expected alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from drills.outcome import Outcome
+from drills.results import AlertSummary, DrillResult, Phase
+
+T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
+
+
+def at(offset: float) -> datetime:
+    return T0 + timedelta(seconds=offset)
+
+
+def result(**kw: Any) -> DrillResult:
+    values: dict[str, Any] = {
+        "run_id": "r",
+        "drill": "d",
+        "target": "local",
+        "outcome": Outcome.PASSED,
+        "reason": "",
+        "started_at": at(-10),
+        "injected_at": T0,
+    }
+    values.update(kw)
+    return DrillResult(**values)
+
+
+def phases(**offsets: float | None) -> tuple[Phase, ...]:
+    names = {
+        "breach": "first SLO breach",
+        "ready": "component ready",
+        "restored": "SLO restored",
+        "drained": "backlog drained",
+    }
+    return tuple(
+        Phase(names[k], None if v is None else at(v), v, "prometheus: x")
+        for k, v in offsets.items()
+    )
+
+
+def alerts(firing: datetime | None) -> AlertSummary:
+    return AlertSummary(
+        expected=("RabbitMQDown",),
+        fired=("RabbitMQDown",) if firing else (),
+        missed=() if firing else ("RabbitMQDown",),
+        unexpected=(),
+        first_pending_at={"RabbitMQDown": None},
+        first_firing_at={"RabbitMQDown": firing},
+        for_seconds={"RabbitMQDown": 5.0},
+        evaluation_interval_s=1.0,
+    )
