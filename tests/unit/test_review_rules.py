@@ -243,3 +243,10 @@ def test_output_formats(tmp_path):
     assert format_github([review]).startswith(
         f"::error file={path},line={line},title=timeline-no-utc::"
     )
+
+
+def test_a_verb_inside_a_longer_word_is_not_blame():
+    """'Step broker-down stopped' is no 'Step broke': blame verbs match whole words only."""
+    text = CLEAN.replace("was enough.", "was enough. Step broker-down stopped RabbitMQ.")
+    assert rules_fired(text) == set()
+    assert "blame-person" in rules_fired(text.replace("broker-down stopped", "broke"))

@@ -80,7 +80,7 @@ PERSON_CAUSE = re.compile(
     r"(?:^|[.!?]\s+|\b(?:because of|due to|caused by|blamed on)\s+)"
     r"(?P<who>@[\w-]+|[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\b"
     r"(?:\s+(?P<verb>forgot|ignored|neglected|broke|caused|misconfigured|deleted|skipped|"
-    r"overlooked|missed|did not|didn't|never))?"
+    r"overlooked|missed|did not|didn't|never)\b)?"
 )
 PLACEHOLDER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|<placeholder>")
 

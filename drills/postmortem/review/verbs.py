@@ -82,6 +82,7 @@ _PARTICLES = _words("up down off out over in on back away through")
 _POS_NAMES = {"ADJ": "an adjective", "ADV": "an adverb", "NOUN": "a noun", "PROPN": "a name"}
 
 _LEADING_MARKUP = re.compile(r"^(?:[\s*_~>\[]|\\.)*")  # emphasis, links, escapes before the text
+_PUNCTUATION = "*_~:;,.!?()[]{}<>\"\\'\u2019-\u2013\u2014"
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*|\d[\w.,:%/-]*|`[^`]*`?|\S+")
 
 
@@ -91,8 +92,11 @@ def first_word(title: str) -> tuple[str, str]:
     A code span comes back whole (with its backticks), so it is judged as code, not as English.
     """
     text = _LEADING_MARKUP.sub("", title)
-    words = [w.strip("*_~:;,.!?()[]\\'\u2019-") or w for w in _WORD.findall(text)]
-    words = [w if w.startswith("`") else w.replace("\u2019", "'") for w in words]
+    words = [
+        word if word.startswith("`") else word.strip(_PUNCTUATION).replace("\u2019", "'")
+        for word in _WORD.findall(text)
+    ]
+    words = [word for word in words if word]  # "**:" around a word is no word of its own
     return (words[0] if words else ""), (words[1] if len(words) > 1 else "")
 
 
