@@ -108,3 +108,19 @@ def test_a_sure_non_verb_is_an_error_that_says_what_to_write():
     assert "start with a verb, not 'Added'" in review.findings[0].message
     assert "'Add'" in review.findings[0].message
     assert review.errors == 1
+
+
+@pytest.mark.parametrize(
+    ("title", "rules"),
+    [
+        ("Investigate whether the consumer prefetch limits the drain", set()),
+        ("Look into it", {"action-vague"}),
+        ("Improve monitoring", {"action-vague"}),
+        ("Better alerting", {"action-vague"}),
+        ("Cap the generator reconnect back-off at 2 seconds", set()),
+    ],
+)
+def test_vague_items_are_still_caught_and_good_ones_still_pass(title, rules):
+    """The verb judgement leaves the vague-item rule as it was: a verb can still say nothing."""
+    text = CLEAN.replace("Add an alert on generator buffer fill above 80 %", title)
+    assert {f.rule for f in review_text("pm.md", text).findings} == rules
