@@ -26,6 +26,8 @@ from tests.unit.test_review_rules import ACTION, CLEAN
         "Backfill 37 events from the archive",
         "Requeue dead-lettered events after a schema fix",
         "Containerize the migration job",
+        # an adjective used as a verb before its object
+        "Inline the alert thresholds into the rule file",
         # Markdown and adverbs before the verb
         "**Cap** the back-off",
         "Never page on the pending state",
@@ -54,7 +56,7 @@ def test_imperatives_are_verbs(title):
         ("We should add a test", "We", "a pronoun"),
         ("Should page the on-call", "Should", "a modal verb"),
         ("For the broker: more memory", "For", "a preposition"),
-        ("New alert on queue depth", "New", "an adjective"),
+        ("Faster alerting on queue depth", "Faster", "an adjective and an adverb"),
         ("Properly test the restore", "Properly", "an adverb"),
         ("Also the dashboard", "the", "a determiner"),
         ("42 s cap on the back-off", "42", "a number"),
@@ -75,11 +77,12 @@ def test_words_that_are_never_imperatives(title, word, why):
         ("Dashboard for consumer lag", "only as a noun"),
         ("Runbook for broker restarts", "not in the English lexicon"),
         ("Follow-up with the broker team", "not in the English lexicon"),
+        ("New alert on queue depth", "only as an adjective"),
         ("`max_backoff` to 2 s", "code"),
     ],
 )
 def test_nouns_unknown_words_and_code_are_unsure(title, why):
-    """A noun that may be verbed, a word the lexicon lacks, or code: the rule cannot be sure."""
+    """A noun or adjective that may be verbed, a word the lexicon lacks, or code: unsure."""
     verdict = judge(title)
     assert verdict.kind is Kind.UNSURE, verdict
     assert why in verdict.why

@@ -16,10 +16,11 @@ Three verdicts, so that the rule errs only where it is sure:
   pronoun ("Shard the ledger": only a verb stands there).
 - ``NOT_VERB`` — never an imperative: a closed-class word (determiner, pronoun, preposition,
   conjunction, modal), a number, an inflected verb form with no base-form reading ("Alerting",
-  "Added", "Fixes" — the message names the imperative to write instead), or a word the lexicon
-  knows only as an adjective or adverb ("New", "Properly").
-- ``UNSURE`` — a word the lexicon knows only as a noun ("Dashboard", "Runbook"), a word it does
-  not know at all, or code: English turns nouns into verbs freely, so these are warnings.
+  "Added", "Fixes" — the message names the imperative to write instead), an adverb ("Properly")
+  or a compared adjective ("Faster").
+- ``UNSURE`` — a word the lexicon knows only as a noun ("Dashboard") or a plain adjective ("New",
+  "Inline"), a word it does not know at all ("Runbook"), or code: English turns nouns and
+  adjectives into verbs freely, so these are warnings.
 
 The closed classes are listed here because they are closed: English does not grow determiners
 or prepositions, and the lexicon files most of them under no part of speech at all.
@@ -138,13 +139,16 @@ def _by_lexicon(word: str, following: str) -> Verdict:
         base = lemmas[0]
         why = f"a form of the verb '{base}': write the imperative '{base.capitalize()}'"
         return Verdict(Kind.NOT_VERB, word, why)
-    if readings and set(readings) <= {"ADJ", "ADV"}:
-        kinds = " and ".join(_POS_NAMES[pos] for pos in sorted(readings))
-        return Verdict(Kind.NOT_VERB, word, f"{kinds} in the English lexicon, never a verb")
-    # "Shard the ledger": before an article or an object pronoun, any word is a verb.
+    # "Shard the ledger", "Inline the config": before an article or an object pronoun, any word
+    # is a verb.
     derived = _compound_verb(lower) or (not readings and _derived_verb(lower))
     if derived or following in _OBJECT_STARTS:
         return Verdict(Kind.VERB, word, "")
+    # Adverbs ("Properly") and compared adjectives ("Faster") are never turned into verbs; plain
+    # adjectives are ("clean", "empty", "inline"), so those are only unsure.
+    if readings and set(readings) <= {"ADJ", "ADV"} and lower not in readings.get("ADJ", ()):
+        kinds = " and ".join(_POS_NAMES[pos] for pos in sorted(readings))
+        return Verdict(Kind.NOT_VERB, word, f"{kinds} in the English lexicon, never a verb")
     if readings:
         known = " and ".join(_POS_NAMES.get(pos, pos) for pos in sorted(readings))
         return Verdict(Kind.UNSURE, word, f"the English lexicon knows it only as {known}")
