@@ -44,6 +44,11 @@ RULES = {
         Rule("draft-status", ERROR, "the post-mortem is still a draft"),
         Rule("blame-language", ERROR, "blameless post-mortems describe systems, not fault"),
         Rule("blame-person", ERROR, "a named person is presented as the cause"),
+        Rule(
+            "blame-person-unsure",
+            WARNING,
+            "an ordinary word ('Monitoring missed ...') may be a system or a person's name",
+        ),
     )
 }
 

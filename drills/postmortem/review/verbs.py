@@ -155,6 +155,11 @@ def _by_lexicon(word: str, following: str) -> Verdict:
     return Verdict(Kind.UNSURE, word, "it is not in the English lexicon")
 
 
+def known_word(word: str) -> bool:
+    """Whether the English lexicon knows `word` (lower case) as any part of speech."""
+    return bool(_readings(word))
+
+
 def _is_base_verb(word: str, readings: dict[str, tuple[str, ...]]) -> bool:
     return word in readings.get("VERB", ()) or word in readings.get("AUX", ())
 
