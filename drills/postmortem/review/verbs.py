@@ -22,6 +22,9 @@ Three verdicts, so that the rule errs only where it is sure:
   "Inline"), a word it does not know at all ("Runbook"), or code: English turns nouns and
   adjectives into verbs freely, so these are warnings.
 
+`known_word` lends the same lexicon to the blame rule (`language`): a sentence-initial word it
+knows ("Monitoring missed ...") may be a system rather than a person.
+
 The closed classes are listed here because they are closed: English does not grow determiners
 or prepositions, and the lexicon files most of them under no part of speech at all.
 """
