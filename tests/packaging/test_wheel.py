@@ -45,7 +45,9 @@ class Installed:
     elsewhere: Path  # the working directory of every command: no checkout in sight
     seconds: dict[str, float]
 
-    def run(self, *argv: str, program: str = "genesis-drill") -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *argv: str, program: str = "genesis-drill", exit_code: int = 0
+    ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GENESIS_", "PYTHON"))}
         started = time.monotonic()
         done = subprocess.run(
@@ -59,7 +61,7 @@ class Installed:
         )
         self.seconds[" ".join([program, *argv])[:48]] = time.monotonic() - started
         print(f"$ {program} {' '.join(argv)}  (exit {done.returncode})\n{done.stdout}{done.stderr}")
-        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.returncode == exit_code, done.stdout + done.stderr
         return done
 
 
@@ -195,6 +197,25 @@ def test_postmortem_render_of_a_recorded_run_uses_the_packaged_templates(
     text = (run_dir / "postmortem.md").read_text().replace(str(run_dir), "RUN_DIR")
     assert text == (REPO_ROOT / "tests" / "golden" / f"{RUN}.postmortem.md").read_text()
     assert (run_dir / "chart.svg").is_file()
+
+
+def test_postmortem_review_judges_verbs_with_the_installed_lexicon(installed: Installed) -> None:
+    """The wheel requires lemminflect, and the installed review passes a finished post-mortem
+    whose action items start with "Cap" and "Route" and fails a flawed one on "Alerting"."""
+    metadata = next(
+        zipfile.ZipFile(installed.wheel).read(name).decode()
+        for name in zipfile.ZipFile(installed.wheel).namelist()
+        if name.endswith(".dist-info/METADATA")
+    )
+    assert "Requires-Dist: lemminflect" in metadata
+    corpus = REPO_ROOT / "tests" / "golden" / "postmortems"
+    good = shutil.copy(corpus / "good" / "pod-kill-2026-11-27.md", installed.elsewhere)
+    flawed = shutil.copy(corpus / "flawed" / "action-inflected-verb.md", installed.elsewhere)
+    done = installed.run("postmortem", "review", str(good))
+    assert done.stdout.strip().endswith("0 error(s), 0 warning(s)"), done.stdout
+    failed = installed.run("postmortem", "review", str(flawed), exit_code=1)
+    assert "action-no-verb: error: " in failed.stdout
+    assert "write the imperative 'Alert'" in failed.stdout
 
 
 def test_gameday_cronjob_names_the_packaged_plan(installed: Installed) -> None:

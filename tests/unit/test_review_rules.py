@@ -243,3 +243,34 @@ def test_output_formats(tmp_path):
     assert format_github([review]).startswith(
         f"::error file={path},line={line},title=timeline-no-utc::"
     )
+
+
+def test_a_verb_inside_a_longer_word_is_not_blame():
+    """'Step broker-down stopped' is no 'Step broke': blame verbs match whole words only."""
+    text = CLEAN.replace("was enough.", "was enough. Step broker-down stopped RabbitMQ.")
+    assert rules_fired(text) == set()
+    assert "blame-person" in rules_fired(text.replace("Step broker-down stopped", "Alice broke"))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The consumer restarted. Monitoring missed the first 6 s.",
+        "Retries never exceeded 3.",
+        "Detection did not depend on the broker.",
+        "Bob broke the build.",  # a name that is also a word: the rule cannot tell
+    ],
+)
+def test_an_ordinary_word_as_subject_is_only_unsure(sentence):
+    """A sentence-initial common word before 'missed'/'never'/'broke' is a warning, not blame."""
+    review = review_text("pm.md", CLEAN.replace("was enough.", "was enough. " + sentence))
+    assert [(f.rule, f.severity) for f in review.findings] == [("blame-person-unsure", "warning")]
+    assert review.errors == 0
+
+
+@pytest.mark.parametrize(
+    "sentence", ["Alice missed the page.", "Priya never restarted it.", "Bob forgot to restart it."]
+)
+def test_a_name_or_a_person_only_verb_stays_blame(sentence):
+    """A name the lexicon does not know, or a verb only people do, is still an error."""
+    assert rules_fired(CLEAN.replace("was enough.", "was enough. " + sentence)) == {"blame-person"}

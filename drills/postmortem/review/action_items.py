@@ -1,5 +1,6 @@
 """Rules on action items: each has a type, a priority, an owner and a tracking link, starts with
-a verb and says something concrete.
+a verb (judged by `verbs`: an error only where the word is sure not to be one) and says
+something concrete.
 
 Items come from the action section's tables (columns found by name, as the SRE, PagerDuty and
 Atlassian templates name them) or from a bullet list before the first table (a list after a table
@@ -16,81 +17,9 @@ from drills.postmortem.review.document import Document, ListItem, Section
 from drills.postmortem.review.findings import Finding, finding
 from drills.postmortem.review.headings import normalise_heading
 from drills.postmortem.review.language import PLACEHOLDER
+from drills.postmortem.review.verbs import Kind, judge
 
 ACTION_TYPES = ("investigate", "mitigate", "repair", "detect", "prevent", "process")
-VERBS = frozenset(
-    [
-        "add",
-        "adjust",
-        "alert",
-        "align",
-        "audit",
-        "automate",
-        "build",
-        "change",
-        "check",
-        "clarify",
-        "clean",
-        "configure",
-        "create",
-        "decide",
-        "define",
-        "delete",
-        "deploy",
-        "disable",
-        "document",
-        "enable",
-        "enforce",
-        "ensure",
-        "establish",
-        "extend",
-        "file",
-        "fix",
-        "implement",
-        "improve",
-        "increase",
-        "instrument",
-        "introduce",
-        "investigate",
-        "limit",
-        "lower",
-        "make",
-        "measure",
-        "migrate",
-        "monitor",
-        "move",
-        "page",
-        "patch",
-        "prevent",
-        "raise",
-        "reduce",
-        "refactor",
-        "remove",
-        "rename",
-        "repair",
-        "replace",
-        "restore",
-        "review",
-        "rewrite",
-        "roll",
-        "route",
-        "run",
-        "schedule",
-        "set",
-        "shorten",
-        "split",
-        "stop",
-        "test",
-        "track",
-        "train",
-        "tune",
-        "update",
-        "upgrade",
-        "validate",
-        "verify",
-        "write",
-    ]
-)
 VAGUE = (
     r"improve (?:the )?(?:monitoring|alerting|observability|testing|reliability|processes?)",
     r"be more careful",
@@ -99,6 +28,7 @@ VAGUE = (
     r"make (?:it|things) better",
     r"fix (?:the )?issues?$",
     r"monitor (?:more|better)",
+    r"^better (?:monitoring|alerting|observability|testing|documentation)",
 )
 TRACKING = re.compile(r"https?://\S+|(?:[\w.-]+/[\w.-]+)?#\d+\b|\b[A-Z][A-Z0-9]+-\d+\b")
 
@@ -186,13 +116,13 @@ def _check_action(path: str, row: ActionRow, draft: bool) -> list[Finding]:
         findings.append(finding(path, row.line, "action-no-owner", f"'{label}': no owner"))
     if not TRACKING.search(row.tracking) and not draft:
         findings.append(finding(path, row.line, "action-no-tracking", f"'{label}': no issue link"))
-    first = re.sub(r"[^a-z]", "", title.split()[0].lower()) if title.split() else ""
-    if first not in VERBS:
-        findings.append(
-            finding(
-                path, row.line, "action-no-verb", f"'{label}': start with a verb, not '{first}'"
-            )
-        )
+    verdict = judge(row.title)
+    if verdict.kind is Kind.NOT_VERB:
+        message = f"'{label}': start with a verb, not '{verdict.word}' ({verdict.why})"
+        findings.append(finding(path, row.line, "action-no-verb", message))
+    elif verdict.kind is Kind.UNSURE:
+        message = f"'{label}': is '{verdict.word}' a verb? {verdict.why}; start with what to do"
+        findings.append(finding(path, row.line, "action-verb-unsure", message))
     for pattern in VAGUE:
         if re.search(pattern, title, re.IGNORECASE):
             findings.append(

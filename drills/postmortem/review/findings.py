@@ -33,12 +33,22 @@ RULES = {
         Rule("action-no-owner", ERROR, "an action item needs an owner"),
         Rule("action-no-tracking", ERROR, "an action item needs a tracking link"),
         Rule("action-no-verb", ERROR, "an action item starts with a verb"),
+        Rule(
+            "action-verb-unsure",
+            WARNING,
+            "an action item's first word may not be a verb (a noun, or not in the lexicon)",
+        ),
         Rule("action-vague", ERROR, "vague action items ('improve monitoring') never get done"),
         Rule("placeholder", ERROR, "template placeholders (TODO, TBD, {{ }}) are left"),
         Rule("front-matter", ERROR, "the YAML front matter must be a valid mapping"),
         Rule("draft-status", ERROR, "the post-mortem is still a draft"),
         Rule("blame-language", ERROR, "blameless post-mortems describe systems, not fault"),
         Rule("blame-person", ERROR, "a named person is presented as the cause"),
+        Rule(
+            "blame-person-unsure",
+            WARNING,
+            "an ordinary word ('Monitoring missed ...') may be a system or a person's name",
+        ),
     )
 }
 
