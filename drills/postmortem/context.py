@@ -3,9 +3,9 @@
 `result.json` is the interface to the runner (never its internals): it is read as the one run
 model, `drills.results.DrillResult` — strictly, older shapes migrated — so a field renamed by the
 runner fails here, naming the field, instead of rendering as "n/a". The journal, the saved
-Prometheus series and the copied drill file are parsed next to it into frozen dataclasses, so
-templates never index raw dictionaries. Every failed outcome (preflight refused, target error,
-aborted) still yields a complete context with empty measurements.
+Prometheus series, the log evidence and the copied drill file are parsed next to it into frozen
+dataclasses, so templates never index raw dictionaries. Every failed outcome (preflight refused,
+target error, aborted) still yields a complete context with empty measurements.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from drills import journal as records
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.ledger import Ledger
+from drills.log_evidence import LogEvidence
+from drills.log_evidence import read as read_log_evidence
 from drills.outcome import Outcome
 from drills.postmortem.impact import Impact, measure_impact
 from drills.results import (
@@ -136,6 +138,7 @@ class RunContext:
     journal_events: tuple[str, ...] = field(default_factory=tuple)
     regressions: tuple[RegressionInfo, ...] = field(default_factory=tuple)
     steps: tuple[StepResult, ...] = ()  # a composite drill's, in order of injection
+    log_evidence: LogEvidence | None = None  # None: the run saved none (recorded before it)
 
     @property
     def injected(self) -> bool:
@@ -389,6 +392,7 @@ def build(run_dir: Path) -> RunContext:
         journal_events=tuple(_str(r.get("event")) for r in journal),
         regressions=_regressions(run_dir),
         steps=result.steps,
+        log_evidence=read_log_evidence(run_dir),
     )
 
 
