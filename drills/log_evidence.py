@@ -158,7 +158,7 @@ def read(run_dir: Path) -> LogEvidence | None:
     try:
         raw = json.loads(path.read_text(encoding="utf-8", errors="replace"))
         return _from_json(raw)
-    except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
         return LogEvidence.unavailable(f"{LOG_EVIDENCE_NAME} is unreadable ({type(exc).__name__})")
 
 

@@ -386,6 +386,9 @@ def test_section_says_why_when_there_is_no_evidence(tmp_path):
     assert "Not available: log-evidence.json is unreadable (KeyError)" in section(
         draft(run_dir).read_text()
     )
+    for damaged in ('{"window": [1], "available": true}', "[]", '{"groups": {"a": 1}}', "nul"):
+        (run_dir / LOG_EVIDENCE_NAME).write_text(damaged)
+        assert "is unreadable" in section(draft(run_dir).read_text()), damaged
     (run_dir / LOG_EVIDENCE_NAME).write_bytes(b"\xff\xfe not json")
     assert "is unreadable" in section(draft(run_dir).read_text())
     (run_dir / LOG_EVIDENCE_NAME).unlink()
