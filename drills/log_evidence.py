@@ -45,10 +45,13 @@ FORMATS = (
     "[error]; PostgreSQL WARNING / ERROR / FATAL / PANIC; Redis # (warning)"
 )
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+# Bounded repetitions throughout: a hostile 64 KiB line must cost linear time, not quadratic.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s'\"<>]{1,2048}")
 _PAIR = re.compile(
-    r"(?P<key>\b[\w\-]*(?:password|passwd|pwd|secret|token|api[_-]?key|authorization)[\w\-]*)"
-    r"(?P<sep>[\"']?\s*[=:]\s*)(?P<value>\"[^\"]*\"|'[^']*'|(?:Bearer|Basic)\s+\S+|[^\s,;&)}\]]+)",
+    r"(?P<key>(?:password|passwd|pwd|secret|token|api[_-]?key|authorization)[\w\-]{0,40})"
+    r"(?P<sep>[\"']?[ \t]{0,8}[=:][ \t]{0,8})"
+    r"(?P<value>\"[^\"]{0,1024}\"|'[^']{0,1024}'|(?:Bearer|Basic)[ \t]+\S{1,1024}"
+    r"|[^\s,;&)}\]]{1,1024})",
     re.IGNORECASE,
 )
 _NORMALISE = (

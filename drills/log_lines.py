@@ -48,7 +48,7 @@ _LOGFMT_MSG = re.compile(r"(?:^|\s)msg=(?:\"(?P<quoted>(?:[^\"\\]|\\.)*)\"|(?P<b
 _LOGFMT_ERR = re.compile(r"(?:^|\s)err(?:or)?=(?:\"(?P<quoted>(?:[^\"\\]|\\.)*)\"|(?P<bare>\S+))")
 _RABBIT = re.compile(r"^\[(?P<level>[a-z]+)\]\s+(?:<[\d.]+>\s+)?(?P<msg>.*)$")
 _POSTGRES = re.compile(
-    r"^(?:\[\d+\]\s+)?(?:\S+@\S+\s+)?"
+    r"^(?:\[\d{1,10}\]\s{1,4})?(?:\S{1,64}@\S{1,64}\s{1,4})?"
     r"(?P<level>WARNING|ERROR|FATAL|PANIC|LOG|INFO|NOTICE|DEBUG\d?|DETAIL|HINT|STATEMENT|CONTEXT):"
     r"\s+(?P<msg>.*)$"
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,6 +156,31 @@ def test_hostile_lines_never_raise(line):
     """Huge, binary, invalid UTF-8, deep or wrongly typed lines give an entry or None."""
     entry = log_lines.parse(line)
     assert entry is None or isinstance(entry.message, str)
+
+
+# Lines that make a careless regular expression backtrack quadratically (seconds to hours).
+PATHOLOGICAL = [
+    "a-" * 32_000,
+    "a@" * 32_000,
+    "x://" * 16_000,
+    "password: " * 6_000,
+    "token" * 12_000,
+    "[1] " * 16_000,
+    "1" * 64_000 + "a",
+    '"a' * 32_000,
+    "ts=" * 20_000,
+]
+
+
+def test_pathological_lines_cost_linear_time():
+    """64 KiB hostile lines, as services' warnings and as plain text, are grouped within a
+    generous bound (a quadratic pattern took minutes on the first of them)."""
+    lines = [jline(T0 + 1, "warning", text) for text in PATHOLOGICAL] + PATHOLOGICAL
+    started = time.monotonic()
+    evidence = summarise([Source("svc", lines)], T0, T0 + 10)
+    assert time.monotonic() - started < 60
+    whole = [line for line in lines[: len(PATHOLOGICAL)] if len(line) <= log_lines.MAX_LINE_CHARS]
+    assert sum(g.count for g in evidence.groups) == len(whole)  # a cut JSON line is not JSON
 
 
 def test_wrongly_typed_json_is_read_as_far_as_it_goes():
