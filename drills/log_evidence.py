@@ -97,7 +97,9 @@ class SourceStats:
     lines: int  # read from the window's start
     in_window: int
     notable: int  # warnings and errors in the window
-    unrecognised: int  # lines in no format `drills.log_lines` knows, left out
+    # Lines in no format `drills.log_lines` knows, left out: those after a line of the window,
+    # and those before any timed line (their time is unknown).
+    unrecognised: int
     truncated: bool = False  # the read stopped at the byte limit before the window's end
     note: str = ""
 
@@ -296,7 +298,9 @@ def summarise(
             read += 1
             entry = log_lines.parse(raw)
             if entry is None:
-                unrecognised += 1
+                # Counted unless the line is known to be outside (its predecessor's time).
+                if last_at is None or start <= last_at <= end:
+                    unrecognised += 1
                 continue
             at = entry.at if entry.at is not None else last_at
             last_at = at

@@ -287,13 +287,16 @@ def test_only_the_window_counts_and_continuations_take_the_time_before():
         "2027-01-15 08:00:00.500 UTC [1] DETAIL:  timed, in the window, not a warning",
         jline(T0 - 5, "error", "before the window"),
         "[error] untimed, after a line before the window",
+        "gibberish after a line before the window",  # unrecognised, and known to be outside
         jline(T0 + 1, "warning", "inside"),
         "[error] continuation inside",
+        "gibberish inside",  # unrecognised, counted
         jline(T0 + 11, "error", "after the window"),
     ]
     evidence = summarise([Source("svc", lines)], T0, T0 + 10)
     assert {g.template for g in evidence.groups} == {"inside", "continuation inside"}
     assert evidence.sources[0].in_window == 3  # the DETAIL line, "inside" and its continuation
+    assert evidence.sources[0].unrecognised == 1
 
 
 def test_stored_groups_are_bounded_and_the_rest_counted(monkeypatch):
