@@ -48,6 +48,7 @@ from drills.journal import (
 )
 from drills.judging import judge
 from drills.ledger import GeneratorClient
+from drills.log_evidence import LOG_EVIDENCE_NAME, LogEvidence
 from drills.measurement import explain_unmeasured, measure_run, measure_safely
 from drills.observe import Observer as PrometheusObserver
 from drills.outcome import Outcome
@@ -58,6 +59,7 @@ from drills.seams import Generator, Observer
 from drills.settle import PROMETHEUS_NOW, settle_ledger
 from drills.spec import DrillSpec, Step
 from drills.targets.base import Target
+from drills.targets.logs import collect as collect_logs
 
 # Re-exported: callers name the run's options, listener type and drill lookup through the runner.
 __all__ = ["Listener", "RunOptions", "load_spec_or_name", "plan", "run"]
@@ -203,7 +205,7 @@ def run(
         _ended(state, Outcome.ERROR, reason)
     finally:
         client_probe.conclude(prober, state, run_dir)
-        _finish(spec, state, generator, journal, run_dir, listener)
+        _finish(spec, state, generator, journal, run_dir, listener, target)
     return state.result
 
 
@@ -283,8 +285,9 @@ def _finish(
     journal: Journal,
     run_dir: Path,
     listener: Listener,
+    target: Target,
 ) -> None:
-    """Always: restore the load, write result.json and close the journal."""
+    """Always: restore the load, save the log evidence, write result.json, close the journal."""
     if state.original_rate is not None:
         try:
             generator.set_rate(state.original_rate)
@@ -294,6 +297,7 @@ def _finish(
     generator.close()
     explain_unmeasured(state)
     finished = state.clock.now()
+    _save_log_evidence(target, state, run_dir, finished)
     report = state.fault_report
     result = state.result = replace(
         state.result,
@@ -305,6 +309,23 @@ def _finish(
     result.write(run_dir)
     journal.append(RunEnd(outcome=result.outcome))
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
+
+
+def _save_log_evidence(target: Target, state: RunState, run_dir: Path, end: float) -> None:
+    """`log-evidence.json`: the components' warnings and errors from the run's start to its
+    end, for the post-mortem. Evidence only: a failure to gather it is written down in the
+    file and never changes the run's outcome."""
+    start = state.started
+    try:
+        evidence = collect_logs(target, start, end)
+    except Exception as exc:  # a bug here must not cost the run its result
+        evidence = LogEvidence.unavailable(
+            f"log evidence could not be gathered: {type(exc).__name__}: {exc}", (start, end)
+        )
+    try:
+        evidence.write(run_dir)
+    except OSError as exc:
+        state.notes.append(f"could not write {LOG_EVIDENCE_NAME}: {exc}")
 
 
 def _fault_summary(spec: DrillSpec, report: FaultReport) -> FaultSummary:

@@ -3,9 +3,9 @@
 `result.json` is the interface to the runner (never its internals): it is read as the one run
 model, `drills.results.DrillResult` — strictly, older shapes migrated — so a field renamed by the
 runner fails here, naming the field, instead of rendering as "n/a". The journal, the saved
-Prometheus series and the copied drill file are parsed next to it into frozen dataclasses, so
-templates never index raw dictionaries. Every failed outcome (preflight refused, target error,
-aborted) still yields a complete context with empty measurements.
+Prometheus series, the log evidence and the copied drill file are parsed next to it into frozen
+dataclasses, so templates never index raw dictionaries. Every failed outcome (preflight refused,
+target error, aborted) still yields a complete context with empty measurements.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from drills import journal as records
 from drills.errors import InvalidInput, SpecError
 from drills.journal import read as read_journal
 from drills.ledger import Ledger
+from drills.log_evidence import LogEvidence
+from drills.log_evidence import read as read_log_evidence
 from drills.outcome import Outcome
 from drills.postmortem import causal, factors
 from drills.postmortem.causal_model import Chain
@@ -143,6 +145,7 @@ class RunContext:
         None  # None: nothing injected, nothing to explain (drills.postmortem.causal)
     )
     factors: Factors = field(default_factory=lambda: Factors((), (), ()))
+    log_evidence: LogEvidence | None = None  # None: the run saved none (recorded before it)
 
     @property
     def injected(self) -> bool:
@@ -399,6 +402,7 @@ def build(run_dir: Path) -> RunContext:
         steps=result.steps,
         chain=causal.build(result, component),
         factors=factors.derive(result, component),
+        log_evidence=read_log_evidence(run_dir),
     )
 
 

@@ -4,7 +4,8 @@ Kill is supervisord's `signalProcess` on the program's process group (supervisor
 it, like a Deployment's controller); stop/start are supervisord's, so a stopped broker stays
 stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
 PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`), and a
-program's process group to process-freeze as a `Freezer` (`local_freezer`).
+program's process group to process-freeze as a `Freezer` (`local_freezer`), and the programs'
+log files to the post-mortem's log evidence (`HasLogs`, read by `local_logs`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import contextlib
 import os
 import signal
 import time
+from dataclasses import fields
 
 from drills.errors import TargetError
+from drills.log_evidence import Source
 from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.health import probe
 from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
@@ -23,7 +26,9 @@ from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 from drills.targets.freezer import Freezer
 from drills.targets.local_freezer import LocalFreezer
+from drills.targets.local_logs import read_program
 from drills.targets.local_volume import LocalVolume
+from drills.targets.logs import LogRead
 from drills.targets.pg_volume import PgVolume
 
 STATE_TIMEOUT_S = 60.0
@@ -177,3 +182,24 @@ class LocalTarget:
     def freezer(self) -> Freezer:
         """The programs' process groups, for process-freeze (`HasFreezer`)."""
         return LocalFreezer(self._running_pid)
+
+    def read_logs(self, since: float, until: float, max_bytes: int) -> LogRead:
+        """Every program's `logs/<program>.log` from `since` on (`HasLogs`); the sandbox's
+        generated credentials go along, for redaction by value."""
+        logs_dir = self.sandbox.layout.logs
+        sources, missing = [], []
+        for program in self.sandbox.programs:
+            try:
+                lines, cut = read_program(logs_dir, program.name, since, max_bytes)
+            except OSError as exc:
+                missing.append(f"{program.name} ({exc.strerror or type(exc).__name__})")
+                continue
+            if not lines and not (logs_dir / f"{program.name}.log").exists():
+                missing.append(f"{program.name} (no log file)")
+                continue
+            note = f"read stopped at {max_bytes // (1024 * 1024)} MB" if cut else ""
+            sources.append(Source(program.name, lines, cut, note))
+        secrets = self.sandbox.secrets
+        known = [getattr(secrets, f.name) for f in fields(secrets)]
+        note = f"not read: {', '.join(missing)}" if missing else ""
+        return LogRead(sources, known, note)

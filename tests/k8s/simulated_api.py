@@ -14,6 +14,8 @@ pointed at it:
   patch), which creates or removes pods;
 * PersistentVolumeClaims: get, delete, create; Secrets: get; Jobs: create, get (they complete
   after a delay);
+* pod logs: `pods/<name>/log` answers the lines a test put in `pod_logs[name]` as text, with
+  `sinceSeconds` (by this server's clock), `timestamps` (the RFC 3339 prefix) and `limitBytes`;
 * watch streams: `?watch=true` answers chunked JSON lines (ADDED/MODIFIED/DELETED), replaying
   events after `resourceVersion` or synthetic ADDED events without one, until `timeoutSeconds`;
 * 403 Forbidden for namespaces outside `permitted`, 404 NotFound for missing objects, and any
@@ -70,6 +72,7 @@ KINDS = {
     "jobs": "Job",
 }
 LABEL = "app.kubernetes.io/name"
+POD_LOG = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods/(?P<name>[^/]+)/log$")
 
 
 class ApiError(Exception):
@@ -110,6 +113,8 @@ class SimulatedCluster:
     job_delay_s: float = 0.2
     job_fails: bool = False
     failing: dict[str, int] = field(default_factory=dict)  # resource → status answered
+    # pod name → (unix seconds, raw line) served by `pods/<name>/log`
+    pod_logs: dict[str, list[tuple[float, bytes]]] = field(default_factory=dict)
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     mutations: list[Mutation] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # all of them
@@ -474,6 +479,33 @@ class SimulatedCluster:
                 return copy.deepcopy(self._store(kind, ns, patched, "MODIFIED"))
             raise ApiError(405, "MethodNotAllowed", method)
 
+    def pod_log(self, path: str, query: Mapping[str, str]) -> bytes | None:
+        """The body of a `pods/<name>/log` request; None when `path` is not one."""
+        match = POD_LOG.match(path)
+        if match is None:
+            return None
+        if match["ns"] not in self.permitted:
+            raise ApiError(403, "Forbidden", f'pods "{match["name"]}" is forbidden')
+        if "pods/log" in self.failing:
+            code = self.failing["pods/log"]
+            raise ApiError(code, "Simulated", f"simulated {code} on pods/log")
+        with self._cond:
+            if ("Pod", match["ns"], match["name"]) not in self.objects:
+                raise ApiError(404, "NotFound", f'pods "{match["name"]}" not found')
+            lines = list(self.pod_logs.get(match["name"], []))
+        since = time.time() + self.clock_skew_s - float(query.get("sinceSeconds", "1e12"))
+        out = b""
+        for at, line in lines:
+            if at < since:
+                continue
+            prefix = b""
+            if query.get("timestamps") in ("true", "True", "1"):
+                stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+                prefix = f"{stamp}000Z ".encode()
+            out += prefix + line + b"\n"
+        limit = query.get("limitBytes")
+        return out[: int(limit)] if limit else out
+
     def _route(self, path: str) -> tuple[str, str, str, str | None, str | None]:
         for pattern, group in ROUTES:
             match = pattern.match(path)
@@ -647,6 +679,14 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             if method == "GET" and query.get("watch") in ("true", "1", "True"):
                 self._stream(url.path, query)
+                return
+            text = self.cluster.pod_log(url.path, query) if method == "GET" else None
+            if text is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
                 return
             self._send(200, self.cluster.handle(method, url.path, query, body))
         except ApiError as err:

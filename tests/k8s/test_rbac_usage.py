@@ -8,6 +8,7 @@ in the target fails here until the Role (and this table) says so.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -21,6 +22,7 @@ REQUIRED = {
     ("", "pods", "list", ()),
     ("", "pods", "watch", ()),
     ("", "pods", "delete", ()),
+    ("", "pods/log", "get", ()),
     ("apps", "deployments", "get", ()),
     ("apps", "deployments", "patch", ()),
     ("apps", "statefulsets", "get", ()),
@@ -36,7 +38,7 @@ REQUIRED = {
 }
 PATH = re.compile(
     r"^/(?:api/v1|apis/(?P<group>[a-z.]+)/v1)/namespaces/[^/]+/(?P<res>[a-z]+)"
-    r"(?:/(?P<name>[^/]+)(?P<sub>/scale)?)?$"
+    r"(?:/(?P<name>[^/]+)(?P<sub>/scale|/log)?)?$"
 )
 VERBS = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}
 
@@ -44,7 +46,7 @@ VERBS = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}
 def verb_of(method: str, path: str, query: dict[str, str]) -> tuple[str, str, str, tuple[str, ...]]:
     match = PATH.match(path)
     assert match, path
-    resource = match["res"] + ("/scale" if match["sub"] else "")
+    resource = match["res"] + (match["sub"] or "")
     if method == "GET":
         verb = "get" if match["name"] else ("watch" if query.get("watch") else "list")
     else:
@@ -54,7 +56,7 @@ def verb_of(method: str, path: str, query: dict[str, str]) -> tuple[str, str, st
 
 
 def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
-    """Kill, outage, restore-volume and Job paths together use exactly the Role's verbs."""
+    """Kill, outage, restore-volume, Job and log paths together use exactly the Role's verbs."""
     cluster = seeded_cluster()
     with SimulatedApiServer(cluster) as server:
         target = make_target(server.url, KubeSettings(malformed_via="job"))
@@ -73,5 +75,6 @@ def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
         volume.start()
         volume.wait_accepting(10)
         target.publish_malformed("0123456789abcdef", 4, 1, 0.0)  # malformed-events, Job path
+        target.read_logs(time.time() - 60, time.time(), 1024)  # every run: log evidence
     used = {verb_of(method, path, query) for method, path, query in cluster.requests}
     assert used == REQUIRED

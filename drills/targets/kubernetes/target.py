@@ -2,14 +2,16 @@
 
 Why this module is short: it only says which piece answers which verb — the API and its error
 translation (`api`), credentials (`kubeconfig`), components' workloads and pods (`workloads`),
-endpoints and their passwords (`endpoints`), in-cluster Jobs (`jobs`) and PostgreSQL's volume
-(`volume`, the `PgVolume` capability) — and what a dry run shows (`inventory`).
+endpoints and their passwords (`endpoints`), in-cluster Jobs (`jobs`), PostgreSQL's volume
+(`volume`, the `PgVolume` capability) and the pods' logs (`logs`, the `HasLogs` capability) — and
+what a dry run shows (`inventory`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from drills.secret import Secret
 from drills.targets import k8s_objects as objs
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
 from drills.targets.k8s_settings import KubeSettings
@@ -17,8 +19,10 @@ from drills.targets.kubernetes import jobs
 from drills.targets.kubernetes.api import KubeApi
 from drills.targets.kubernetes.endpoints import endpoints_of, read_secret
 from drills.targets.kubernetes.kubeconfig import load_client
+from drills.targets.kubernetes.logs import read_pod_logs
 from drills.targets.kubernetes.volume import KubernetesVolume
 from drills.targets.kubernetes.workloads import Workloads
+from drills.targets.logs import LogRead
 from drills.targets.pg_volume import PgVolume
 
 
@@ -129,3 +133,16 @@ class KubernetesTarget:
     def pg_volume(self) -> PgVolume:
         """PostgreSQL's StatefulSet and PVC, for pvc-wipe-restore (`HasPgVolume`)."""
         return KubernetesVolume(self.api, self.workloads, self.endpoints, self.describe())
+
+    def read_logs(self, since: float, until: float, max_bytes: int) -> LogRead:
+        """The components' pod logs since `since` (`HasLogs`); the platform's passwords and
+        tokens go along, for redaction by value."""
+        endpoints = self.endpoints()
+        known = [
+            endpoints.generator_token,
+            endpoints.amqp_url,
+            endpoints.pg_dsn,
+            endpoints.pg_admin_dsn,
+            *(Secret(v) for v in read_secret(self.api, self.settings).values()),
+        ]
+        return read_pod_logs(self.api, self.workloads, since, max_bytes, known)
