@@ -32,6 +32,7 @@ from drills.journal import (
     RollbackIntent,
     StepReady,
 )
+from drills.results import FaultSummary
 from drills.run_state import STEP_S, StepRun
 from drills.seams import Observer
 from drills.spec import DrillSpec, Step
@@ -291,3 +292,17 @@ class Schedule:
             complete_source="the last step's restore" if complete else "",
             incomplete="; ".join(incomplete),
         )
+
+
+def fault_summary(spec: DrillSpec, report: FaultReport) -> FaultSummary:
+    """What the fault reported, for the result; a composite drill's kind is "composite", its
+    parameters every step's (named `<step>.kind`, `<step>.<param>`), its figures and checks
+    named by step."""
+    if not spec.steps:
+        return FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks)
+    params: dict[str, object] = {}
+    for step in spec.steps:
+        params[f"{step.name}.kind"] = step.fault.kind
+        params[f"{step.name}.component"] = step.component
+        params.update({f"{step.name}.{k}": v for k, v in step.fault.params.items()})
+    return FaultSummary("composite", params, report.figures, report.checks)

@@ -31,7 +31,7 @@ from drills.errors import (
     RollbackFailed,
     TargetError,
 )
-from drills.faults.base import Fault, FaultContext, FaultReport
+from drills.faults.base import Fault, FaultContext
 from drills.faults.registry import build as build_fault
 from drills.journal import (
     FaultVerified,
@@ -48,18 +48,17 @@ from drills.journal import (
 )
 from drills.judging import judge
 from drills.ledger import GeneratorClient
-from drills.log_evidence import LOG_EVIDENCE_NAME, LogEvidence
 from drills.measurement import explain_unmeasured, measure_run, measure_safely
 from drills.observe import Observer as PrometheusObserver
 from drills.outcome import Outcome
 from drills.preflight import preflight
-from drills.results import DrillResult, FaultSummary, utc
+from drills.results import DrillResult, utc
 from drills.run_state import Listener, RunOptions, RunState, StepRun, quiet
 from drills.seams import Generator, Observer
 from drills.settle import PROMETHEUS_NOW, settle_ledger
 from drills.spec import DrillSpec, Step
 from drills.targets.base import Target
-from drills.targets.logs import collect as collect_logs
+from drills.targets.logs import save as save_log_evidence
 
 # Re-exported: callers name the run's options, listener type and drill lookup through the runner.
 __all__ = ["Listener", "RunOptions", "load_spec_or_name", "plan", "run"]
@@ -297,48 +296,19 @@ def _finish(
     generator.close()
     explain_unmeasured(state)
     finished = state.clock.now()
-    _save_log_evidence(target, state, run_dir, finished)
+    if note := save_log_evidence(target, state.started, finished, run_dir):
+        state.notes.append(note)
     report = state.fault_report
     result = state.result = replace(
         state.result,
         finished_at=utc(finished),
         wall_seconds=round(finished - state.started, 3),
-        fault=None if report is None else _fault_summary(spec, report),
+        fault=None if report is None else composite.fault_summary(spec, report),
         reason="; ".join(filter(None, [state.result.reason, *state.notes])),
     )
     result.write(run_dir)
     journal.append(RunEnd(outcome=result.outcome))
     listener("result", {"outcome": result.outcome, "run_dir": str(run_dir)})
-
-
-def _save_log_evidence(target: Target, state: RunState, run_dir: Path, end: float) -> None:
-    """`log-evidence.json`: the components' warnings and errors from the run's start to its
-    end, for the post-mortem. Evidence only: a failure to gather it is written down in the
-    file and never changes the run's outcome."""
-    start = state.started
-    try:
-        evidence = collect_logs(target, start, end)
-    except Exception as exc:  # a bug here must not cost the run its result
-        evidence = LogEvidence.unavailable(
-            f"log evidence could not be gathered: {type(exc).__name__}: {exc}", (start, end)
-        )
-    try:
-        evidence.write(run_dir)
-    except OSError as exc:
-        state.notes.append(f"could not write {LOG_EVIDENCE_NAME}: {exc}")
-
-
-def _fault_summary(spec: DrillSpec, report: FaultReport) -> FaultSummary:
-    """What the fault reported; a composite drill's kind is "composite", its parameters every
-    step's (named `<step>.kind`, `<step>.<param>`), its figures and checks named by step."""
-    if not spec.steps:
-        return FaultSummary(spec.fault.kind, spec.fault.params, report.figures, report.checks)
-    params: dict[str, object] = {}
-    for step in spec.steps:
-        params[f"{step.name}.kind"] = step.fault.kind
-        params[f"{step.name}.component"] = step.component
-        params.update({f"{step.name}.{k}": v for k, v in step.fault.params.items()})
-    return FaultSummary("composite", params, report.figures, report.checks)
 
 
 def _rollback(fault: Fault, ctx: FaultContext, journal: Journal, state: RunState) -> None:

@@ -10,25 +10,29 @@ target error, aborted) still yields a complete context with empty measurements.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from drills import journal as records
-from drills.errors import InvalidInput, SpecError
+from drills.errors import SpecError
 from drills.journal import read as read_journal
 from drills.ledger import Ledger
 from drills.log_evidence import LogEvidence
 from drills.log_evidence import read as read_log_evidence
 from drills.outcome import Outcome
-from drills.postmortem import causal, factors
+from drills.postmortem import causal, factors, timeline
 from drills.postmortem.causal_model import Chain
 from drills.postmortem.factors import Factors
 from drills.postmortem.impact import Impact, measure_impact
+from drills.postmortem.lenient import as_dict as _dict
+from drills.postmortem.lenient import as_float as _float
+from drills.postmortem.lenient import as_int as _int
+from drills.postmortem.lenient import as_list as _list
+from drills.postmortem.lenient import as_str as _str
+from drills.postmortem.lenient import read_json as _read_json
+from drills.postmortem.timeline import TimelineRow
 from drills.results import (
     AlertSummary,
     Check,
@@ -82,14 +86,6 @@ class SpecInfo:
     max_duplicated: int
     abort_max_duration_s: float
     abort_max_error_budget: float | None
-
-
-@dataclass(frozen=True)
-class TimelineRow:
-    at: datetime
-    offset_s: float | None
-    event: str
-    source: str
 
 
 REGRESSIONS_FILE = "regressions.json"
@@ -157,42 +153,6 @@ class RunContext:
 
 
 # --- parsing helpers: JSON is Any at the edge, checked right here ----------------------------
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return None if math.isnan(number) or math.isinf(number) else number
-
-
-def _int(value: Any) -> int | None:
-    number = _float(value)
-    return None if number is None else int(number)
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InvalidInput(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise InvalidInput(f"{path}: not valid JSON: {exc}") from exc
 
 
 # --- the pieces ------------------------------------------------------------------------------
@@ -267,89 +227,6 @@ def _series(run_dir: Path) -> tuple[dict[str, tuple[Sample, ...]], tuple[float, 
     return series, (start, end) if start is not None and end is not None else None
 
 
-# How the timeline words a journal record; keyed by the typed records' events, so an event the
-# runner renames cannot silently drop out of every post-mortem.
-_JOURNAL_WORDS = {
-    records.RunStart.EVENT: "harness started the run",
-    records.AlertsQuiet.EVENT: (
-        "waited {waited_s} s for expected alert(s) {alerts} to resolve first"
-    ),
-    records.Load.EVENT: "load set to {rate} events/s (was {previous_rate})",
-    records.InjectIntent.EVENT: "about to inject {kind} on {component}",
-    records.Injected.EVENT: "fault in effect",
-    records.RollbackIntent.EVENT: "rollback started",
-    records.RollbackDone.EVENT: "rollback done",
-    records.RollbackError.EVENT: "rollback attempt failed: {error}",
-    records.StepReady.EVENT: "{component} ready again after the rollback",
-    records.FaultVerified.EVENT: "fault effects verified",
-    records.LoadRestored.EVENT: "load restored to {rate} events/s",
-    records.InternalError.EVENT: "harness internal error: {error}",
-    records.RecoveredEarlierRun.EVENT: "rolled back the fault of an earlier run {run}",
-    records.RunEnd.EVENT: "run ended: {outcome}",
-}
-
-
-def _journal_row(record: dict[str, Any], t_inject: float | None) -> TimelineRow | None:
-    event = _str(record.get("event"))
-    # `injected` and `rollback-done` carry when the action took effect; `t` is when it was written.
-    when = (records.Injected.EVENT, records.RollbackDone.EVENT)
-    at = _float(record.get("at")) if event in when else None
-    at = at if at is not None else _float(record.get("t"))
-    if at is None or not event:
-        return None
-    if event == records.PhaseStarted.EVENT:
-        text = f"phase: {_str(record.get('phase'))}"
-    else:
-        template = _JOURNAL_WORDS.get(event, event)
-        values = {
-            k: ", ".join(map(_str, v)) if isinstance(v, list) else _str(v)
-            for k, v in record.items()
-        }
-        try:
-            text = template.format_map(_Missing(values))
-        except (ValueError, IndexError):
-            text = event
-    step = record.get("step")
-    if isinstance(step, str) and step:  # a composite drill's step: each one's inject/rollback
-        text = f"step {step}: {text}"
-    offset = None if t_inject is None else round(at - t_inject, 3)
-    return TimelineRow(datetime.fromtimestamp(at, UTC), offset, text, "journal")
-
-
-class _Missing(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-def _timeline(
-    journal: Sequence[dict[str, Any]],
-    phases: Sequence[Phase],
-    alerts: Sequence[AlertInfo],
-    injected_at: datetime | None,
-) -> tuple[TimelineRow, ...]:
-    t_inject = injected_at.timestamp() if injected_at else None
-    rows = [row for record in journal if (row := _journal_row(record, t_inject)) is not None]
-    for phase in phases:
-        # The journal already has the injection; the other phases are Prometheus/target facts.
-        if phase.at is None or phase.name == "inject":
-            continue
-        rows.append(TimelineRow(phase.at, phase.offset_s, phase.name, phase.source))
-    for alert in alerts:
-        for state, at in (("pending", alert.first_pending_at), ("firing", alert.first_firing_at)):
-            if at is None:
-                continue
-            offset = None if t_inject is None else round(at.timestamp() - t_inject, 3)
-            rows.append(
-                TimelineRow(
-                    at,
-                    offset,
-                    f"{alert.name} {state}",
-                    f'PromQL: ALERTS{{alertname="{alert.name}",alertstate="{state}"}}',
-                )
-            )
-    return tuple(sorted(rows, key=lambda row: row.at))
-
-
 def _pairs(value: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), _str(v)) for k, v in value.items())
 
@@ -392,7 +269,7 @@ def build(run_dir: Path) -> RunContext:
         fault_checks=fault.checks if fault else (),
         spec=spec,
         spec_problem=spec_problem,
-        timeline=_timeline(journal, result.phases, alerts, result.injected_at),
+        timeline=timeline.build(journal, result.phases, alerts, result.injected_at),
         series=series,
         window=window,
         impact=measure_impact(result, series, spec.backlog_query if spec else None),

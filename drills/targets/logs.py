@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from drills.errors import TargetError
-from drills.log_evidence import MAX_BYTES_PER_SOURCE, LogEvidence, Source, summarise
+from drills.log_evidence import (
+    LOG_EVIDENCE_NAME,
+    MAX_BYTES_PER_SOURCE,
+    LogEvidence,
+    Source,
+    summarise,
+)
 from drills.secret import Secret
 
 
@@ -51,3 +58,20 @@ def collect(
         return summarise(read.sources, start, end, read.secrets, read.note)
     except TargetError as exc:
         return LogEvidence.unavailable(f"the logs could not be read: {exc}", (start, end))
+
+
+def save(target: object, start: float, end: float, run_dir: Path) -> str:
+    """Write the run's `log-evidence.json`; return a note for the run's reason when it could not
+    be written ("" when it was). Evidence only: a failure to gather it is written down in the
+    file and never changes the run's outcome."""
+    try:
+        evidence = collect(target, start, end)
+    except Exception as exc:  # a bug here must not cost the run its result
+        evidence = LogEvidence.unavailable(
+            f"log evidence could not be gathered: {type(exc).__name__}: {exc}", (start, end)
+        )
+    try:
+        evidence.write(run_dir)
+    except OSError as exc:
+        return f"could not write {LOG_EVIDENCE_NAME}: {exc}"
+    return ""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -240,16 +242,29 @@ def _records(live, name: str) -> list[dict[str, object]]:
     return list(response.json().get("alerts", []))
 
 
+def blind_episodes(live, since: float) -> list[dict[str, Any]]:
+    """The MonitoringBlind episodes the notification service itself recorded (source watchdog)
+    from `since` on, read from its API directly, not through the harness's check."""
+    import httpx
+
+    response = httpx.get(
+        f"{live.url('notification-service')}/api/v1/alerts",
+        params={"name": "MonitoringBlind", "source": "watchdog"},
+        timeout=5,
+    )
+    return [
+        a
+        for a in response.json()["alerts"]
+        if datetime.fromisoformat(a["first_received_at"]).timestamp() >= since
+    ]
+
+
 def test_e_monitoring_blind(live, tmp_path):
     """monitoring-blind: with Alertmanager killed no alert can reach anyone; the notification
     service's dead man's switch raises MonitoringBlind when the Watchdog heartbeat stops, within
     the drill's limit, and resolves it once Alertmanager is back. Checked here against the
     OS (Alertmanager's port refusing) and the notification service's own record, read
     directly, not through the harness's check."""
-    from datetime import datetime
-
-    import httpx
-
     port = live.port("alertmanager")
     refused: list[float] = []
     done = threading.Event()
@@ -277,16 +292,7 @@ def test_e_monitoring_blind(live, tmp_path):
     figures = result.fault.figures
     told_after = figures["blind_until_told_s"]
     assert isinstance(told_after, float) and told_after <= spec.fault.params["told_within_s"]
-    response = httpx.get(
-        f"{live.url('notification-service')}/api/v1/alerts",
-        params={"name": "MonitoringBlind", "source": "watchdog"},
-        timeout=5,
-    )
-    episodes = [
-        a
-        for a in response.json()["alerts"]
-        if datetime.fromisoformat(a["first_received_at"]).timestamp() >= refused[0] - 1
-    ]
+    episodes = blind_episodes(live, since=refused[0] - 1)
     assert len(episodes) == 1, episodes
     told_at = datetime.fromisoformat(episodes[0]["first_received_at"]).timestamp()
     print(

@@ -16,7 +16,7 @@ import pytest
 
 from tests.ground_truth import PortWatch
 from tests.integration.test_drills import assert_drill_passed
-from tests.integration.test_drills_more import run_drill
+from tests.integration.test_drills_more import blind_episodes, run_drill
 
 pytestmark = pytest.mark.integration
 
@@ -52,16 +52,7 @@ def test_prometheus_blind_is_told_by_the_dead_mans_switch(live, tmp_path):
 
     told_after = result.fault.figures["blind_until_told_s"]
     assert isinstance(told_after, float) and told_after <= spec.fault.params["told_within_s"]
-    response = httpx.get(
-        f"{live.url('notification-service')}/api/v1/alerts",
-        params={"name": "MonitoringBlind", "source": "watchdog"},
-        timeout=5,
-    )
-    episodes = [
-        a
-        for a in response.json()["alerts"]
-        if datetime.fromisoformat(a["first_received_at"]).timestamp() >= refused - 1
-    ]
+    episodes = blind_episodes(live, since=refused - 1)
     assert len(episodes) == 1, episodes
     told_at = datetime.fromisoformat(episodes[0]["first_received_at"]).timestamp()
     print(

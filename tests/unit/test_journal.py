@@ -9,7 +9,7 @@ from typing import Any
 from drills import journal
 from drills.crash_recovery import leftovers
 from drills.journal import Journal, read
-from drills.postmortem import context
+from drills.postmortem import timeline
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -61,5 +61,5 @@ def test_an_older_harness_journal_still_reads(tmp_path):
     left = leftovers(tmp_path)
     assert left.fault == ("process-kill", "?") and left.identity is None
     assert left.previous_rate is None  # no previous_rate recorded: nothing to restore
-    row = context._journal_row({"t": 2.0, "event": "inject-intent", "kind": "x"}, None)
+    row = timeline.journal_row({"t": 2.0, "event": "inject-intent", "kind": "x"}, None)
     assert row is not None and row.event == "about to inject x on ?"

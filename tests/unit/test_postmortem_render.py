@@ -12,7 +12,7 @@ import pytest
 
 from drills import chart_queries
 from drills.errors import InvalidInput
-from drills.postmortem import context
+from drills.postmortem import context, timeline
 from drills.postmortem.render import draft, md
 from drills.postmortem.review import review_file
 
@@ -231,7 +231,7 @@ def test_nice_ticks(low, high, expected):
 
 def test_alert_wait_reads_as_a_sentence_in_the_timeline():
     """The preflight's wait for an earlier drill's alert is told in words, alerts listed."""
-    row = context._journal_row(
+    row = timeline.journal_row(
         {
             "t": 100.0,
             "event": "alerts-quiet",
