@@ -66,8 +66,15 @@ def test_latency_budget_burn_pages_and_tickets(live, tmp_path):
         pending = result.alerts.first_pending_at[name]
         firing = result.alerts.first_firing_at[name]
         assert pending is not None and firing is not None, (name, result.alerts)
-        # Late events are observed when stored: nothing is stored while the lock is held.
-        assert (pending - injected).total_seconds() >= held - 1.0, (name, pending, injected)
+        # Late events are observed when stored: nothing is stored while the lock is held, so
+        # the fast burn (14.4 %) cannot go pending before the release. The slow one (6 % of
+        # 30 min and 6 h) may already be pending when the drill starts: on the suite's short
+        # history the sandbox's own start-up (events published before the consumer was ready)
+        # can be 6 % of everything (seen once: pending 0.4 s after the lock); it still fires
+        # only after its `for:`, and after the release.
+        if name == "EventLatencyBudgetBurnFast":
+            assert (pending - injected).total_seconds() >= held - 1.0, (name, pending, injected)
+        assert (firing - injected).total_seconds() >= held - 1.0, (name, firing, injected)
         assert (firing - pending).total_seconds() >= limit - 1.0, (name, pending, firing)
     late, total = _psql(live, LATE_SQL)
     print(f"psql: {late} of {total} events of the last hour stored > 500 ms after publish")
