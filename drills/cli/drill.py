@@ -184,16 +184,19 @@ def _check_history(runs_dir: Path, run_dir: Path) -> bool:
 
 
 def _draft_postmortem(run_dir: Path) -> None:
-    """Every run leaves postmortem.md; a drafting problem is reported but keeps the run's exit."""
+    """Every run leaves postmortem.md and report.html; a problem writing either is reported but
+    keeps the run's exit code."""
     from drills.errors import GenesisError
     from drills.postmortem.render import draft
+    from drills.report.page import write_run_report
 
-    try:
-        path = draft(run_dir)
-    except (GenesisError, OSError) as error:
-        click.secho(f"post-mortem not drafted: {error}", fg="yellow", err=True)
-        return
-    click.echo(f"post-mortem draft: {path}", err=True)
+    for what, write in (("post-mortem draft", draft), ("report", write_run_report)):
+        try:
+            path = write(run_dir)
+        except (GenesisError, OSError) as error:
+            click.secho(f"{what} not written: {error}", fg="yellow", err=True)
+        else:
+            click.echo(f"{what}: {path}", err=True)
 
 
 @click.command("validate")

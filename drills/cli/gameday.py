@@ -110,6 +110,8 @@ def _print_report(result: GameDayResult) -> None:
         click.secho(f"  stopped: {result.stopped}", fg="yellow")
     click.echo(f"report: {result.directory / 'report.md'}")
     click.echo(f"post-mortem draft: {result.directory / 'postmortem.md'}")
+    if (result.directory / "report.html").exists():
+        click.echo(f"report page: {result.directory / 'report.html'}")
 
 
 @gameday.command("run")

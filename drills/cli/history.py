@@ -27,11 +27,21 @@ def _fig(value: float | None, unit: str = "s") -> str:
 )
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--output", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--html",
+    "html",
+    is_flag=True,
+    help="Also write RUNS_DIR/history.html: TTD, TTR and loss per run with the regression "
+    "threshold, one self-contained page.",
+)
 @reports_errors
-def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) -> None:
+def history_command(drill: str | None, runs_dir: Path, limit: int, output: str, html: bool) -> None:
     """Recent runs of DRILL (or of every drill), trends of TTD, TTR and loss, and regressions.
 
-    Every run directory under --runs-dir is indexed into runs/history.sqlite on the fly.
+    Every run directory under --runs-dir is indexed into runs/history.sqlite on the fly. With
+    --html, the same runs are drawn in RUNS_DIR/history.html (its path is printed on stderr):
+    one chart per figure and drill, a dot per run, red where the run regressed, the dashed
+    line the threshold the regression rule set for that run.
     """
     from drills.coverage import summary_line
     from drills.history import FIGURES, RULE, History
@@ -47,6 +57,11 @@ def history_command(drill: str | None, runs_dir: Path, limit: int, output: str) 
         report.append((name, trend, verdicts))
     for why in history.skipped.values():
         click.secho(f"not indexed: {why}", fg="yellow", err=True)
+    if html:
+        from drills.report.history import write_history_page
+
+        page = write_history_page(runs_dir.resolve(), drills, limit)
+        click.echo(f"history page: {page}", err=True)
     coverage = summary_line(runs_dir.resolve(), datetime.now(UTC))
     if output == "json":
         payload = {

@@ -77,6 +77,11 @@ COMMANDS = {
         "recover_command",
         "Undo what runs whose harness died left behind: fault, load and temporary files.",
     ),
+    "report": LazyCommand(
+        "drills.cli.report",
+        "report_command",
+        "Write DIRECTORY/report.html: one page, no network needed, for a run or a game day.",
+    ),
     "run": LazyCommand(
         "drills.cli.drill",
         "run_command",
@@ -104,6 +109,7 @@ def cli() -> None:
       genesis-drill run rabbitmq-outage
                                        run one drill against the local sandbox
       genesis-drill validate FILE...   check drill files
+      genesis-drill report RUN_DIR     the run's report.html (also written by every run)
       genesis-drill coverage           which alert rules a drill has proven firing
       genesis-drill recover            undo what a harness that died left (fault, load, files)
       genesis-drill platform up        bring the local sandbox up (RabbitMQ, PostgreSQL, Redis,

@@ -128,6 +128,7 @@ def run_gameday(
             break
     result.finished_at = clock.now()
     write_report(result)
+    _write_html(result, listener)
     listener("gameday-end", {"score": result.score, "directory": str(result.directory)})
     return result
 
@@ -169,15 +170,28 @@ def _stop(result: GameDayResult, reason: str, index: int) -> None:
 
 
 def _draft_postmortem(result: DrillResult, listener: Listener) -> None:
-    """Each drill's own post-mortem draft, as `genesis-drill run` leaves one (best effort)."""
+    """Each drill's own post-mortem draft and report.html, as `genesis-drill run` leaves them
+    (best effort: a drafting problem is a note, never the end of the game day)."""
     if not result.run_dir or not (Path(result.run_dir) / "result.json").exists():
         return
     from drills.postmortem.render import draft
+    from drills.report.page import write_run_report
+
+    for what, write in (("post-mortem", draft), ("report", write_run_report)):
+        try:
+            write(Path(result.run_dir))
+        except (GenesisError, OSError, ValueError) as exc:
+            listener("note", {"message": f"{result.drill}: {what} not written: {exc}"})
+
+
+def _write_html(result: GameDayResult, listener: Listener) -> None:
+    """The day's report.html: the scorecard and every drill's report (best effort)."""
+    from drills.gameday.html import write_gameday_report
 
     try:
-        draft(Path(result.run_dir))
+        write_gameday_report(result.directory)
     except (GenesisError, OSError, ValueError) as exc:
-        listener("note", {"message": f"{result.drill}: post-mortem not drafted: {exc}"})
+        listener("note", {"message": f"game day report.html not written: {exc}"})
 
 
 def _verdicts(history: History, result: DrillResult) -> tuple[Verdict, ...]:

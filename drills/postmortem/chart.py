@@ -78,7 +78,7 @@ def nice_ticks(low: float, high: float, wanted: int = 5) -> list[float]:
     return ticks
 
 
-def _label(value: float) -> str:
+def tick_label(value: float) -> str:
     if value == int(value) and abs(value) < 1e9:
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
@@ -122,7 +122,7 @@ class _Svg:
         return "\n".join([*self.parts, "</svg>", ""])
 
 
-def _segments(
+def segments(
     samples: Sequence[Sample], origin: float, scale: float
 ) -> list[list[tuple[float, float]]]:
     """(seconds since origin, scaled value) runs, split where samples are missing: a gap wider
@@ -173,8 +173,8 @@ def render(ctx: RunContext, out_dir: Path) -> Path | None:
     for index, panel in enumerate(chosen):
         top = TOP + index * PANEL_HEIGHT + PLOT_TOP_PAD
         bottom = TOP + (index + 1) * PANEL_HEIGHT - PLOT_BOTTOM_PAD
-        segments = _segments(ctx.series.get(panel.query, ()), origin, panel.scale)
-        values = [v for run in segments for _, v in run]
+        runs = segments(ctx.series.get(panel.query, ()), origin, panel.scale)
+        values = [v for run in runs for _, v in run]
         y_low = min(0.0, *values) if values else 0.0
         y_high = max(values, default=0.0)
         y_ticks = nice_ticks(y_low, y_high if y_high > y_low else y_low + 1.0, 5)
@@ -196,21 +196,21 @@ def render(ctx: RunContext, out_dir: Path) -> Path | None:
             svg.text(
                 LEFT - 6,
                 _y_pixel(tick, y_low, y_high, top, bottom) + 4,
-                _label(tick),
+                tick_label(tick),
                 10,
                 ' text-anchor="end"',
             )
         for tick in x_ticks:
             svg.line(x_of(tick), top, x_of(tick), bottom, GRID)
-            svg.text(x_of(tick), bottom + 14, _label(tick), 10, ' text-anchor="middle"')
+            svg.text(x_of(tick), bottom + 14, tick_label(tick), 10, ' text-anchor="middle"')
         svg.line(LEFT, bottom, WIDTH - RIGHT, bottom, "#444444")
         svg.line(LEFT, top, LEFT, bottom, "#444444")
-        if not segments:
+        if not runs:
             svg.text(
                 LEFT + plot_width / 2, (top + bottom) / 2, "no data in series.json", 11,
                 ' text-anchor="middle" fill="gray"',
             )  # fmt: skip
-        for run in segments:
+        for run in runs:
             svg.polyline([(x_of(x), _y_pixel(y, y_low, y_high, top, bottom)) for x, y in run])
         for label, at, color in marks:
             svg.line(x_of(at), top, x_of(at), bottom, color, ' stroke-dasharray="5,3"')

@@ -26,6 +26,7 @@ from drills import packaged
 from drills.errors import InvalidInput
 from drills.postmortem import actions as action_rules
 from drills.postmortem import chart as chart_module
+from drills.postmortem import formats
 from drills.postmortem.actions import ActionItem
 from drills.postmortem.context import RunContext, build
 
@@ -149,20 +150,6 @@ def environment(dirs: Sequence[Path]) -> Any:
         safe = url.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
         return Markup(f"[{md(text)}]({safe})")  # noqa: S704 - Markdown, not HTML
 
-    def utc(value: datetime | None) -> str:
-        return (
-            "n/a" if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-        )
-
-    def seconds(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.1f} s"
-
-    def offset(value: float | None) -> str:
-        return "" if value is None else f"T{value:+.1f} s"
-
-    def number(value: float | None, digits: int = 0) -> str:
-        return "n/a" if value is None else f"{value:,.{digits}f}"
-
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         undefined=jinja2.StrictUndefined,
@@ -176,10 +163,7 @@ def environment(dirs: Sequence[Path]) -> Any:
         code=code,
         yaml=yaml_scalar,
         link=link,
-        utc=utc,
-        seconds=seconds,
-        offset=offset,
-        number=number,
+        **formats.FILTERS,
         md=lambda value: Markup(md(value)),  # noqa: S704 - explicit escape, then trusted
     )
     return env

@@ -145,6 +145,8 @@ def test_the_wheel_holds_every_data_file_of_the_packages(installed: Installed) -
         "gamedays": "drills/gamedays/*.yaml",
         "postmortem templates": "drills/postmortem/templates/*.j2",
         "gameday templates": "drills/gameday/templates/*.j2",
+        "report templates": "drills/report/templates/*.j2",
+        "report assets": "drills/report/assets/*",
         "slo": "drills/slo.yaml",
         "monitoring": "drills/monitoring/**/*.yml",
         "dashboard templates": "auditflow/dashboard/templates/*.html",
@@ -155,6 +157,7 @@ def test_the_wheel_holds_every_data_file_of_the_packages(installed: Installed) -
     assert counts["postmortem templates"] >= 6 and counts["monitoring"] >= 3
     assert counts["gameday templates"] == 2  # report.md.j2, postmortem.md.j2
     assert counts["slo"] == 1 and counts["dashboard templates"] >= 1
+    assert counts["report templates"] >= 4 and counts["report assets"] == 2  # report.css, .js
 
 
 def test_the_checkout_is_not_importable_from_the_new_virtualenv(installed: Installed) -> None:
@@ -197,6 +200,22 @@ def test_postmortem_render_of_a_recorded_run_uses_the_packaged_templates(
     text = (run_dir / "postmortem.md").read_text().replace(str(run_dir), "RUN_DIR")
     assert text == (REPO_ROOT / "tests" / "golden" / f"{RUN}.postmortem.md").read_text()
     assert (run_dir / "chart.svg").is_file()
+
+
+def test_report_of_a_recorded_run_uses_the_packaged_templates(installed: Installed) -> None:
+    """The installed package writes exactly the golden report.html of a recorded run, with the
+    packaged stylesheet and script inlined."""
+    from tests.unit.test_report_html import content_only
+
+    run_dir = installed.elsewhere / f"report-{RUN}"
+    shutil.copytree(REPO_ROOT / "tests" / "golden" / "runs" / RUN, run_dir)
+    done = installed.run("report", str(run_dir))
+    assert done.stdout.strip() == str(run_dir / "report.html")
+    html = (run_dir / "report.html").read_text()
+    golden = REPO_ROOT / "tests" / "golden" / "reports" / f"{RUN}.report.html"
+    assert content_only(html).replace(str(run_dir), "RUN_DIR") == golden.read_text()
+    css = (REPO_ROOT / "drills" / "report" / "assets" / "report.css").read_text()
+    assert css in html
 
 
 def test_postmortem_review_judges_verbs_with_the_installed_lexicon(installed: Installed) -> None:

@@ -1,0 +1,186 @@
+"""report.html from recorded run directories: golden pages, escaping, self-containment, the CLI.
+
+The page's look is checked in headless Chromium (tests/browser/test_report_page.py); here the
+HTML itself: byte-stable against golden files (styles and script elided, so a CSS change does not
+rewrite every golden), every value from a run escaped, nothing that would load from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from drills.cli.main import cli
+from drills.report.page import REPORT_NAME, write_run_report
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+RUNS = sorted(p.name for p in (GOLDEN / "runs").iterdir())
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted" \'single\''
+
+
+def copy_run(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(GOLDEN / "runs" / name, target)
+    return target
+
+
+def content_only(html: str) -> str:
+    """The page without the inline stylesheet and script bodies (checked on their own)."""
+    html = re.sub(r"<style>.*?</style>", "<style>…</style>", html, flags=re.S)
+    return re.sub(r"<script>.*?</script>", "<script>…</script>", html, flags=re.S)
+
+
+class Elements(HTMLParser):
+    """Every start tag with its attributes, and the text, as a browser's parser would see it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(html: str) -> Elements:
+    parser = Elements()
+    parser.feed(html)
+    return parser
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_golden_report(name, tmp_path):
+    """A recorded run renders exactly the golden page (GENESIS_UPDATE_GOLDEN=1 rewrites)."""
+    run_dir = copy_run(name, tmp_path)
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    text = content_only(html).replace(str(run_dir), "RUN_DIR")
+    golden = GOLDEN / "reports" / f"{name}.report.html"
+    if os.environ.get("GENESIS_UPDATE_GOLDEN"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_report_loads_nothing_from_elsewhere(name, tmp_path):
+    """No element points outside the file: no src, no external href, no CSS url() or @import;
+    the only links are in-page anchors and the tracker's issue URLs; one script, ours."""
+    html = write_run_report(copy_run(name, tmp_path)).read_text(encoding="utf-8")
+    page = parse(html)
+    for tag, attrs in page.tags:
+        assert "src" not in attrs, (tag, attrs)
+        href = attrs.get("href")
+        if href is not None:
+            assert href.startswith("#"), (tag, attrs)
+    assert [t for t, _ in page.tags].count("script") == 1
+    assert [t for t, _ in page.tags].count("link") == 0
+    style = re.search(r"<style>(.*?)</style>", html, flags=re.S)
+    assert style and "url(" not in style.group(1) and "@import" not in style.group(1)
+    assert "default-src 'none'" in html  # the CSP forbids loading anything at all
+
+
+def test_values_from_the_run_are_escaped(tmp_path):
+    """Hostile text in the reason, a log template, an example and a correlation id stays text."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    result = json.loads((run_dir / "result.json").read_text())
+    result["reason"] = HOSTILE
+    (run_dir / "result.json").write_text(json.dumps(result))
+    logs = json.loads((run_dir / "log-evidence.json").read_text())
+    logs["groups"][0] |= {"template": HOSTILE, "example": HOSTILE, "correlation_id": HOSTILE}
+    logs["groups"][0]["components"] = [HOSTILE]
+    (run_dir / "log-evidence.json").write_text(json.dumps(logs))
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    page = parse(html)
+    assert [t for t, _ in page.tags].count("script") == 1
+    assert not any(t == "img" for t, _ in page.tags)
+    assert "onerror" not in " ".join(" ".join(a) for _, attrs in page.tags for a in attrs)
+    text = "".join(page.text)
+    assert text.count(HOSTILE) >= 3  # reason, template, correlation id: shown as typed
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+
+
+def test_tracker_links_are_the_only_external_hrefs(tmp_path):
+    """An item filed by `issues export` links to its issue; a javascript: URL is never a link."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    write_run_report(run_dir)
+    fingerprints = re.findall(
+        r'data-fingerprint="(gd-[0-9a-f]+)"', (run_dir / REPORT_NAME).read_text()
+    )
+    assert len(fingerprints) >= 2
+    good, evil = fingerprints[:2]
+    (run_dir / "issues.json").write_text(
+        json.dumps({good: "https://github.com/acme/ops/issues/7", evil: "javascript:alert(1)"})
+    )
+    page = parse(write_run_report(run_dir).read_text(encoding="utf-8"))
+    external = [a["href"] for t, a in page.tags if t == "a" and not str(a["href"]).startswith("#")]
+    assert external == ["https://github.com/acme/ops/issues/7"]
+    assert "javascript:alert(1)" in "".join(page.text)  # shown, not linked
+
+
+def test_no_series_no_charts(tmp_path):
+    """A run that never reached measurement renders without charts, saying why."""
+    run_dir = copy_run("20261127T062824Z-rabbitmq-outage", tmp_path)
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    assert not any(t == "svg" and "data-chart" in a for t, a in parse(html).tags)
+    assert "series.json is absent" in html
+
+
+def test_chart_carries_the_saved_samples(tmp_path):
+    """Each SLI panel's hover data are series.json's samples, as seconds since the injection."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    saved = json.loads((run_dir / "series.json").read_text())["queries"]
+    injected = json.loads((run_dir / "result.json").read_text())["injected_at"]
+    origin = datetime.fromisoformat(injected).timestamp()
+    charts = [
+        (attrs["data-query"], next(a for t, a in tags if t == "svg"))
+        for attrs, tags in _figures(parse(html).tags)
+    ]
+    assert charts, "no SLI panel"
+    throughput = next(
+        svg for query, svg in charts if "sum(rate(" in str(query) and "stored" in str(query)
+    )
+    data = json.loads(str(throughput["data-chart"]))
+    query = next(q for q in saved if "stored" in q and q.startswith("sum(rate("))
+    expected = [[round(t - origin, 3), round(v, 6)] for t, v in saved[query]]
+    assert [t for t, _ in data["points"]] == pytest.approx([t for t, _ in expected], abs=1e-3)
+    assert [v for _, v in data["points"]] == pytest.approx([v for _, v in expected], abs=1e-6)
+
+
+def _figures(tags):
+    """(figure attributes, the tags inside it) for every SLI figure."""
+    found = []
+    for index, (tag, attrs) in enumerate(tags):
+        if tag == "figure":
+            found.append((attrs, tags[index + 1 : index + 6]))
+    return found
+
+
+def test_cli_report_writes_the_page_and_rejects_other_directories(tmp_path):
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    result = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == str(run_dir / REPORT_NAME)
+    assert (run_dir / REPORT_NAME).read_text().startswith("<!DOCTYPE html>")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["report", str(empty)])
+    assert result.exit_code == 2
+    assert "neither a run directory (result.json) nor a game day's (report.json)" in result.output
+    result = CliRunner().invoke(cli, ["report", str(tmp_path / "missing")])
+    assert result.exit_code == 2 and "no such directory" in result.output
+    (run_dir / "result.json").write_text("{not json")
+    result = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "result.json" in result.output
