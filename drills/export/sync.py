@@ -21,7 +21,7 @@ A sync that fails half-way is simply run again: what it already said is in the i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,8 @@ def read_runs(path: Path) -> RunSet:
         focus, candidates, drill = None, _run_dirs(path), None
         if not candidates:
             raise InvalidInput(f"{path}: holds no run directory (no */{RESULT_NAME})")
+    elif path.exists():
+        raise InvalidInput(f"{path}: not a run directory nor a runs directory")
     else:
         raise InvalidInput(f"{path}: no such run or runs directory")
     runs: list[RunFacts] = [focus] if focus else []
@@ -253,7 +255,7 @@ def _write(
         exporter.comment(owner, name, issue.number, comment(issue, judgement, item, rule, todo))
     if todo.state is not None and todo.state_reason is not None:
         changed = exporter.set_state(owner, name, issue.number, todo.state, todo.state_reason)
-        return changed or issue
+        return changed or replace(issue, state=todo.state, state_reason=todo.state_reason)
     return issue
 
 

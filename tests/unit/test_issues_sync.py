@@ -270,3 +270,16 @@ def test_a_single_run_dir_is_judged_by_the_runs_beside_it(fake, runs):
     assert {row.verdict for row in report.rows} == {Verdict.FIXED}
     assert set(tracker.load(runs / RUN)) == {row.fingerprint for row in report.rows}
     assert not (fixed / "tracker.json").exists()
+
+
+def test_a_broken_run_is_skipped_and_named_not_fatal(fake, runs):
+    """A run directory whose result.json is not a result is listed as skipped (file and field);
+    the other runs are still judged."""
+    export(fake, runs)
+    broken = later_run(runs, 1, detected=True)
+    raw = json.loads((broken / "result.json").read_text())
+    raw["ttr"] = raw.pop("ttr_seconds")
+    (broken / "result.json").write_text(json.dumps(raw))
+    report = do_sync(fake, runs, at(1, 6))
+    assert "ttr: unknown field" in report.skipped[broken]
+    assert {row.verdict for row in report.rows} == {Verdict.NO_LATER_RUN}

@@ -82,6 +82,13 @@ def test_overdue_items_are_listed_with_an_injected_clock(fake, runs):
     assert do_sync(fake, runs, EXPORTED + timedelta(days=6)).overdue == ()
 
 
+def test_the_help_states_the_due_table_it_applies():
+    """`issues sync --help` quotes DUE_AFTER; a changed table without the help fails here."""
+    out = CliRunner().invoke(cli, ["issues", "sync", "--help"], terminal_width=200)
+    days = {p: d.days for p, d in DUE_AFTER.items()}
+    assert f"(P0 {days['P0']} days, P1 {days['P1']}, P2 {days['P2']} from" in out.output
+
+
 # --- tracker.json and the post-mortem ----------------------------------------------------------
 
 
