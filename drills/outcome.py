@@ -46,6 +46,10 @@ EXIT_CODES: dict[Outcome, int] = {
 # Outcomes whose figures were measured: a refused or broken run says nothing about speed, so the
 # history's baselines and the game day's score count only these.
 MEASURED = frozenset({Outcome.PASSED, Outcome.FAILED, Outcome.ABORTED})
+# Outcomes of a run that completed its lifecycle and was judged on every objective: the only runs
+# whose *silence* about a finding is evidence that it is gone (`issues sync`). An aborted run
+# stopped early, so what it did not find it may simply not have reached.
+JUDGED = frozenset({Outcome.PASSED, Outcome.FAILED})
 # Outcomes after which the platform cannot be trusted: a game day always stops (not a policy).
 UNTRUSTED = (Outcome.ROLLBACK_FAILED, Outcome.INTERRUPTED)
 

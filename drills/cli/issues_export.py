@@ -10,12 +10,7 @@ import click
 from drills.cli.main import reports_errors
 
 
-@click.group("issues")
-def issues() -> None:
-    """File a run's action items in an issue tracker."""
-
-
-@issues.command("export")
+@click.command("export")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--create", is_flag=True, help="File the issues (default: print what would be sent).")
 @click.option("--repo", default=None, help="OWNER/NAME of the GitHub repository.")
@@ -42,14 +37,18 @@ def export_command(run_dir: Path, create: bool, repo: str | None) -> None:
     github.parse_repo(repo)
     token = github.token_from_env(os.environ)
     api_url = os.environ.get("GITHUB_API_URL") or github.DEFAULT_API_URL
-    exporter = github.GitHubExporter(token, api_url, sleep=_announce_wait)
+    exporter = github.GitHubExporter(token, api_url, sleep=announce_wait)
     filed = exporter.export(repo, run.run_id, payloads)
     github.write_back(run_dir, filed)
+    from drills.report.page import refresh
+
+    refresh(run_dir)  # its report.html links the issues just filed
     for item in filed:
         click.echo(f"{item.action} #{item.number} {item.url} ({item.fingerprint})")
 
 
-def _announce_wait(seconds: float) -> None:
+def announce_wait(seconds: float) -> None:
+    """The exporter's sleep for the CLI: say why it waits, then wait."""
     import time
 
     click.echo(f"GitHub rate limit: waiting {seconds:.0f} s", err=True)

@@ -57,7 +57,9 @@ COMMANDS = {
         "Recent runs of DRILL (or of every drill), trends of TTD, TTR and loss, and regressions.",
     ),
     "issues": LazyCommand(
-        "drills.cli.issues_export", "issues", "File a run's action items in an issue tracker."
+        "drills.cli.issues",
+        "issues",
+        "File a run's action items in an issue tracker and close the loop with later runs.",
     ),
     "list": LazyCommand(
         "drills.cli.drill", "list_command", "List the catalog's drills with one-line descriptions."

@@ -11,6 +11,9 @@ open issues with the `genesis-drill` label are listed, and an item whose fingerp
 gets a comment ("seen again in run X") instead of a twin. (Listing is used rather than the search
 API, which is eventually consistent and would miss an issue created seconds earlier.)
 
+`issues sync` (drills.export.sync) reads the same issues in every state, their comments, and
+comments, closes and reopens through the same serial, backed-off `_call`.
+
 The token (`GITHUB_TOKEN`) lives in a `Secret` (alias `Token`) that never prints, and every error
 message is redacted before it leaves this module.
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from drills.errors import GitHubError, InvalidInput
+from drills.export.tracked import FINGERPRINT_MARK, FINGERPRINT_RE, TrackedIssue
 from drills.postmortem.actions import UNFILED, ActionItem
 from drills.postmortem.context import RunContext
 from drills.postmortem.render import ISSUES_FILE, load_tracking
@@ -36,10 +40,9 @@ from drills.secret import Secret
 
 LABEL = "genesis-drill"
 DEFAULT_API_URL = "https://api.github.com"
-FINGERPRINT_MARK = "genesis-drill-fingerprint"
 MAX_ATTEMPTS = 5
 MAX_WAIT_S = 120.0
-_FINGERPRINT_RE = re.compile(rf"<!-- {FINGERPRINT_MARK}: (gd-[0-9a-f]{{16}}) -->")
+PER_PAGE = 100
 T = TypeVar("T")
 
 
@@ -47,10 +50,12 @@ T = TypeVar("T")
 Token = Secret
 
 
-def token_from_env(env: Mapping[str, str]) -> Secret:
+def token_from_env(env: Mapping[str, str], needed_by: str = "--create") -> Secret:
     value = env.get("GITHUB_TOKEN", "").strip()
     if not value:
-        raise InvalidInput("--create needs a token in GITHUB_TOKEN (it is never printed or saved)")
+        raise InvalidInput(
+            f"{needed_by} needs a token in GITHUB_TOKEN (it is never printed or saved)"
+        )
     return Secret(value)
 
 
@@ -174,35 +179,86 @@ class GitHubExporter:
             f"GitHub {what}: still rate-limited (HTTP {status}) after {attempt} tries"
         )
 
-    def open_fingerprints(self, owner: str, repo: str) -> dict[str, tuple[int, str]]:
-        """Fingerprint → (number, url) of the open genesis-drill issues of the repository."""
-        found: dict[str, tuple[int, str]] = {}
+    def _pages(self, what: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        """Every item of a paginated list (pages of PER_PAGE until a short one)."""
+        items: list[Any] = []
         page = 1
         while True:
             response = self._call(
-                "list open issues",
-                functools.partial(
-                    self._gh.rest.issues.list_for_repo,
-                    owner,
-                    repo,
-                    state="open",
-                    labels=LABEL,
-                    per_page=100,
-                    page=page,
-                ),
+                what, functools.partial(method, *args, per_page=PER_PAGE, page=page, **kwargs)
             )
-            issues: Any = response.json()
-            if not isinstance(issues, list):
-                raise GitHubError("GitHub list open issues: the answer is not a list")
-            for issue in issues:
-                if not isinstance(issue, dict) or "pull_request" in issue:
-                    continue
-                match = _FINGERPRINT_RE.search(str(issue.get("body") or ""))
-                if match:
-                    found.setdefault(match.group(1), (int(issue["number"]), str(issue["html_url"])))
-            if len(issues) < 100:
-                return found
+            batch: Any = response.json()
+            if not isinstance(batch, list):
+                raise GitHubError(f"GitHub {what}: the answer is not a list")
+            items += batch
+            if len(batch) < PER_PAGE:
+                return items
             page += 1
+
+    def open_fingerprints(self, owner: str, repo: str) -> dict[str, tuple[int, str]]:
+        """Fingerprint → (number, url) of the open genesis-drill issues of the repository."""
+        found: dict[str, tuple[int, str]] = {}
+        issues = self._pages(
+            "list open issues",
+            self._gh.rest.issues.list_for_repo,
+            owner,
+            repo,
+            state="open",
+            labels=LABEL,
+        )
+        for issue in issues:
+            if not isinstance(issue, dict) or "pull_request" in issue:
+                continue
+            match = FINGERPRINT_RE.search(str(issue.get("body") or ""))
+            if match:
+                found.setdefault(match.group(1), (int(issue["number"]), str(issue["html_url"])))
+        return found
+
+    def tracked_issues(self, owner: str, repo: str) -> list[TrackedIssue]:
+        """Every genesis-drill issue of the repository, open and closed (state=all)."""
+        issues = self._pages(
+            "list issues",
+            self._gh.rest.issues.list_for_repo,
+            owner,
+            repo,
+            state="all",
+            labels=LABEL,
+        )
+        return [t for t in map(TrackedIssue.from_json, issues) if t is not None]
+
+    def comment_bodies(self, owner: str, repo: str, number: int) -> list[str]:
+        """The bodies of an issue's comments, oldest first."""
+        comments = self._pages(
+            f"list comments of #{number}",
+            self._gh.rest.issues.list_comments,
+            owner,
+            repo,
+            number,
+        )
+        return [str(c.get("body") or "") for c in comments if isinstance(c, dict)]
+
+    def comment(self, owner: str, repo: str, number: int, body: str) -> None:
+        self._call(
+            f"comment on #{number}",
+            functools.partial(self._gh.rest.issues.create_comment, owner, repo, number, body=body),
+        )
+
+    def set_state(
+        self, owner: str, repo: str, number: int, state: str, state_reason: str
+    ) -> TrackedIssue | None:
+        """Close (state_reason "completed") or reopen ("reopened") an issue; its new form."""
+        response = self._call(
+            f"{'close' if state == 'closed' else 'reopen'} #{number}",
+            functools.partial(
+                self._gh.rest.issues.update,
+                owner,
+                repo,
+                number,
+                state=state,
+                state_reason=state_reason,
+            ),
+        )
+        return TrackedIssue.from_json(response.json())
 
     def export(self, repo: str, run_id: str, issues: Sequence[IssuePayload]) -> list[Filed]:
         owner, name = parse_repo(repo)

@@ -16,8 +16,8 @@ import json
 import os
 import re
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from drills.postmortem import chart as chart_module
 from drills.postmortem import formats
 from drills.postmortem.actions import ActionItem
 from drills.postmortem.context import RunContext, build
+from drills.postmortem.tracker import TrackerState
+from drills.postmortem.tracker import load as load_tracker
 
 TEMPLATE_VERSION = "1"
 MAIN_TEMPLATE = "postmortem.md.j2"
@@ -51,6 +53,23 @@ def md(value: Any) -> str:
     return _ORDERED.sub(r"\1\\\2", _BULLET.sub(r"\\\1", text))
 
 
+def md_link(url: str | None, text: Any) -> str:
+    """A Markdown link with escaped text (the text alone when there is no URL)."""
+    if not url:
+        return md(text)
+    safe = url.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
+    return f"[{md(text)}]({safe})"
+
+
+def tracking_cell(tracking: str, state: TrackerState | None) -> str:
+    """The action-item table's tracking cell, as Markdown: the issue link and, once `issues sync`
+    has run, the issue's state ("[#12](url) open, due 2026-12-10"); before that the filed URL or
+    "not filed yet". Shared by the template and the in-place update after a sync."""
+    if state is not None:
+        return f"{md_link(state.url, f'#{state.number}')} {md(state.describe())}"
+    return md_link(tracking, tracking) if tracking.startswith("http") else md(tracking)
+
+
 @dataclass(frozen=True)
 class Lessons:
     went_well: tuple[str, ...]
@@ -69,6 +88,14 @@ class Document:
     template_version: str
     generated_at: datetime
     link_template: str | None
+    # Fingerprint → the issue's state as `issues sync` recorded it (tracker.json); may be empty.
+    tracker: Mapping[str, TrackerState] = field(default_factory=dict)
+
+    def tracking_cell(self, item: ActionItem) -> Any:
+        """The item's tracking cell (Markdown, already escaped: `tracking_cell`)."""
+        from markupsafe import Markup
+
+        return Markup(tracking_cell(item.tracking, self.tracker.get(item.fingerprint)))  # noqa: S704 - escaped by tracking_cell
 
     def query_link(self, query: str) -> str | None:
         if not self.link_template:
@@ -145,10 +172,7 @@ def environment(dirs: Sequence[Path]) -> Any:
         return Markup(json.dumps(str(value)))  # noqa: S704 - YAML front matter, not HTML
 
     def link(url: str | None, text: Any) -> Markup:
-        if not url:
-            return Markup(md(text))  # noqa: S704 - already escaped
-        safe = url.replace(" ", "%20").replace(")", "%29").replace("(", "%28")
-        return Markup(f"[{md(text)}]({safe})")  # noqa: S704 - Markdown, not HTML
+        return Markup(md_link(url, text))  # noqa: S704 - escaped by md_link
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
@@ -175,6 +199,7 @@ def document(
     link_template: str | None = None,
     tracking: dict[str, str] | None = None,
     generated_at: datetime | None = None,
+    tracker: Mapping[str, TrackerState] | None = None,
 ) -> Document:
     items = action_rules.derive(run)
     if tracking:
@@ -187,6 +212,7 @@ def document(
         template_version=TEMPLATE_VERSION,
         generated_at=generated_at or run.finished_at or datetime.now(UTC),
         link_template=link_template,
+        tracker=dict(tracker or {}),
     )
 
 
@@ -237,6 +263,7 @@ def draft(
         chart_path.name if chart_path else None,
         link_template or os.environ.get(LINK_TEMPLATE_ENV) or None,
         load_tracking(run_dir) if tracking is None else tracking,
+        tracker=load_tracker(run_dir),
     )
     text = render_document(doc, templates)
     path = run_dir / POSTMORTEM_NAME

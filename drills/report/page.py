@@ -27,6 +27,8 @@ from drills import packaged
 from drills.postmortem import formats
 from drills.postmortem.context import RunContext, build
 from drills.postmortem.render import Document, document, load_tracking
+from drills.postmortem.tracker import TrackerState
+from drills.postmortem.tracker import load as load_tracker
 from drills.report import svg
 
 REPORT_NAME = "report.html"
@@ -50,7 +52,8 @@ class RunPage:
     cards: tuple[Card, ...]
     charts: tuple[svg.SliChart, ...]
     phases: Markup | None
-    tracker: Mapping[str, str]  # fingerprint → the item's state in the tracker, in words
+    # fingerprint → the item's issue as `issues sync` last saw it (tracker.json; {} never synced)
+    tracker: Mapping[str, TrackerState]
 
     @property
     def run(self) -> RunContext:
@@ -95,15 +98,10 @@ def cards(run: RunContext) -> tuple[Card, ...]:
     )
 
 
-def tracker_states(run_dir: Path) -> dict[str, str]:
-    """Fingerprint → where each filed item is tracked (issues.json, by `issues export`)."""
-    return dict(load_tracking(run_dir))
-
-
 def run_page(run_dir: Path, ctx: RunContext | None = None) -> RunPage:
     """Everything one run's section shows, read from its directory."""
     run = ctx or build(run_dir)
-    tracker = tracker_states(run_dir)
+    tracker = load_tracker(run_dir)
     doc = document(run, None, os.environ.get("GENESIS_QUERY_LINK") or None, load_tracking(run_dir))
     return RunPage(doc, cards(run), tuple(svg.sli_charts(run)), svg.phase_strip(run), tracker)
 
@@ -155,3 +153,15 @@ def write(path: Path, html: str) -> Path:
 def write_run_report(run_dir: Path) -> Path:
     """Render `report.html` into the run directory and return its path."""
     return write(run_dir / REPORT_NAME, render_run(run_page(run_dir)))
+
+
+def refresh(path: Path) -> list[Path]:
+    """Re-render the report.html already written in the run directory `path`, or in every run
+    directory under it — after `issues export` or `issues sync` changed what the action items'
+    tracker cells say. Runs without a report are left alone; returns the pages rewritten."""
+    run_dirs = (
+        [path]
+        if (path / "result.json").exists()
+        else sorted(p.parent for p in path.glob("*/result.json"))
+    )
+    return [write_run_report(d) for d in run_dirs if (d / REPORT_NAME).exists()]

@@ -244,9 +244,13 @@ def test_drill_with_prometheus_down_is_an_observation_error(live, tmp_path):
     finally:
         supervisor.start("prometheus")
     assert result.exit_code == 4, result.output
-    saved = json.loads(next(tmp_path.glob("*/result.json")).read_text())
+    saved_path = next(tmp_path.glob("*/result.json"))
+    saved = json.loads(saved_path.read_text())
     assert saved["outcome"] == "observation-error"
     assert saved["injected_at"] is None
+    # Even a run that measured nothing leaves its report page, saying how it ended.
+    page = (saved_path.parent / "report.html").read_text()
+    assert 'data-outcome="observation-error"' in page and "No fault was injected" in page
     wait_for(lambda: _ready(live), 30, "Prometheus back")
 
 

@@ -45,3 +45,13 @@ def test_postmortem_from_a_real_pod_kill(live, tmp_path):
     assert json.loads(review.output)["files"][0]["findings"] == []
     strict = CliRunner().invoke(cli, ["postmortem", "review", str(path)])
     assert strict.exit_code == 1 and "draft-status" in strict.output
+
+    # The report page of the same real run: real lines in its SLI charts, its TTR on a card.
+    report = CliRunner().invoke(cli, ["report", str(run_dir)])
+    assert report.exit_code == 0, report.output
+    page = (run_dir / "report.html").read_text()
+    assert page.count('<svg class="sli-svg"') == 4
+    assert page.count("<polyline") >= 3
+    ttr = "n/a" if result.ttr_seconds is None else f"{result.ttr_seconds:.1f} s"
+    card = '<div class="label">time to recover</div><div class="value">'
+    assert f'data-figure="ttr_seconds">{card}{ttr}<' in page

@@ -1,20 +1,14 @@
 """GitHub export against a local fake GitHub: dry run, create, idempotent re-run, back-off.
 
-The fake server checks each request the way GitHub's REST API would: the path under the
-Enterprise-style `/api/v3` prefix, the token in Authorization, the `Accept` and
-`X-GitHub-Api-Version` headers, and the payload fields. It never talks to github.com.
+The fake server (tests/fake_github.py, shared with the sync tests) checks each request the way
+GitHub's REST API would. It never talks to github.com.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from click.testing import CliRunner
@@ -25,122 +19,10 @@ from drills.export import github
 from drills.postmortem.actions import derive
 from drills.postmortem.context import build
 from drills.postmortem.render import draft
+from tests.fake_github import TOKEN, FakeGitHub
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "runs"
 RUN = "20261127T062644Z-rabbitmq-outage"
-TOKEN = "ghp_test_secret_0123456789"
-
-
-class FakeGitHub:
-    def __init__(self) -> None:
-        self.issues: list[dict[str, Any]] = []
-        self.comments: list[tuple[int, str]] = []
-        self.requests: list[tuple[str, str]] = []
-        self.problems: list[str] = []
-        self.rate_limit: list[tuple[int, str]] = []  # (status, Retry-After) for the next writes
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _reply(self, status, body, headers=None):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _check_headers(self):
-                auth = self.headers.get("Authorization", "")
-                if auth not in (f"token {TOKEN}", f"Bearer {TOKEN}"):
-                    fake.problems.append(f"bad Authorization: {auth!r}")
-                    self._reply(401, {"message": "Bad credentials"})
-                    return False
-                if "application/vnd.github+json" not in self.headers.get("Accept", ""):
-                    fake.problems.append(f"bad Accept: {self.headers.get('Accept')!r}")
-                if not re.fullmatch(
-                    r"\d{4}-\d{2}-\d{2}", self.headers.get("X-GitHub-Api-Version", "")
-                ):
-                    fake.problems.append("missing X-GitHub-Api-Version")
-                return True
-
-            def do_GET(self):
-                url = urlparse(self.path)
-                fake.requests.append(("GET", url.path))
-                if not self._check_headers():
-                    return
-                if url.path != "/api/v3/repos/acme/ops/issues":
-                    self._reply(404, {"message": "Not Found"})
-                    return
-                query = parse_qs(url.query)
-                if query.get("state") != ["open"]:
-                    fake.problems.append(f"listing without state=open: {url.query}")
-                page, per_page = (
-                    int(query.get("page", ["1"])[0]),
-                    int(query.get("per_page", ["30"])[0]),
-                )
-                wanted = set(query.get("labels", [""])[0].split(",")) - {""}
-                matching = [
-                    i
-                    for i in fake.issues
-                    if i["state"] == "open" and wanted <= {label["name"] for label in i["labels"]}
-                ]
-                self._reply(200, matching[(page - 1) * per_page : page * per_page])
-
-            def do_POST(self):
-                url = urlparse(self.path)
-                fake.requests.append(("POST", url.path))
-                if not self._check_headers():
-                    return
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                if fake.rate_limit:
-                    status, retry = fake.rate_limit.pop(0)
-                    self._reply(
-                        status,
-                        {"message": "You have exceeded a secondary rate limit"},
-                        {"Retry-After": retry},
-                    )
-                    return
-                if url.path == "/api/v3/repos/acme/ops/issues":
-                    if not isinstance(body.get("title"), str) or not body["title"]:
-                        self._reply(422, {"message": "Validation Failed"})
-                        return
-                    if not isinstance(body.get("body"), str) or not all(
-                        isinstance(x, str) for x in body.get("labels", [])
-                    ):
-                        self._reply(422, {"message": "Validation Failed"})
-                        return
-                    number = len(fake.issues) + 1
-                    issue = {
-                        "number": number,
-                        "state": "open",
-                        "title": body["title"],
-                        "body": body["body"],
-                        "labels": [{"name": name} for name in body.get("labels", [])],
-                        "html_url": f"https://github.example/acme/ops/issues/{number}",
-                    }
-                    fake.issues.append(issue)
-                    self._reply(201, issue)
-                    return
-                match = re.fullmatch(r"/api/v3/repos/acme/ops/issues/(\d+)/comments", url.path)
-                if match and isinstance(body.get("body"), str):
-                    fake.comments.append((int(match.group(1)), body["body"]))
-                    self._reply(201, {"id": len(fake.comments), "body": body["body"]})
-                    return
-                self._reply(404, {"message": "Not Found"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v3"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

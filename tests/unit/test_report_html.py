@@ -184,3 +184,36 @@ def test_cli_report_writes_the_page_and_rejects_other_directories(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(run_dir)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "result.json" in result.output
+
+
+def test_action_items_show_their_tracker_state(tmp_path):
+    """After `issues sync` (tracker.json), an item links its issue by number and says its state:
+    open and overdue, or closed as fixed in a later run."""
+    from datetime import UTC, date, datetime
+
+    from drills.postmortem.tracker import TRACKER_FILE, TrackerState, dumps
+
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    write_run_report(run_dir)
+    first, second = re.findall(
+        r'data-fingerprint="(gd-[0-9a-f]+)"', (run_dir / REPORT_NAME).read_text()
+    )[:2]
+    synced = datetime(2026, 12, 20, tzinfo=UTC)
+    states = {
+        first: TrackerState(
+            12, "https://github.com/acme/ops/issues/12", "open", None, "still-failing",
+            "20261210T000000Z-rabbitmq-outage", date(2026, 12, 4), True, synced,
+        ),
+        second: TrackerState(
+            13, "https://github.com/acme/ops/issues/13", "closed", "completed", "fixed",
+            "20261211T000000Z-rabbitmq-outage", date(2027, 2, 25), False, synced,
+        ),
+    }  # fmt: skip
+    (run_dir / TRACKER_FILE).write_text(dumps(states))
+    html = write_run_report(run_dir).read_text(encoding="utf-8")
+    row = re.search(rf'<tr data-fingerprint="{first}">.*?</tr>', html, re.S)
+    assert row and '<a href="https://github.com/acme/ops/issues/12">#12</a>' in row.group(0)
+    assert 'data-state="open">open, overdue since 2026-12-04<' in row.group(0)
+    row = re.search(rf'<tr data-fingerprint="{second}">.*?</tr>', html, re.S)
+    assert row and ">#13</a>" in row.group(0)
+    assert "closed (fixed in run 20261211T000000Z-rabbitmq-outage)" in row.group(0)
