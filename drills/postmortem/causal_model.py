@@ -83,3 +83,10 @@ def seconds(value: float) -> str:
 
 def count(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def percent(share: float) -> str:
+    """A share as a percentage: whole numbers from 10 %, one decimal below (a 0.4 % peak is not
+    "0 %")."""
+    value = share * 100
+    return f"{value:.0f} %" if value >= 10 else f"{value:.1f} %"
