@@ -98,25 +98,6 @@ def _read(observer: Observer, selector: str, start: float, end: float) -> list[l
     return [list(s.samples) for s in observer.raw_between(selector, start, end)]
 
 
-def _measured(
-    selector: str,
-    series: Sequence[Sequence[Sample]],
-    start: float,
-    end: float,
-    until: str,
-) -> tuple[float | None, float | None, str, float | None, str]:
-    """(peak, at, source, resolution, reason) of one gauge over the window."""
-    found = peak_of(series, start, end)
-    window = f"from the injection to {until}"
-    if found is None:
-        return None, None, "", None, f"no sample of {selector} {window}"
-    source = (
-        f"prometheus: the largest of {found.samples} raw samples of {selector} {window}, "
-        f"at most {found.resolution_s:g} s apart"
-    )
-    return found.value, found.at, source, found.resolution_s, ""
-
-
 def measure(
     observer: Observer, start: float, end: float, recovered: bool
 ) -> tuple[BacklogPeak, ...]:
@@ -124,26 +105,31 @@ def measure(
     `recovered` says whether `end` is the recovery or only the end of the observation window.
     Best effort: a failed query leaves that peak `None` with the error as its reason."""
     until = "the recovery" if recovered else "the end of the observation window (no recovery)"
+    window = f"from the injection to {until}"
     peaks = []
     for figure, selector, limit_figure in (
         (BUFFER_PEAK, BUFFER_GAUGE, BUFFER_CAPACITY),
         (QUEUE_PEAK, QUEUE_GAUGE, QUEUE_MAX_LENGTH_FIGURE),
     ):
         try:
-            series = _read(observer, selector, start, end)
+            found = peak_of(_read(observer, selector, start, end), start, end)
+            why = "" if found else f"no sample of {selector} {window}"
         except ObservationError as exc:
-            peak, at, source, resolution, reason = None, None, "", None, f"not measured: {exc}"
-        else:
-            peak, at, source, resolution, reason = _measured(selector, series, start, end, until)
+            found, why = None, f"not measured: {exc}"
         limit, limit_source = _limit(observer, limit_figure, start, end)
         peaks.append(
             BacklogPeak(
                 figure=figure,
-                peak=peak,
-                at=utc(at),
-                source=source,
-                resolution_s=resolution,
-                reason=reason,
+                peak=found.value if found else None,
+                at=utc(found.at) if found else None,
+                source=(
+                    f"prometheus: the largest of {found.samples} raw samples of {selector} "
+                    f"{window}, at most {found.resolution_s:g} s apart"
+                    if found
+                    else ""
+                ),
+                resolution_s=found.resolution_s if found else None,
+                reason=why,
                 limit_figure=limit_figure,
                 limit=limit,
                 limit_source=limit_source,

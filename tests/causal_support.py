@@ -8,7 +8,7 @@ from typing import Any
 
 from drills.backlog_peaks import BUFFER_PEAK
 from drills.outcome import Outcome
-from drills.results import AlertSummary, BacklogPeak, DrillResult, Phase
+from drills.results import AlertSummary, BacklogPeak, DrillResult, Phase, StepResult
 
 T0 = datetime(2026, 12, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -75,4 +75,29 @@ def peak(
         limit_figure="limit",
         limit=limit,
         limit_source="prometheus: limit",
+    )
+
+
+def step(
+    name: str = "broker-down",
+    kind: str = "service-stop",
+    injected: float = 0.0,
+    rolled_back: float | None = 15.0,
+    start: str = "right after the baseline",
+) -> StepResult:
+    """A composite drill's step injected and rolled back at offsets from T0, expecting no alert."""
+    return StepResult(
+        name,
+        kind,
+        "rabbitmq",
+        start,
+        at(injected),
+        None if rolled_back is None else at(rolled_back),
+        None,
+        (),
+        (),
+        None,
+        None,
+        "",
+        "",
     )

@@ -14,9 +14,9 @@ from drills.delay import Delay
 from drills.ledger import Ledger
 from drills.postmortem import causal, causal_kinds
 from drills.postmortem.causal_model import Scope
-from drills.results import FaultSummary, Phase, StepResult
+from drills.results import FaultSummary, Phase
 from drills.unavailability import ApiUnavailability, ClientUnavailability, Window
-from tests.causal_support import T0, alerts, at, peak, phases, result
+from tests.causal_support import T0, alerts, at, peak, phases, result, step
 
 NO_RESULT = result()
 
@@ -340,21 +340,7 @@ def test_backlog_peak_links_with_share_time_and_source():
 
 def test_a_composite_peak_names_the_step_in_effect():
     """In a composite drill the peak is the drill's; the link says during which step it came."""
-    first = StepResult(
-        "broker-down",
-        "service-stop",
-        "rabbitmq",
-        "",
-        T0,
-        at(15.0),
-        None,
-        (),
-        (),
-        None,
-        None,
-        "",
-        "",
-    )
+    first = step(start="")
     second = dataclasses.replace(first, name="kill-analysis", injected_at=at(30.0))
     run = result(steps=(first, second), backlog_peaks=(peak(offset=16.0),))
     link = causal.buffer_peak(scope("service-stop", {}), run)

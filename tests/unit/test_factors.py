@@ -10,8 +10,9 @@ import pytest
 
 from drills.backlog_peaks import QUEUE_PEAK
 from drills.postmortem import factors
-from drills.results import FaultSummary, Phase, StepResult
+from drills.results import FaultSummary, Phase
 from tests.causal_support import T0, alerts, at, peak, phases, result
+from tests.causal_support import step as causal_step
 
 
 def rules(found: list[factors.Factor]) -> list[str]:
@@ -48,21 +49,7 @@ def test_startup_not_dominant_or_recovery_before_the_rollback(recovered):
 
 def test_startup_dominated_per_composite_step():
     """A composite step is judged from its own rollback; a step without a start-up figure is not."""
-    step = StepResult(
-        "broker-down",
-        "service-stop",
-        "rabbitmq",
-        "right after the baseline",
-        T0,
-        at(15.0),
-        None,
-        (),
-        (),
-        None,
-        None,
-        "",
-        "",
-    )
+    step = causal_step()
     other = dataclasses.replace(step, name="lock", kind="table-lock", rolled_back_at=at(16.0))
     fault = FaultSummary("composite", {}, {"broker-down.ready_seconds_after_start": 9.0}, ())
     run = result(fault=fault, steps=(step, other), recovered_at=at(31.0))
