@@ -123,7 +123,7 @@ def measure(
                 peak=found.value if found else None,
                 at=utc(found.at) if found else None,
                 source=(
-                    f"prometheus: the largest of {found.samples} raw samples of {selector} "
+                    f"prometheus: {_which(found.samples)} of {selector} "
                     f"{window}, at most {found.resolution_s:g} s apart"
                     if found
                     else ""
@@ -136,6 +136,10 @@ def measure(
             )
         )
     return tuple(peaks)
+
+
+def _which(count: int) -> str:
+    return "the only raw sample" if count == 1 else f"the largest of {count} raw samples"
 
 
 def _limit(observer: Observer, figure: str, start: float, end: float) -> tuple[float | None, str]:

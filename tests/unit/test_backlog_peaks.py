@@ -127,3 +127,11 @@ def test_an_unmeasured_peak_is_none_with_its_reason(answer, reason):
         reason,
     )
     assert buffer.limit is None and buffer.limit_source == "not read: down"
+
+
+def test_a_single_sample_says_so():
+    """One sample in the window (a broker scraped once after its restart) is "the only" one."""
+    observer = RawObserver({QUEUE_GAUGE: [[(T + 24.0, 6.0)]]})
+    _, queued = backlog_peaks.measure(observer, T, T + 25.0, recovered=True)
+    assert queued.source.startswith("prometheus: the only raw sample of rabbitmq_queue_messages")
+    assert (queued.peak, queued.resolution_s) == (6.0, 24.0)

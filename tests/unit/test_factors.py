@@ -126,6 +126,8 @@ def test_near_limit_queue_bound_and_small_shares():
     assert queue and "of 30,000 (90 %)" in queue[0].text
     assert labels(limits, judged=True) == ["the generator's buffer", "the analysis queue's bound"]
     assert "400 of 100,000 events (0.4 %)" in limits[0].text
+    _, tiny = factors.near_limit(result(backlog_peaks=(peak(QUEUE_PEAK, 6, limit=30_000),)))
+    assert "6 of 30,000 messages ready (under 0.1 %)" in tiny[1].text
 
 
 def test_near_limit_without_a_recorded_limit_uses_the_default_and_says_so():
