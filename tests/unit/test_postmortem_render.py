@@ -310,7 +310,7 @@ def test_recorded_backlog_peaks_are_judged_in_the_draft(tmp_path):
         "2. the analysis queue held the backlog: **peak 25,000 messages ready (83 % of its" in text
     )
     assert (
-        "Backlog peaks against their limits, over the fault window (injection to recovery): the "
+        "Backlog peaks against their limits, over the fault window: the "
         "generator's buffer: 5,880 of 100,000 events (5.9 %) at T+20.0 s, from "
         "prometheus: buffer samples, at most 1 s apart; the analysis queue's bound: "
         "25,000 of 30,000 messages ready (83 %) at T+20.0 s, from prometheus: queue samples, at "
