@@ -1,6 +1,7 @@
 """The figures of a run, computed after the fact from Prometheus range data (DESIGN.md §4): TTD
-and the alerts, TTN, TTR with its phases and flaps, the error budget consumed, and the series
-saved for the post-mortem's chart. Each part lands on the result as soon as it is known.
+and the alerts, TTN, TTR with its phases and flaps, the backlog's peaks against its limits, the
+error budget consumed, and the series saved for the post-mortem's chart. Each part lands on the
+result as soon as it is known.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from drills import backlog, budget, measure, slo
+from drills import backlog, backlog_peaks, budget, measure, slo
 from drills.chart_queries import CHART_QUERIES
 from drills.clock import SYSTEM_CLOCK, Clock
 from drills.errors import GenesisError, ObservationError
@@ -196,6 +197,12 @@ def measure_run(
             ),
         ),
     )
+
+    # How close the backlog came to its limits, over what the fault caused: injection → recovery.
+    peaks = backlog_peaks.measure(
+        observer, t_inject, recovered_at or sli_end, recovered=recovered_at is not None
+    )
+    state.result = replace(state.result, backlog_peaks=peaks)
 
     error_budget(spec, observer, state, t_inject, end, slos)
     save_chart_series(observer, series_dump["queries"], start, end)

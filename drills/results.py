@@ -15,6 +15,9 @@ migrated on read (`_MIGRATIONS`), so recorded runs keep rendering while the mode
        and `fault: {}` when the fault reported nothing
     2  `schema_version`; `fault` is null when the fault reported nothing
     3  `steps`: a composite drill's fault steps (`StepResult`), `[]` for a single-fault drill
+    4  `backlog_peaks`: how high the generator's buffer and the analysis queue got over the
+       fault window, next to their limits (`BacklogPeak`, drills.backlog_peaks); `[]` in a file
+       written before it: those limits read as not judged, never as "no risk"
 
 Fields added to version 2 later (`_ADDED_FIELDS`: the ledger's Jepsen categories, the delay)
 read as their defaults from a file written before them.
@@ -36,7 +39,7 @@ from drills.ledger import Ledger
 from drills.outcome import Outcome
 from drills.unavailability import ClientUnavailability
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 RESULT_NAME = "result.json"
 
 
@@ -161,6 +164,26 @@ class StepResult:
 
 
 @dataclass(frozen=True)
+class BacklogPeak:
+    """The largest value one bounded backlog reached over the fault window, and its limit
+    (measured by drills.backlog_peaks). `figure` names the peak (`generator_buffer_peak_events`,
+    `analysis_queue_peak_messages`), `limit_figure` the limit (`generator_buffer_capacity`,
+    `analysis_queue_max_length`). `resolution_s` is the widest spacing of the samples the peak
+    was read from: the true peak can only be higher by what the backlog grew in that time.
+    A peak that could not be measured is `None` with a `reason`; an unknown limit `None`."""
+
+    figure: str
+    peak: float | None
+    at: datetime | None
+    source: str
+    resolution_s: float | None
+    reason: str
+    limit_figure: str
+    limit: float | None
+    limit_source: str
+
+
+@dataclass(frozen=True)
 class DrillResult:
     """Everything one run measured."""
 
@@ -198,6 +221,8 @@ class DrillResult:
     # A composite drill's steps, in order of injection; the drill-level figures are the drill's:
     # TTD the slowest step's, TTR from the first injection to the recovery after the last rollback.
     steps: tuple[StepResult, ...] = ()
+    # The generator's buffer and the analysis queue at their highest over the fault window.
+    backlog_peaks: tuple[BacklogPeak, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -292,6 +317,11 @@ def _from_v2(raw: dict[str, Any]) -> dict[str, Any]:
     return {**raw, "schema_version": 3, "steps": raw.get("steps", [])}
 
 
+def _from_v3(raw: dict[str, Any]) -> dict[str, Any]:
+    """Version 3 → 4: a run recorded before the peaks were measured has none."""
+    return {**raw, "schema_version": 4, "backlog_peaks": raw.get("backlog_peaks", [])}
+
+
 # Fields added to the current schema after files of it were written (at the end of their
 # dataclass, with a default): a file without one reads as that default — what a run that could
 # not measure the figure records. Keyed by the path of the object that holds them.
@@ -331,4 +361,8 @@ def _with_added_fields(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 # schema version → the function that lifts a file of that version to the next one.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_v1, 2: _from_v2}
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _from_v1,
+    2: _from_v2,
+    3: _from_v3,
+}

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import psycopg
@@ -120,6 +121,29 @@ def raw_firing_times(prometheus_url: str, alertname: str, start: float, end: flo
         if float(v) == 1 and start <= float(t) <= end
     ]
     return sorted(times)
+
+
+def prometheus_query(prometheus_url: str, query: str, at: float) -> list[dict[str, Any]]:
+    """An instant query straight to Prometheus' HTTP API (not through drills.observe)."""
+    response = httpx.get(
+        f"{prometheus_url}/api/v1/query", params={"query": query, "time": f"{at:.3f}"}, timeout=10
+    )
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
+    return result
+
+
+def raw_gauge_samples(
+    prometheus_url: str, selector: str, start: float, end: float
+) -> list[tuple[float, float]]:
+    """Every raw sample of `selector` (all its series) with a timestamp in [start, end]."""
+    window = max(1, int(end - start) + 2)
+    return sorted(
+        (float(t), float(v))
+        for series in prometheus_query(prometheus_url, f"{selector}[{window}s]", end)
+        for t, v in series["values"]
+        if start <= float(t) <= end
+    )
 
 
 @dataclass(frozen=True)

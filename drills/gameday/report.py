@@ -8,6 +8,11 @@ post-mortem's environment (`drills.postmortem.render.environment`): every value 
 on output, so a drill's reason — which can quote an exception or a log line — cannot add a cell or
 a row to a table, open a code span or smuggle in HTML. The only text that goes out as is is what
 this module composed itself from the harness's own figures (marked `Markup`, each with its reason).
+
+The combined post-mortem explains each drill the way its own draft does: its causal chain and its
+log evidence are the single-drill templates (`causal_segments.md.j2`, `log_evidence.md.j2`, found
+next to the game day's own) rendered over each run's `drills.postmortem.context.RunContext`, so the
+rules, the wording and the escaping of every value from a log or an event are the same code.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from drills.results import DrillResult, iso
 
 if TYPE_CHECKING:
     from drills.postmortem.actions import ActionItem
+    from drills.postmortem.context import RunContext
 
 REPORT_TEMPLATE = "report.md.j2"
 POSTMORTEM_TEMPLATE = "postmortem.md.j2"
@@ -77,6 +83,7 @@ class Report:
     rule: Markup  # drills.history.RULE, a constant with `>` and brackets on purpose
     score_formula: str
     actions: tuple[SeenAction, ...] = ()
+    runs: tuple[RunContext, ...] = ()  # each drill's run as its own post-mortem reads it
     problems: tuple[str, ...] = ()  # run directories that could not be read, and why
     coverage: str = ""  # drills.coverage.summary_line over the runs directory, if known
 
@@ -169,7 +176,8 @@ def _document(result: GameDayResult, **findings: Any) -> Report:
 def _render(template: str, doc: Report) -> str:
     from drills.postmortem.render import environment
 
-    env = environment([packaged.gameday_templates()])
+    # The game day's templates first: its `postmortem.md.j2` is not the single drill's.
+    env = environment([packaged.gameday_templates(), packaged.postmortem_templates()])
     return str(env.get_template(template).render(doc=doc, day=doc.day, plan=doc.day.plan))
 
 
@@ -181,12 +189,14 @@ def report_markdown(result: GameDayResult) -> str:
 
 def combined_postmortem(result: GameDayResult) -> str:
     """One post-mortem draft for the whole game day: the scorecard, each drill's own draft linked,
-    and the action items of every drill from `drills.postmortem.actions`, de-duplicated by
-    fingerprint (a finding seen by two drills is listed once, naming both runs)."""
+    each drill's causal chain and log evidence, and the action items of every drill from
+    `drills.postmortem.actions`, de-duplicated by fingerprint (a finding seen by two drills is
+    listed once, naming both runs)."""
     from drills.postmortem.actions import derive
     from drills.postmortem.context import build
 
     items: dict[str, tuple[ActionItem, list[str]]] = {}
+    runs: list[RunContext] = []
     problems = []
     for o in result.outcomes:
         if o.result is None or not o.result.run_dir:
@@ -196,12 +206,14 @@ def combined_postmortem(result: GameDayResult) -> str:
         except (GenesisError, OSError) as exc:
             problems.append(f"{o.drill}: {exc}")
             continue
+        runs.append(ctx)
         for item in derive(ctx):
             entry = items.setdefault(item.fingerprint, (item, []))
             entry[1].append(ctx.run_id)
     actions = tuple(SeenAction(item, tuple(runs)) for item, runs in items.values())
     return _render(
-        POSTMORTEM_TEMPLATE, _document(result, actions=actions, problems=tuple(problems))
+        POSTMORTEM_TEMPLATE,
+        _document(result, actions=actions, runs=tuple(runs), problems=tuple(problems)),
     )
 
 

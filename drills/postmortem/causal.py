@@ -17,13 +17,27 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from drills.postmortem.causal_kinds import BUFFER_PEAK, KINDS, QUEUE_PEAK, Rules
-from drills.postmortem.causal_model import Chain, Link, Scope, Segment, count, seconds
-from drills.results import DrillResult, Phase, StepResult
+from drills.backlog_peaks import BUFFER_PEAK, QUEUE_PEAK
+from drills.postmortem.causal_kinds import KINDS, Rules
+from drills.postmortem.causal_model import (
+    Chain,
+    Link,
+    Scope,
+    Segment,
+    count,
+    percent,
+    seconds,
+)
+from drills.results import BacklogPeak, DrillResult, Phase, StepResult
 
 
 def phase(result: DrillResult, name: str) -> Phase | None:
     return next((p for p in result.phases if p.name == name), None)
+
+
+def backlog_peak_of(result: DrillResult, figure: str) -> BacklogPeak | None:
+    """The recorded peak named `figure` (None: the run predates them, or never measured one)."""
+    return next((p for p in result.backlog_peaks if p.figure == figure), None)
 
 
 def _phase_link(result: DrillResult, name: str, text: str) -> Link | None:
@@ -109,28 +123,32 @@ def step_detection(scope: Scope, result: DrillResult) -> Link | None:
     )
 
 
-def backlog_peak(scope: Scope, result: DrillResult) -> Link | None:
-    """The largest backlog, as the run reported it (a fault figure); the result holds no series."""
-    figures = result.fault.figures if result.fault else {}
-    peaks = [
-        (float(v), k, what)
-        for k, v in figures.items()
-        for name, what in (
-            (BUFFER_PEAK, "the generator buffered"),
-            (QUEUE_PEAK, "the analysis queue held"),
-        )
-        if k.split(".")[-1] == name and isinstance(v, int | float) and not isinstance(v, bool)
-    ]
-    if not peaks:
+def _peak_link(result: DrillResult, figure: str, what: str, unit: str) -> Link | None:
+    """One backlog's peak over the fault window (drills.backlog_peaks), against its limit; a
+    composite drill's names the step in effect when it was reached."""
+    found = backlog_peak_of(result, figure)
+    if found is None or found.peak is None:
         return None
-    peak, key, what = max(peaks)
-    unit = "events" if key.endswith(BUFFER_PEAK) else "messages"
+    limit = found.limit
+    share = f" ({percent(found.peak / limit)} of its {count(limit)})" if limit else ""
+    at = found.at
+    during = [s.name for s in result.steps if s.injected_at and at and s.injected_at <= at]
+    step = f", during step {during[-1]}" if during else ""
+    text = f"{what} the backlog{step}" if found.peak else f"{what} no backlog"
     return Link(
-        f"{what} the backlog",
-        f"peak {count(peak)} {unit}",
-        None,
-        f"result.json: fault.figures.{key}",
+        text,
+        f"peak {count(found.peak)} {unit}{share}",
+        found.at,
+        f"result.json: backlog_peaks[{figure}] ({found.source})",
     )
+
+
+def buffer_peak(scope: Scope, result: DrillResult) -> Link | None:
+    return _peak_link(result, BUFFER_PEAK, "the generator buffered", "events")
+
+
+def queue_peak(scope: Scope, result: DrillResult) -> Link | None:
+    return _peak_link(result, QUEUE_PEAK, "the analysis queue held", "messages ready")
 
 
 def backlog_drained(scope: Scope, result: DrillResult) -> Link | None:
@@ -235,7 +253,8 @@ def ledger(scope: Scope, result: DrillResult) -> Link | None:
 
 # The tail every injected drill shares, after its fault's (or its steps') own links.
 SHARED: Rules = (
-    ("backlog peak (generator buffer or analysis queue)", backlog_peak),
+    ("generator buffer peak", buffer_peak),
+    ("analysis queue peak", queue_peak),
     ("backlog drained", backlog_drained),
     ("steady state restored", slo_restored),
     ("events over the latency threshold and the budget they spent", latency_budget),

@@ -14,9 +14,6 @@ from drills.postmortem.causal_model import Link, Rule, Scope, count, seconds
 from drills.results import DrillResult
 
 LOCKED_TABLE = "audit_events"  # drills.faults.table_lock.TABLE, the table the analysis writes
-# The figures a run reports a backlog's peak as, under any step's prefix (none records one yet).
-BUFFER_PEAK = "generator_buffer_peak_events"
-QUEUE_PEAK = "analysis_queue_peak_messages"
 
 
 # --- service-stop ------------------------------------------------------------------------

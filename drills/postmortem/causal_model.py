@@ -83,3 +83,12 @@ def seconds(value: float) -> str:
 
 def count(value: float) -> str:
     return f"{value:,.0f}"
+
+
+def percent(share: float) -> str:
+    """A share as a percentage: whole numbers from 10 %, one decimal below, and "under 0.1 %"
+    for a share that would round to nothing (6 of 30,000 is not "0.0 %")."""
+    value = share * 100
+    if value >= 10:
+        return f"{value:.0f} %"
+    return f"{value:.1f} %" if value >= 0.05 or value == 0 else "under 0.1 %"

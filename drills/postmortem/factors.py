@@ -5,8 +5,10 @@ a large share of the error budget; the recovery was mostly a component's start-u
 fired only after the SLO was already breached, or not before the platform had recovered; the
 steady-state probes never saw the fault; the steady state read as restored before the component
 was back; a backlog came close to a limit (the generator's buffer, the analysis queue's bound).
-A rule whose data the result does not hold finds nothing; the near-limit rule names the limits it
-could not judge, so a draft never reads "no risk" where nothing was measured.
+A rule whose data the result does not hold finds nothing; the near-limit rule states each peak
+against its limit with where it came from (`result.json: backlog_peaks`, measured by
+drills.backlog_peaks from Prometheus' raw samples) and names the limits it could not judge, and
+why, so a draft never reads "no risk" where nothing was measured.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from datetime import datetime
 
 from auditflow.generator.settings import DEFAULT_BUFFER_MAX
 from auditflow.topology import QUEUE_MAX_LENGTH
-from drills.postmortem.causal import phase
-from drills.postmortem.causal_kinds import BUFFER_PEAK, QUEUE_PEAK
+from drills.backlog_peaks import BUFFER_PEAK, QUEUE_PEAK
+from drills.postmortem.causal import backlog_peak_of, phase
+from drills.postmortem.causal_model import percent
 from drills.results import DrillResult
 
 # A single drill spending at least this share of an SLO window's budget is a finding in itself.
@@ -35,11 +38,13 @@ _STARTUP = {
     "process-freeze": ("ready_seconds_after_thaw", "held_frozen_seconds"),
 }
 
-# (the limit, the figure a run reports its peak as, the figure of the limit, the default limit)
+# (the limit, the figure of its peak in `backlog_peaks`, its unit, the default limit)
 LIMITS = (
-    ("the generator's buffer", BUFFER_PEAK, "generator_buffer_capacity", DEFAULT_BUFFER_MAX),
-    ("the analysis queue's bound", QUEUE_PEAK, "analysis_queue_max_length", QUEUE_MAX_LENGTH),
+    ("the generator's buffer", BUFFER_PEAK, "events", DEFAULT_BUFFER_MAX),
+    ("the analysis queue's bound", QUEUE_PEAK, "messages ready", QUEUE_MAX_LENGTH),
 )
+# Why a run recorded before the peaks were measured (schema 3 and older) judges no limit.
+NO_PEAK = "the result carries no peak for it"
 
 
 @dataclass(frozen=True)
@@ -49,10 +54,26 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """One limit as the near-limit rule saw it: judged, with the peak against it in words
+    (`text`: figure, share, time, source), or not, and `why`."""
+
+    label: str
+    judged: bool
+    text: str = ""
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class Factors:
     contributing: tuple[Factor, ...]
     lucky: tuple[Factor, ...]
-    not_judged: tuple[str, ...]  # limits whose peak the result does not carry
+    limits: tuple[Limit, ...] = ()  # every limit the near-limit rule looked at
+
+    @property
+    def not_judged(self) -> tuple[str, ...]:
+        """The limits whose peak the result does not carry (or could not measure)."""
+        return tuple(limit.label for limit in self.limits if not limit.judged)
 
 
 def _offset(result: DrillResult, at: datetime) -> str:
@@ -191,29 +212,40 @@ def restored_before_ready(result: DrillResult, component: str = "") -> list[Fact
     ]
 
 
-def near_limit(result: DrillResult) -> tuple[list[Factor], list[str]]:
-    """A backlog within 20 % of a limit; the limits whose peak the result lacks, by name."""
-    figures = dict(result.fault.figures) if result.fault else {}
-    found, not_judged = [], []
-    for label, peak_name, limit_name, default in LIMITS:
-        peaks = [v for k, v in figures.items() if k.split(".")[-1] == peak_name]
-        numbers = [
-            float(v) for v in peaks if isinstance(v, int | float) and not isinstance(v, bool)
-        ]
-        if not numbers:
-            not_judged.append(label)
+def near_limit(result: DrillResult) -> tuple[list[Factor], list[Limit]]:
+    """A backlog within 20 % of a limit; and every limit, judged (its peak against it, in
+    words, with the figure's source) or not (and why)."""
+    found: list[Factor] = []
+    limits: list[Limit] = []
+    for label, figure, unit, default in LIMITS:
+        recorded = backlog_peak_of(result, figure)
+        if recorded is None or recorded.peak is None:
+            why = NO_PEAK if recorded is None else recorded.reason
+            limits.append(Limit(label, judged=False, why=why))
             continue
-        peak = max(numbers)
-        limit = _figure(figures, limit_name) or float(default)
+        peak = recorded.peak
+        limit = recorded.limit or float(default)
+        of = "" if recorded.limit else " (the default: the run recorded no limit)"
+        t0, at = result.injected_at, recorded.at
+        when = "" if t0 is None or at is None else f" at T+{(at - t0).total_seconds():.1f} s"
+        share = percent(peak / limit)
+        limits.append(
+            Limit(
+                label,
+                judged=True,
+                text=f"{label}: {peak:,.0f} of {limit:,.0f} {unit}{of} ({share}){when}, "
+                f"from {recorded.source}",
+            )
+        )
         if peak >= NEAR_LIMIT_SHARE * limit:
             found.append(
                 Factor(
                     "near-limit",
                     f"the backlog peaked at {peak:,.0f} of {label} of {limit:,.0f} "
-                    f"({peak / limit * 100:.0f} %): a longer outage would have hit it",
+                    f"({share}){when}: a longer outage would have hit it",
                 )
             )
-    return found, not_judged
+    return found, limits
 
 
 # The contributing-factor rules, in the order the draft lists what they find.
@@ -230,5 +262,5 @@ CONTRIBUTING: tuple[Callable[[DrillResult, str], list[Factor]], ...] = (
 def derive(result: DrillResult, component: str = "") -> Factors:
     """The factors of one run; `component` names a single-fault drill's target (drill file)."""
     contributing = [f for rule in CONTRIBUTING for f in rule(result, component)]
-    lucky, not_judged = near_limit(result) if result.injected_at is not None else ([], [])
-    return Factors(tuple(contributing), tuple(lucky), tuple(not_judged))
+    lucky, limits = near_limit(result) if result.injected_at is not None else ([], [])
+    return Factors(tuple(contributing), tuple(lucky), tuple(limits))

@@ -6,6 +6,7 @@ Order matters on a shared sandbox: pod-kill runs first, because its expected ale
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from tests.ground_truth import (
     Truth,
     ledger_counts,
     measure_truth,
+    prometheus_query,
+    raw_gauge_samples,
     rows_around,
 )
 from tests.support import wait_for
@@ -203,6 +206,43 @@ def test_b_rabbitmq_outage(live, tmp_path):
     assert delay is not None and delay.max_s is not None and delay.max_s >= 15
     assert delay.p99_s is not None and delay.published_p99_s is not None
     assert delay.published_p99_s < delay.p99_s - 10
+    check_backlog_peaks(live, result)
+
+
+def check_backlog_peaks(live, result) -> None:
+    """The generator buffer's recorded peak is the largest raw sample Prometheus holds of the
+    gauge from the injection to the recovery, read here straight from its HTTP API (the raw
+    samples, and max_over_time as Prometheus computes it), and the draft judges both limits."""
+    from drills.backlog_peaks import BUFFER_GAUGE, BUFFER_PEAK, QUEUE_PEAK
+    from drills.postmortem.render import draft
+
+    assert result.injected_at is not None and result.recovered_at is not None
+    start, end = result.injected_at.timestamp(), result.recovered_at.timestamp()
+    peaks = {p.figure: p for p in result.backlog_peaks}
+    buffer, queue = peaks[BUFFER_PEAK], peaks[QUEUE_PEAK]
+    prometheus = live.url("prometheus")
+    raw = raw_gauge_samples(prometheus, BUFFER_GAUGE, start, end)
+    window_ms = int((end - start) * 1000)
+    (over,) = prometheus_query(prometheus, f"max_over_time({BUFFER_GAUGE}[{window_ms}ms])", end)
+    capacity = prometheus_query(prometheus, "generator_buffer_capacity", end)
+    raw_peak = max(v for _, v in raw)
+    print(
+        f"backlog peaks: buffer {buffer.peak} at {buffer.at} (resolution {buffer.resolution_s} s, "
+        f"limit {buffer.limit}) vs raw max {raw_peak} of {len(raw)} samples, max_over_time "
+        f"{over['value'][1]}; queue {queue.peak} at {queue.at} (resolution {queue.resolution_s} s,"
+        f" limit {queue.limit}) {queue.reason}"
+    )
+    assert buffer.peak == raw_peak == float(over["value"][1]) > 0, (buffer, raw_peak, over)
+    assert buffer.at is not None
+    assert any(abs(t - buffer.at.timestamp()) < 0.002 and v == buffer.peak for t, v in raw), raw
+    spacing = max(b - a for (a, _), (b, _) in itertools.pairwise(raw))
+    assert buffer.resolution_s is not None and buffer.resolution_s >= spacing - 0.01
+    assert buffer.resolution_s <= 2.5  # the sandbox scrapes every second
+    assert buffer.limit == float(capacity[0]["value"][1])
+    assert queue.peak is not None and queue.limit == 30_000, queue
+    text = draft(Path(result.run_dir)).read_text()
+    assert "Not judged" not in text
+    assert "the generator's buffer: " in text and "the analysis queue's bound: " in text
 
 
 def test_c_malformed_events(live, tmp_path):

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
+from drills.backlog_peaks import QUEUE_PEAK
 from drills.delay import Delay
 from drills.ledger import Ledger
 from drills.postmortem import causal, causal_kinds
 from drills.postmortem.causal_model import Scope
 from drills.results import FaultSummary, Phase
 from drills.unavailability import ApiUnavailability, ClientUnavailability, Window
-from tests.causal_support import T0, alerts, at, phases, result
+from tests.causal_support import T0, alerts, at, peak, phases, result, step
 
 NO_RESULT = result()
 
@@ -315,16 +316,41 @@ def test_ledger_link_and_a_ledger_with_a_note_is_not_a_figure():
     assert causal.ledger(s, result(ledger=noted)) is None
 
 
-def test_backlog_peak_from_a_step_figure_and_absent():
-    """A peak reported under a step's prefix is found; booleans and absence give no link."""
+def test_backlog_peak_links_with_share_time_and_source():
+    """Each recorded peak is a link: its figure against its limit, its time, where it came from;
+    an unmeasured or absent peak gives no link, a zero peak says no backlog built up."""
     s = scope("service-stop", {})
-    fault = FaultSummary("composite", {}, {"broker-down.generator_buffer_peak_events": 8424}, ())
-    link = causal.backlog_peak(s, result(fault=fault))
-    assert link is not None and link.figure == "peak 8,424 events"
-    assert link.source == "result.json: fault.figures.broker-down.generator_buffer_peak_events"
-    flag = FaultSummary("service-stop", {}, {"generator_buffer_peak_events": True}, ())
-    assert causal.backlog_peak(s, result(fault=flag)) is None
-    assert causal.backlog_peak(s, NO_RESULT) is None
+    link = causal.buffer_peak(s, result(backlog_peaks=(peak(),)))
+    assert link is not None
+    assert (link.text, link.figure) == (
+        "the generator buffered the backlog",
+        "peak 5,880 events (5.9 % of its 100,000)",
+    )
+    assert link.at == at(19.9)
+    assert link.source.startswith("result.json: backlog_peaks[generator_buffer_peak_events] (")
+    assert "raw samples of g, at most 1 s apart" in link.source
+    queue = causal.queue_peak(s, result(backlog_peaks=(peak(QUEUE_PEAK, 0, limit=30_000),)))
+    assert queue is not None and queue.text == "the analysis queue held no backlog"
+    assert queue.figure == "peak 0 messages ready (0.0 % of its 30,000)"
+    unmeasured = peak(value=None, offset=None, reason="no sample")
+    assert causal.buffer_peak(s, result(backlog_peaks=(unmeasured,))) is None
+    assert causal.buffer_peak(s, NO_RESULT) is None
+    assert causal.queue_peak(s, result(backlog_peaks=(peak(),))) is None
+
+
+def test_a_composite_peak_names_the_step_in_effect():
+    """In a composite drill the peak is the drill's; the link says during which step it came."""
+    first = step(start="")
+    second = dataclasses.replace(first, name="kill-analysis", injected_at=at(30.0))
+    run = result(steps=(first, second), backlog_peaks=(peak(offset=16.0),))
+    link = causal.buffer_peak(scope("service-stop", {}), run)
+    assert (
+        link is not None
+        and link.text == "the generator buffered the backlog, during step broker-down"
+    )
+    later = dataclasses.replace(run, backlog_peaks=(peak(offset=31.0),))
+    link = causal.buffer_peak(scope("service-stop", {}), later)
+    assert link is not None and link.text.endswith("during step kill-analysis")
 
 
 # --- the chain --------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def test_rabbitmq_outage_chain_shows_the_probes_never_saw_the_outage():
         ("recovery and what it cost", ["T+11.1 s", "T+11.1 s", "0.00 % of the budget", "0 lost"]),
     ]
     assert chain.segments[1].missing == (
-        "backlog peak (generator buffer or analysis queue)",
+        "generator buffer peak",
+        "analysis queue peak",
         "delay users saw",
         "client-observed unavailability",
     )

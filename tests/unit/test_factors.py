@@ -8,9 +8,11 @@ from datetime import timedelta
 
 import pytest
 
+from drills.backlog_peaks import QUEUE_PEAK
 from drills.postmortem import factors
-from drills.results import FaultSummary, Phase, StepResult
-from tests.causal_support import T0, alerts, at, phases, result
+from drills.results import FaultSummary, Phase
+from tests.causal_support import T0, alerts, at, peak, phases, result
+from tests.causal_support import step as causal_step
 
 
 def rules(found: list[factors.Factor]) -> list[str]:
@@ -47,21 +49,7 @@ def test_startup_not_dominant_or_recovery_before_the_rollback(recovered):
 
 def test_startup_dominated_per_composite_step():
     """A composite step is judged from its own rollback; a step without a start-up figure is not."""
-    step = StepResult(
-        "broker-down",
-        "service-stop",
-        "rabbitmq",
-        "right after the baseline",
-        T0,
-        at(15.0),
-        None,
-        (),
-        (),
-        None,
-        None,
-        "",
-        "",
-    )
+    step = causal_step()
     other = dataclasses.replace(step, name="lock", kind="table-lock", rolled_back_at=at(16.0))
     fault = FaultSummary("composite", {}, {"broker-down.ready_seconds_after_start": 9.0}, ())
     run = result(fault=fault, steps=(step, other), recovered_at=at(31.0))
@@ -112,36 +100,53 @@ def test_restored_before_ready():
     assert factors.restored_before_ready(result(phases=phases(ready=None, restored=2.0))) == []
 
 
-def peaks(**figures: float | int | str | None) -> FaultSummary:
-    return FaultSummary("service-stop", {}, figures, ())
+def labels(limits: list[factors.Limit], judged: bool) -> list[str]:
+    return [limit.label for limit in limits if limit.judged is judged]
 
 
-@pytest.mark.parametrize(("peak", "found"), [(80_000, True), (79_999, False)])
-def test_near_limit_generator_buffer_at_the_threshold(peak, found):
-    """Within 20 % of the 100,000-event default buffer is luck; one event further is not."""
-    lucky, not_judged = factors.near_limit(result(fault=peaks(generator_buffer_peak_events=peak)))
+@pytest.mark.parametrize(("value", "found"), [(80_000, True), (79_999, False)])
+def test_near_limit_generator_buffer_at_the_threshold(value, found):
+    """Within 20 % of the buffer's 100,000 is luck; one event further is not. Either way the peak
+    is stated against its limit, with its time and source; the queue, not measured, is named."""
+    lucky, limits = factors.near_limit(result(backlog_peaks=(peak(value=value, offset=20.0),)))
     assert bool(lucky) is found
-    assert not_judged == ["the analysis queue's bound"]
+    assert labels(limits, judged=False) == ["the analysis queue's bound"]
+    (judged,) = [limit for limit in limits if limit.judged]
+    assert judged.text.startswith(f"the generator's buffer: {value:,} of 100,000 events (")
+    assert " at T+20.0 s, from prometheus: the largest of 40 raw samples" in judged.text
     if found:
-        assert "80,000 of the generator's buffer of 100,000 (80 %)" in lucky[0].text
+        assert "80,000 of the generator's buffer of 100,000 (80 %) at T+20.0 s" in lucky[0].text
 
 
-def test_near_limit_queue_bound_and_a_reported_capacity():
-    """The queue's 30,000 bound by default; a capacity in the result overrides the default."""
-    queue, _ = factors.near_limit(
-        result(fault=peaks(**{"step.analysis_queue_peak_messages": 27_000}))
+def test_near_limit_queue_bound_and_small_shares():
+    """The queue is judged against its recorded bound; a share under 10 % keeps a decimal."""
+    queue, limits = factors.near_limit(
+        result(backlog_peaks=(peak(QUEUE_PEAK, 27_000, limit=30_000), peak(value=400)))
     )
     assert queue and "of 30,000 (90 %)" in queue[0].text
-    small = peaks(generator_buffer_peak_events=900, generator_buffer_capacity=1000)
-    buffer, _ = factors.near_limit(result(fault=small))
-    assert buffer and "of 1,000 (90 %)" in buffer[0].text
+    assert labels(limits, judged=True) == ["the generator's buffer", "the analysis queue's bound"]
+    assert "400 of 100,000 events (0.4 %)" in limits[0].text
+    _, tiny = factors.near_limit(result(backlog_peaks=(peak(QUEUE_PEAK, 6, limit=30_000),)))
+    assert "6 of 30,000 messages ready (under 0.1 %)" in tiny[1].text
 
 
-def test_near_limit_without_peaks_judges_nothing():
-    """No peak in the result: no luck claimed, and both limits are named as not judged."""
-    lucky, not_judged = factors.near_limit(result(fault=peaks(held_down_seconds=20.0)))
+def test_near_limit_without_a_recorded_limit_uses_the_default_and_says_so():
+    """A peak without its limit is judged against the default bound, and the line says so."""
+    lucky, limits = factors.near_limit(result(backlog_peaks=(peak(value=85_000, limit=None),)))
+    assert lucky and "of the generator's buffer of 100,000 (85 %)" in lucky[0].text
+    assert "(the default: the run recorded no limit)" in limits[0].text
+
+
+def test_near_limit_without_peaks_judges_nothing_and_says_why():
+    """No peak in the result (recorded before they were measured), or one that could not be
+    measured: no luck claimed, and each limit named as not judged with its reason."""
+    lucky, limits = factors.near_limit(result())
     assert lucky == []
-    assert not_judged == ["the generator's buffer", "the analysis queue's bound"]
+    assert labels(limits, judged=False) == ["the generator's buffer", "the analysis queue's bound"]
+    assert {limit.why for limit in limits} == {factors.NO_PEAK}
+    unmeasured = peak(value=None, offset=None, reason="no sample of g from the injection")
+    lucky, limits = factors.near_limit(result(backlog_peaks=(unmeasured,)))
+    assert lucky == [] and limits[0].why == "no sample of g from the injection"
 
 
 def test_derive_orders_rules_and_skips_luck_when_not_injected():

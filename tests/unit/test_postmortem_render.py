@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from drills import chart_queries
+from drills.backlog_peaks import BUFFER_PEAK, QUEUE_PEAK
 from drills.errors import InvalidInput
 from drills.postmortem import context, timeline
 from drills.postmortem.render import draft, md
 from drills.postmortem.review import review_file
+from drills.results import BacklogPeak, DrillResult
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 RUNS = sorted(p.name for p in (GOLDEN / "runs").iterdir())
@@ -261,3 +265,58 @@ def test_causal_chain_escapes_names_from_the_run(tmp_path):
     assert "1. rabbit \\| mq \\# heading \\*x\\* stopped (mode kill)" in chain
     assert "3. Rabbit\\`Down\\` firing, after the steady state was already breached: **TTD" in chain
     assert "\n# heading" not in text
+
+
+def test_recorded_backlog_peaks_are_judged_in_the_draft(tmp_path):
+    """A run with both peaks recorded: the chain links them, the lessons state each against its
+    limit with its time and source, one near its bound is luck, and none reads "not judged"."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    result = DrillResult.read(run_dir)
+    assert result.injected_at is not None
+    at = result.injected_at + timedelta(seconds=20)
+    peaks = (
+        BacklogPeak(
+            BUFFER_PEAK,
+            5880.0,
+            at,
+            "prometheus: buffer samples, at most 1 s apart",
+            1.0,
+            "",
+            "generator_buffer_capacity",
+            100_000.0,
+            "prometheus: capacity",
+        ),
+        BacklogPeak(
+            QUEUE_PEAK,
+            25_000.0,
+            at,
+            "prometheus: queue samples, at most 21 s apart",
+            21.0,
+            "",
+            "analysis_queue_max_length",
+            30_000.0,
+            "policy",
+        ),
+    )
+    replace(result, backlog_peaks=peaks).write(run_dir)
+    path = draft(run_dir)
+    text = path.read_text()
+    assert review_file(path, allow_draft=True).findings == ()
+    assert "Not judged" not in text
+    assert (
+        "1. the generator buffered the backlog: **peak 5,880 events (5.9 % of its 100,000)** at "
+    ) in text
+    assert (
+        "2. the analysis queue held the backlog: **peak 25,000 messages ready (83 % of its" in text
+    )
+    assert (
+        "Backlog peaks against their limits, over the fault window: the "
+        "generator's buffer: 5,880 of 100,000 events (5.9 %) at T+20.0 s, from "
+        "prometheus: buffer samples, at most 1 s apart; the analysis queue's bound: "
+        "25,000 of 30,000 messages ready (83 %) at T+20.0 s, from prometheus: queue samples, at "
+        "most 21 s apart."
+    ) in text
+    assert (
+        "- the backlog peaked at 25,000 of the analysis queue's bound of 30,000 (83 %) at T+20.0 s:"
+        " a longer outage would have hit it"
+    ) in text

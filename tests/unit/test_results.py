@@ -19,6 +19,7 @@ from drills.postmortem import context
 from drills.results import (
     SCHEMA_VERSION,
     AlertSummary,
+    BacklogPeak,
     Check,
     DrillResult,
     FaultSummary,
@@ -120,6 +121,18 @@ steps = st.builds(
     ttd_source=text,
     ttd_reason=text,
 )
+backlog_peaks = st.builds(
+    BacklogPeak,
+    figure=names,
+    peak=st.none() | numbers,
+    at=st.none() | times,
+    source=text,
+    resolution_s=st.none() | numbers,
+    reason=text,
+    limit_figure=names,
+    limit=st.none() | numbers,
+    limit_source=text,
+)
 results = st.builds(
     DrillResult,
     run_id=text,
@@ -152,6 +165,7 @@ results = st.builds(
     run_dir=text,
     delay=st.none() | delays,
     steps=st.lists(steps, max_size=2).map(tuple),
+    backlog_peaks=st.lists(backlog_peaks, max_size=2).map(tuple),
 )
 
 
@@ -224,8 +238,9 @@ def test_version_2_files_read_as_runs_without_steps():
     """A version-2 file (every run before composite drills) has no `steps`: it reads as a run
     of a single-fault drill, and a `steps` entry of a version-3 file is checked strictly."""
     raw = DrillResult.read(PASSED_V1).to_json()
-    assert raw["schema_version"] == 3 and raw["steps"] == []
-    old = {**{k: v for k, v in raw.items() if k != "steps"}, "schema_version": 2}
+    assert raw["schema_version"] == SCHEMA_VERSION and raw["steps"] == []
+    old = {**{k: v for k, v in raw.items() if k not in ("steps", "backlog_peaks")}}
+    old["schema_version"] = 2
     result = DrillResult.from_json(old)
     assert result.steps == () and result.schema_version == SCHEMA_VERSION
     assert result == DrillResult.read(PASSED_V1)
@@ -250,6 +265,31 @@ def test_version_2_files_read_as_runs_without_steps():
         DrillResult.from_json({**raw, "steps": [{**step, "retries": 3}]})
     with pytest.raises(ResultError, match=r"ttd_seconds"):
         DrillResult.from_json({**raw, "steps": [{**step, "ttd_seconds": "fast"}]})
+
+
+def test_version_3_files_read_as_runs_without_backlog_peaks():
+    """A version-3 file (every run before the peaks were measured) has no `backlog_peaks`: it
+    reads as none recorded (the post-mortem then says the limits were not judged); an entry of
+    a version-4 file is checked strictly."""
+    raw = DrillResult.read(PASSED_V1).to_json()
+    old = {**{k: v for k, v in raw.items() if k != "backlog_peaks"}, "schema_version": 3}
+    assert DrillResult.from_json(old) == DrillResult.read(PASSED_V1)
+    assert DrillResult.from_json(old).backlog_peaks == ()
+    peak = {
+        "figure": "generator_buffer_peak_events",
+        "peak": 5880.0,
+        "at": "2026-11-27T06:26:10.000+00:00",
+        "source": "prometheus: the largest of 40 raw samples",
+        "resolution_s": 1.0,
+        "reason": "",
+        "limit_figure": "generator_buffer_capacity",
+        "limit": 100000.0,
+        "limit_source": "prometheus: generator_buffer_capacity",
+    }
+    (read,) = DrillResult.from_json({**raw, "backlog_peaks": [peak]}).backlog_peaks
+    assert (read.peak, read.limit, read.at) == (5880.0, 100000.0, utc(1795760770.0))
+    with pytest.raises(ResultError, match=r"backlog_peaks\[0\]\.peak"):
+        DrillResult.from_json({**raw, "backlog_peaks": [{**peak, "peak": "high"}]})
 
 
 def test_a_newer_schema_is_refused_with_what_to_do():
