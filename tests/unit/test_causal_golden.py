@@ -127,6 +127,7 @@ def test_composite_chain_is_each_step_then_the_shared_tail():
 # --- no number the result does not hold ------------------------------------------------------
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_SHARE = re.compile(r"peak ([\d,]+) \w+ \(([\d.]+) % of its ([\d,]+)\)")
 
 
 def _walk(value: Any) -> tuple[list[float], list[str]]:
@@ -163,7 +164,13 @@ def assert_only_result_numbers(chain: Chain, raw: dict[str, Any]) -> None:
     numbers, strings = _walk(raw)
     times = {datetime.fromisoformat(s) for s in strings if re.match(r"^\d{4}-\d\d-\d\dT", s)}
     for link in chain.links:
-        for token in _NUMBER.findall(f"{link.text} {link.figure}"):
+        text = f"{link.text} {link.figure}"
+        # A backlog peak's share of its limit is the one derived figure: both operands are shown
+        # beside it (and checked as result numbers below), the share must be their ratio.
+        for peak, share, limit in _SHARE.findall(text):
+            ratio = 100 * float(peak.replace(",", "")) / float(limit.replace(",", ""))
+            assert round(ratio, len(share.split(".")[1]) if "." in share else 0) == float(share)
+        for token in _NUMBER.findall(_SHARE.sub(r"peak \1 (\3)", text)):
             assert _in_result(token, numbers), f"{token} in {link} is not in result.json"
         assert link.at is None or link.at in times, f"{link.at} of {link} is not in result.json"
 
