@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 
 from drills.sandbox.connections import amqp_url, pg_dsn  # noqa: E402
 from drills.sandbox.lifecycle import Sandbox, down, resolve, up  # noqa: E402
-from drills.sandbox.procfs import descendants, tree_rss_bytes  # noqa: E402
+from drills.sandbox.procfs import descendants, tree_cpu_seconds, tree_rss_bytes  # noqa: E402
 from drills.sandbox.smoke import GeneratorAdmin  # noqa: E402
 from drills.settings import Settings  # noqa: E402
 
@@ -184,22 +184,6 @@ class Bench:
                 (run_id, first_seq, last_seq),
             ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds of `root` and its live descendants (children that exited and
-    were reaped count in the parent's cutime/cstime, which is included too)."""
-    total = 0
-    for pid in (root, *descendants(root)):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / CLOCK_TICKS
 
 
 def _pss_of(pid: int) -> int:

@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from _common import REPO, Bench, emit, log, machine, sandbox, tree_cpu_seconds
+from _common import REPO, Bench, emit, log, machine, sandbox
+
+from drills.sandbox.procfs import tree_cpu_seconds
 
 WALL_TARGET_S = 2.0
 CPU_TARGET_SHARE = 0.05

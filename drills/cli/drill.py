@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from drills.cli.main import reports_errors
+from drills.cli.options import SLO_CONFIG, target_option
 from drills.cli.paths import WritableDirectory
 from drills.cli.platform import PORT_BASE, STATE_DIR, _settings
 from drills.cli.printable import printable
@@ -59,14 +60,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
 
 @click.command("run")
 @click.argument("drill")
-@click.option(
-    "--target",
-    "target_kind",
-    type=click.Choice(["local", "kubernetes"]),
-    default="local",
-    show_default=True,
-    help="Where AuditFlow runs.",
-)
+@target_option()
 @click.option(
     "--load",
     "load_rate",
@@ -94,14 +88,7 @@ def _sigterm_as_interrupt(_signum: int, _frame: FrameType | None) -> None:
     is_flag=True,
     help="Exit 1 when TTD, TTR or loss regressed against the drill's history (see `history`).",
 )
-@click.option(
-    "--slo-config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="GENESIS_SLO_CONFIG",
-    default=None,
-    help="SLO configuration (objectives, windows) the error budget is computed against "
-    "[env GENESIS_SLO_CONFIG; default: the packaged drills/slo.yaml].",
-)
+@SLO_CONFIG
 @STATE_DIR
 @PORT_BASE
 @reports_errors

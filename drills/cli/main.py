@@ -41,6 +41,11 @@ def reports_errors(func: F) -> F:
 
 # Subcommand → (module, attribute, first docstring sentence); imported only when run.
 COMMANDS = {
+    "capacity": LazyCommand(
+        "drills.cli.capacity",
+        "capacity_command",
+        "Step the generator's rate until the latency SLO breaks; report the capacity and why.",
+    ),
     "coverage": LazyCommand(
         "drills.cli.coverage",
         "coverage_command",
@@ -113,6 +118,7 @@ def cli() -> None:
       genesis-drill validate FILE...   check drill files
       genesis-drill report RUN_DIR     the run's report.html (also written by every run)
       genesis-drill coverage           which alert rules a drill has proven firing
+      genesis-drill capacity           the highest rate held with the latency SLO met
       genesis-drill recover            undo what a harness that died left (fault, load, files)
       genesis-drill platform up        bring the local sandbox up (RabbitMQ, PostgreSQL, Redis,
                                        Prometheus, Alertmanager, exporters, the four services)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -70,6 +71,21 @@ def tree_rss_bytes(root: int) -> int:
             continue
         total += resident_pages * PAGE_SIZE
     return total
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of `root` and its live descendants (children that exited and
+    were reaped count in the parent's cutime/cstime, which is included too)."""
+    total = 0
+    for pid in (root, *descendants(root)):
+        fields = _stat_fields(pid)
+        if not fields:
+            continue
+        try:
+            total += sum(int(x) for x in fields[11:15])
+        except ValueError:
+            continue
+    return total / CLOCK_TICKS
 
 
 def _boot_time() -> float:
