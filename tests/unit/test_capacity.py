@@ -239,7 +239,9 @@ def test_cli_rejects_bad_input_and_the_kubernetes_target():
     out = runner.invoke(cli, ["capacity", "--factor", "2", "--increment", "10"])
     assert out.exit_code == 2 and "one of --factor and --increment" in out.output
     out = runner.invoke(cli, ["capacity", "--step-seconds", "1"])
-    assert out.exit_code == 2 and "'--step-seconds'" in out.output and "5.0<=x<=3600.0" in out.output
+    assert (
+        out.exit_code == 2 and "'--step-seconds'" in out.output and "5.0<=x<=3600.0" in out.output
+    )
     out = runner.invoke(cli, ["capacity", "--start", "nan"])
     assert out.exit_code == 2 and "'nan' is not a finite number" in out.output
     out = runner.invoke(cli, ["capacity", "--target", "kubernetes"])
