@@ -68,6 +68,20 @@ class Observer:
             return None
         return None if math.isnan(value) else value
 
+    def by_label(self, query: str, label: str) -> dict[str, float]:
+        """An instant query's vector as `label` value → number (NaN and unlabelled left out)."""
+        result = self._call(query, self._client.custom_query, query=query)
+        found: dict[str, float] = {}
+        for item in result or []:
+            key = dict(item.get("metric", {})).get(label)
+            try:
+                value = float(item.get("value", [None, None])[1])
+            except (TypeError, ValueError):
+                continue
+            if key is not None and not math.isnan(value):
+                found[str(key)] = value
+        return found
+
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         return self._range(query, start, end, step)
 

@@ -173,3 +173,18 @@ def headroom(current: float | None, found: float | None) -> str:
         f"capacity {found:,.0f} events/s against {current:,.1f} events/s before the climb: "
         f"{found / current:,.1f}x headroom ({(1 - current / found):.1%} of capacity unused)"
     )
+
+
+def advice(found: Bottleneck | None, ahead: Sequence[Projection], on_cluster: bool) -> str:
+    """Which CPU limit to raise first on a cluster (the saturated component's, else the one
+    projected to saturate soonest); locally, where the ceiling is the GIL or the machine, what
+    to do instead."""
+    name = found.component if found and found.component else (ahead[0].component if ahead else None)
+    if name is None:
+        return "no component's CPU was measured, so no limit can be named"
+    if on_cluster:
+        return f"raise the CPU limit of {name} first"
+    return (
+        f"{name} is first to run out of CPU here: give it more processes or cores "
+        "(on the cluster, its CPU limit)"
+    )

@@ -37,17 +37,21 @@ class Findings:
     bottleneck: analysis.Bottleneck | None
     projections: tuple[analysis.Projection, ...]
     headroom: str
+    advice: str
 
 
-def findings(result: Climb) -> Findings:
+def findings(result: Climb, on_cluster: bool = False) -> Findings:
     lost = result.ledger.lost if result.ledger and not result.ledger.note else None
     dup = result.ledger.duplicated if result.ledger and not result.ledger.note else None
     found = analysis.capacity(result.steps, lost, dup)
+    bottleneck = analysis.bottleneck(result.steps)
+    ahead = tuple(analysis.projections(result.steps))
     return Findings(
         found,
-        analysis.bottleneck(result.steps),
-        tuple(analysis.projections(result.steps)),
+        bottleneck,
+        ahead,
         analysis.headroom(result.load_before, found),
+        analysis.advice(bottleneck, ahead, on_cluster),
     )
 
 
@@ -82,6 +86,7 @@ def to_json(result: Climb, found: Findings, source: str) -> dict[str, Any]:
         ],
         "load_before_events_per_second": result.load_before,
         "headroom": found.headroom,
+        "advice": found.advice,
         "previous_rate": result.previous_rate,
         "stopped": result.stopped,
         "usage_source": source,

@@ -33,7 +33,10 @@ from drills.cli.types import FiniteFloatRange
 
 
 @click.command("capacity")
-@target_option("Where AuditFlow runs (the Kubernetes target is not supported yet: refused).")
+@target_option(
+    "Where AuditFlow runs; on Kubernetes, CPU and memory come from cAdvisor through Prometheus "
+    "and each component's ceiling is its CPU limit (GENESIS_K8S_* settings, as for `run`)."
+)
 @click.option(
     "--start",
     type=FiniteFloatRange(0, MAX_RATE, min_open=True),
@@ -99,10 +102,12 @@ def capacity_command(
     the climb is then found once in PostgreSQL (0 lost, 0 duplicated).
 
     Also reported: each component's CPU per event and memory at every step (from /proc on the
-    local sandbox), the bottleneck (the component closest to its own CPU ceiling: one core per
-    CPython process, one for Redis, all cores for RabbitMQ and PostgreSQL), where each component
-    would saturate, and the headroom over the load before the climb. Written to
-    RUNS_DIR/<UTC time>-capacity/ (capacity.json, report.html).
+    local sandbox; on Kubernetes from cAdvisor's container metrics through Prometheus), the
+    bottleneck (the component closest to its own CPU ceiling: locally one core per CPython
+    process, one for Redis, all cores for RabbitMQ and PostgreSQL; on a cluster its pods' CPU
+    limits), where each component would saturate, which limit to raise first, and the headroom
+    over the load before the climb. Written to RUNS_DIR/<UTC time>-capacity/ (capacity.json,
+    report.html).
 
     Ctrl-C or SIGTERM stops the climb; the rate in force before it is always restored and the
     ledger counted. The defaults (500 events/s x 1.5, eight 60 s steps) take about ten minutes.
@@ -119,11 +124,6 @@ def capacity_command(
     from drills.capacity.plan import Plan
     from drills.errors import InvalidInput
 
-    if target_kind != "local":
-        raise InvalidInput(
-            "--target kubernetes: capacity measures CPU from /proc on the local sandbox only; "
-            "on a cluster it needs container metrics (cAdvisor) that this version does not read"
-        )
     if factor is not None and increment is not None:
         raise InvalidInput("give one of --factor and --increment, not both")
     plan = Plan(
@@ -133,11 +133,29 @@ def capacity_command(
         step_s=step_seconds,
         steps=steps,
     )
-    _run(plan, runs_dir.resolve(), output, slo_config, state_dir, port_base)
+    _run(plan, target_kind, runs_dir.resolve(), output, slo_config, state_dir, port_base)
+
+
+def _target(kind: str, state_dir: Path | None, port_base: int | None) -> tuple[Any, Any, bool]:
+    """(target, a function Observer → UsageSource, on a cluster) for `--target`."""
+    if kind == "kubernetes":
+        from drills.capacity.cluster_usage import ClusterUsage
+        from drills.targets.k8s_settings import KubeSettings
+        from drills.targets.kubernetes import KubernetesTarget
+
+        settings = KubeSettings.from_env()
+        cluster = KubernetesTarget.connect(settings)
+        return cluster, lambda observer: ClusterUsage(observer, settings.namespace), True
+    from drills.capacity.usage import LocalUsage
+    from drills.targets.local import LocalTarget
+
+    local = LocalTarget.from_settings(_settings(state_dir, port_base))
+    return local, lambda observer: LocalUsage(local.sandbox.supervisor), False
 
 
 def _run(
     plan: Any,
+    target_kind: str,
     runs_dir: Path,
     output: str,
     slo_config: Path | None,
@@ -147,18 +165,16 @@ def _run(
     from drills import slo
     from drills.capacity import report
     from drills.capacity.climb import climb
-    from drills.capacity.usage import LocalUsage
     from drills.ledger import GeneratorClient
     from drills.observe import Observer
     from drills.reconcile import reconcile
-    from drills.targets.local import LocalTarget
 
     latency = slo.load(slo_config).event_latency
-    target = LocalTarget.from_settings(_settings(state_dir, port_base))
+    target, usage_of, on_cluster = _target(target_kind, state_dir, port_base)
     endpoints = target.endpoints()
     generator = GeneratorClient(endpoints.generator_url, endpoints.generator_token.reveal())
     observer = Observer(endpoints.prometheus_url)
-    usage = LocalUsage(target.sandbox.supervisor)
+    usage = usage_of(observer)
     dsn = endpoints.pg_dsn.reveal()
 
     def count(before: Any, after: Any, dead: int) -> Any:
@@ -182,7 +198,7 @@ def _run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    found = report.findings(result)
+    found = report.findings(result, on_cluster)
     stamp = datetime.fromtimestamp(result.started_at, UTC).strftime("%Y%m%dT%H%M%SZ")
     data_path, page = report.write(
         runs_dir / f"{stamp}-capacity", result, found, usage.source, latency.threshold_s
@@ -229,6 +245,7 @@ def _summary(data: Mapping[str, Any]) -> None:
     bottleneck = data.get("bottleneck") or {}
     click.echo(f"bottleneck: {printable(bottleneck.get('text') or 'no step measured')}")
     click.echo(f"headroom: {printable(data['headroom'])}")
+    click.echo(f"first limit: {printable(data['advice'])}")
     ledger = data.get("ledger") or {}
     click.echo(
         f"ledger: {ledger.get('confirmed', 0):,} confirmed, {ledger.get('stored', 0):,} stored, "
