@@ -26,7 +26,7 @@ from drills import packaged
 from drills.errors import InvalidInput
 from drills.postmortem import actions as action_rules
 from drills.postmortem import chart as chart_module
-from drills.postmortem import formats
+from drills.postmortem import formats, links
 from drills.postmortem.actions import ActionItem
 from drills.postmortem.context import RunContext, build
 
@@ -69,6 +69,7 @@ class Document:
     template_version: str
     generated_at: datetime
     link_template: str | None
+    overview_link: str | None = None  # the Grafana overview for the run's window (`links`)
 
     def query_link(self, query: str) -> str | None:
         if not self.link_template:
@@ -175,6 +176,7 @@ def document(
     link_template: str | None = None,
     tracking: dict[str, str] | None = None,
     generated_at: datetime | None = None,
+    overview_link: str | None = None,
 ) -> Document:
     items = action_rules.derive(run)
     if tracking:
@@ -187,6 +189,7 @@ def document(
         template_version=TEMPLATE_VERSION,
         generated_at=generated_at or run.finished_at or datetime.now(UTC),
         link_template=link_template,
+        overview_link=overview_link,
     )
 
 
@@ -237,6 +240,7 @@ def draft(
         chart_path.name if chart_path else None,
         link_template or os.environ.get(LINK_TEMPLATE_ENV) or None,
         load_tracking(run_dir) if tracking is None else tracking,
+        overview_link=links.grafana_overview_url(run.window),
     )
     text = render_document(doc, templates)
     path = run_dir / POSTMORTEM_NAME
