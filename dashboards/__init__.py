@@ -17,5 +17,7 @@ the harness nor AuditFlow imports this package (import-linter), and the wheel do
 The layout: `panels` (queries, thresholds, the panel kinds, the Kubernetes-only mark), `board`
 (ids, rows, the `${datasource}` variable, links and annotations every dashboard shares),
 `objectives` (the SLOs, budgets and burn-rate pairs, read from where the platform states them),
-one module per dashboard, and `generate` (which dashboards exist, writing and checking the files).
+a module per dashboard (`overview`, `services`, `infrastructure`) with its rows in modules of
+their own (`jobs` and `pipeline` for services; `stores` and `kubernetes` for infrastructure), and
+`generate` (which dashboards exist, writing and checking the files).
 """

@@ -90,6 +90,9 @@ def at_most(limit: float) -> dash.ThresholdsConfig:
     return thresholds(GREEN, (limit, RED))
 
 
+UP = at_least(1)  # up, connected, reachable: 1 or nothing
+
+
 def _describe(description: str, kubernetes_only: str | None) -> str:
     if kubernetes_only is None:
         return description
