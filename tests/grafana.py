@@ -15,7 +15,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dashboards.panels import KUBERNETES_ONLY
@@ -132,7 +131,3 @@ def metric_names(expr: str) -> set[str]:
             continue
         names.add(match.group())
     return names
-
-
-def read(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))

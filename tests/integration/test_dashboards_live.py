@@ -31,6 +31,7 @@ TARGETS = grafana.targets()
 # The dashboard's page and JSON API: the user-facing traffic its availability SLI counts.
 DASHBOARD_ROUTES = ("/", "/api/counters", "/api/events/recent", "/api/slis", "/api/status")
 TRAFFIC_S = 6.0  # spread over several 1 s scrapes, so rates over it are real numbers
+BURST = 500  # events pushed through the pipeline before the queries run
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,14 @@ def _user_traffic(live: LiveSandbox) -> None:
 
 @pytest.fixture(scope="module")
 def prometheus(live: LiveSandbox) -> LivePrometheus:
-    """The sandbox's Prometheus once there is something to show: events stored, user traffic on
-    the dashboard, every target scraped, the recording rules evaluated over it."""
+    """The sandbox's Prometheus once there is something to show: a burst of events stored, user
+    traffic on the dashboard, every target scraped, the recording rules evaluated over it."""
     url = live.url("prometheus")
+    admin = live.generator()
+    try:
+        admin.burst(BURST)  # recent events whatever rate an earlier test left the generator at
+    finally:
+        admin.close()
     jobs = {"audit-event-generator", "audit-log-analysis", "event-audit-dashboard"}
     jobs |= {"notification-service", "rabbitmq", "postgres", "redis", "node"}
     wait_for(
