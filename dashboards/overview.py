@@ -152,7 +152,7 @@ def _over_time(board: Board) -> None:
             description="Events per second the generator produced and the analysis service "
             "stored; a gap that lasts is a backlog.",
         ),
-        8,
+        6,
     )
     board.add(
         graph(
@@ -164,7 +164,7 @@ def _over_time(board: Board) -> None:
             description="Events waiting in auditflow.analysis, and events the generator holds "
             "until the broker confirms them (a broker outage moves the backlog here).",
         ),
-        8,
+        6,
     )
     board.add(
         graph(
@@ -186,7 +186,7 @@ def _over_time(board: Board) -> None:
             "reason, an unconfirmed publish is retried from the generator's buffer. The "
             "ledger (every drill's result.json) is the exact count.",
         ),
-        8,
+        6,
     )
     board.add(
         graph(
@@ -199,7 +199,7 @@ def _over_time(board: Board) -> None:
             description="Publishes the broker did not confirm, of all publish outcomes: tracked, "
             "no objective.",
         ),
-        8,
+        6,
     )
 
 

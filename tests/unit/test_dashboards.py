@@ -9,6 +9,7 @@ parsed by promtool, the Prometheus parser itself; the integration tier evaluates
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -18,6 +19,9 @@ from typing import Any
 
 import pytest
 import yaml
+from grafana_foundation_sdk.cog import plugins
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import dashboard as model
 
 from dashboards import generate
 from dashboards.panels import KUBERNETES_ONLY
@@ -60,6 +64,19 @@ def test_the_three_dashboards_exist_with_stable_unique_uids():
     for board in DASHBOARDS.values():
         assert "genesis-drill" in board["tags"]
         assert board["title"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_the_json_is_grafanas_dashboard_model_with_nothing_unknown(name):
+    """Decoded into the SDK's typed dashboard model (generated from Grafana's schema, every panel
+    kind's options included) and encoded again, the file is unchanged: no field the schema does
+    not know, none of the wrong type — what a hand edit such as `"datsource"` would break."""
+    plugins.register_default_plugins()
+    decoded = model.Dashboard.from_json(DASHBOARDS[name])
+    assert json.loads(json.dumps(decoded, cls=JSONEncoder)) == DASHBOARDS[name]
+    edited = json.loads(json.dumps(DASHBOARDS[name]))
+    edited["panels"][1]["datsource"] = edited["panels"][1].pop("datasource")
+    assert json.loads(json.dumps(model.Dashboard.from_json(edited), cls=JSONEncoder)) != edited
 
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
