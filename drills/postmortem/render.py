@@ -26,7 +26,7 @@ from drills import packaged
 from drills.errors import InvalidInput
 from drills.postmortem import actions as action_rules
 from drills.postmortem import chart as chart_module
-from drills.postmortem import formats
+from drills.postmortem import formats, links
 from drills.postmortem.actions import ActionItem
 from drills.postmortem.context import RunContext, build
 from drills.postmortem.tracker import TrackerState
@@ -90,6 +90,7 @@ class Document:
     link_template: str | None
     # Fingerprint → the issue's state as `issues sync` recorded it (tracker.json); may be empty.
     tracker: Mapping[str, TrackerState] = field(default_factory=dict)
+    overview_link: str | None = None  # the Grafana overview for the run's window (`links`)
 
     def tracking_cell(self, item: ActionItem) -> Any:
         """The item's tracking cell (Markdown, already escaped: `tracking_cell`)."""
@@ -200,6 +201,7 @@ def document(
     tracking: dict[str, str] | None = None,
     generated_at: datetime | None = None,
     tracker: Mapping[str, TrackerState] | None = None,
+    overview_link: str | None = None,
 ) -> Document:
     items = action_rules.derive(run)
     if tracking:
@@ -213,6 +215,7 @@ def document(
         generated_at=generated_at or run.finished_at or datetime.now(UTC),
         link_template=link_template,
         tracker=dict(tracker or {}),
+        overview_link=overview_link,
     )
 
 
@@ -264,6 +267,7 @@ def draft(
         link_template or os.environ.get(LINK_TEMPLATE_ENV) or None,
         load_tracking(run_dir) if tracking is None else tracking,
         tracker=load_tracker(run_dir),
+        overview_link=links.grafana_overview_url(run.window),
     )
     text = render_document(doc, templates)
     path = run_dir / POSTMORTEM_NAME

@@ -24,7 +24,7 @@ import jinja2
 from markupsafe import Markup
 
 from drills import packaged
-from drills.postmortem import formats
+from drills.postmortem import formats, links
 from drills.postmortem.context import RunContext, build
 from drills.postmortem.render import Document, document, load_tracking
 from drills.postmortem.tracker import TrackerState
@@ -54,6 +54,9 @@ class RunPage:
     phases: Markup | None
     # fingerprint → the item's issue as `issues sync` last saw it (tracker.json; {} never synced)
     tracker: Mapping[str, TrackerState]
+    overview_link: str | None = (
+        None  # Grafana's overview for the run's window (GENESIS_GRAFANA_URL)
+    )
 
     @property
     def run(self) -> RunContext:
@@ -103,7 +106,14 @@ def run_page(run_dir: Path, ctx: RunContext | None = None) -> RunPage:
     run = ctx or build(run_dir)
     tracker = load_tracker(run_dir)
     doc = document(run, None, os.environ.get("GENESIS_QUERY_LINK") or None, load_tracking(run_dir))
-    return RunPage(doc, cards(run), tuple(svg.sli_charts(run)), svg.phase_strip(run), tracker)
+    return RunPage(
+        doc,
+        cards(run),
+        tuple(svg.sli_charts(run)),
+        svg.phase_strip(run),
+        tracker,
+        links.grafana_overview_url(run.window),
+    )
 
 
 def environment() -> Any:

@@ -4,10 +4,11 @@ Why: the real `kustomize` (or `kubectl kustomize`) is not installable from Debia
 machines, and the manifests must be rendered and validated offline in CI. This renders:
 `resources` (files and directories with a kustomization.yaml), `namespace`, `labels` (pairs, added
 to metadata only, like `includeSelectors: false`), `configMapGenerator` with `files` (`key=path`
-allowed) and `generatorOptions.disableNameSuffixHash: true`, `images` (newName/newTag), and
-`patches` whose `patch` is an inline JSON 6902 list with a `target` of kind (and optional name).
-Any other field fails loudly, so a manifest change cannot silently outgrow this renderer; where a
-real kustomize is on PATH, the tests compare its output with this one.
+allowed), `generatorOptions` with `disableNameSuffixHash: true` and `labels` (on the generated
+ConfigMaps), `images` (newName/newTag), and `patches` whose `patch` is an inline JSON 6902 list
+with a `target` of kind (and optional name). Any other field fails loudly, so a manifest change
+cannot silently outgrow this renderer; where a real kustomize is on PATH, the tests compare its
+output with this one.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def build(directory: Path) -> list[Obj]:
         else:
             objects.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
     options = kustomization.get("generatorOptions") or {}
+    if set(options) - {"disableNameSuffixHash", "labels"}:
+        raise Unsupported(f"generatorOptions fields {sorted(options)}")
     generators = kustomization.get("configMapGenerator") or []
     if generators and options.get("disableNameSuffixHash") is not True:
         raise Unsupported("configMapGenerator needs generatorOptions.disableNameSuffixHash: true")
@@ -60,11 +63,14 @@ def build(directory: Path) -> list[Obj]:
         for spec in generator["files"]:
             key, _, rel = spec.rpartition("=") if "=" in spec else ("", "", spec)
             data[key or Path(rel).name] = (directory / rel).read_text()
+        metadata: Obj = {"name": generator["name"]}
+        if options.get("labels"):
+            metadata["labels"] = dict(options["labels"])
         objects.append(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": generator["name"]},
+                "metadata": metadata,
                 "data": dict(sorted(data.items())),
             }
         )

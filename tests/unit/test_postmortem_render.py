@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from dataclasses import replace
@@ -16,6 +17,7 @@ from drills import chart_queries
 from drills.backlog_peaks import BUFFER_PEAK, QUEUE_PEAK
 from drills.errors import InvalidInput
 from drills.postmortem import context, timeline
+from drills.postmortem.links import GRAFANA_URL_ENV
 from drills.postmortem.render import draft, md
 from drills.postmortem.review import review_file
 from drills.results import BacklogPeak, DrillResult
@@ -31,8 +33,9 @@ def copy_run(name: str, tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", RUNS)
-def test_golden_postmortem(name, tmp_path):
+def test_golden_postmortem(name, tmp_path, monkeypatch):
     """A recorded run renders exactly the golden post-mortem (GENESIS_UPDATE_GOLDEN=1 rewrites)."""
+    monkeypatch.delenv(GRAFANA_URL_ENV, raising=False)  # no Grafana: no link, as always
     run_dir = copy_run(name, tmp_path)
     text = draft(run_dir, link_template=None).read_text().replace(str(run_dir), "RUN_DIR")
     golden = GOLDEN / f"{name}.postmortem.md"
@@ -48,6 +51,25 @@ def test_recorded_drafts_pass_review_as_drafts(name, tmp_path):
     review = review_file(path, allow_draft=True)
     assert review.findings == ()
     assert review_file(path, allow_draft=False).errors > 0  # a draft is not a final version
+
+
+def test_grafana_overview_link_for_the_run_window(tmp_path, monkeypatch):
+    """With GENESIS_GRAFANA_URL set, the draft links the overview dashboard for the window of
+    the run's series.json, and still passes review; unset, the line is not there at all."""
+    run_dir = copy_run("20261127T062541Z-pod-kill", tmp_path)
+    start, end = json.loads((run_dir / "series.json").read_text())["window"]
+    monkeypatch.delenv(GRAFANA_URL_ENV, raising=False)
+    assert "Grafana" not in draft(run_dir).read_text()
+    monkeypatch.setenv(GRAFANA_URL_ENV, "http://127.0.0.1:3000/")
+    path = draft(run_dir)
+    expected = (
+        "http://127.0.0.1:3000/d/genesis-overview"
+        f"?from={math.floor(start * 1000)}&to={math.ceil(end * 1000)}"
+    )
+    assert f"[the AuditFlow overview in Grafana, for this run's window]({expected})" in (
+        path.read_text()
+    )
+    assert review_file(path, allow_draft=True).findings == ()
 
 
 def test_chart_is_written_and_marks_the_drill(tmp_path):

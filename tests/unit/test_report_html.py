@@ -60,8 +60,9 @@ def parse(html: str) -> Elements:
 
 
 @pytest.mark.parametrize("name", RUNS)
-def test_golden_report(name, tmp_path):
+def test_golden_report(name, tmp_path, monkeypatch):
     """A recorded run renders exactly the golden page (GENESIS_UPDATE_GOLDEN=1 rewrites)."""
+    monkeypatch.delenv("GENESIS_GRAFANA_URL", raising=False)
     run_dir = copy_run(name, tmp_path)
     html = write_run_report(run_dir).read_text(encoding="utf-8")
     text = content_only(html).replace(str(run_dir), "RUN_DIR")
@@ -217,3 +218,19 @@ def test_action_items_show_their_tracker_state(tmp_path):
     row = re.search(rf'<tr data-fingerprint="{second}">.*?</tr>', html, re.S)
     assert row and ">#13</a>" in row.group(0)
     assert "closed (fixed in run 20261211T000000Z-rabbitmq-outage)" in row.group(0)
+
+
+def test_grafana_overview_link_when_configured(tmp_path, monkeypatch):
+    """With GENESIS_GRAFANA_URL set, the page links the overview dashboard for the run's window
+    (series.json's), the one external link besides the tracker's; unset, no link at all."""
+    run_dir = copy_run("20261127T062644Z-rabbitmq-outage", tmp_path)
+    monkeypatch.delenv("GENESIS_GRAFANA_URL", raising=False)
+    assert 'class="grafana"' not in write_run_report(run_dir).read_text()
+    monkeypatch.setenv("GENESIS_GRAFANA_URL", "https://grafana.example/")
+    window = json.loads((run_dir / "series.json").read_text())["window"]
+    page = parse(write_run_report(run_dir).read_text())
+    [href] = [a["href"] for t, a in page.tags if t == "a" and "grafana" in str(a.get("class"))]
+    assert str(href).startswith("https://grafana.example/d/genesis-overview?from=")
+    start, end = (int(x) for x in re.findall(r"=(\d+)", str(href)))
+    assert start <= window[0] * 1000 and end >= window[1] * 1000
+    assert end - start <= (window[1] - window[0]) * 1000 + 2
