@@ -81,18 +81,29 @@ def test_the_base_prometheus_loads_the_extras_scrape_file_from_its_optional_conf
     assert not [o for o in base if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
 
 
-def test_scrape_jobs_keep_exactly_the_metrics_capacity_reads():
-    jobs = {job["job_name"]: job for job in _scrapes()["scrape_configs"]}
-    assert set(jobs) == {"kubelet-cadvisor", "kube-state-metrics"}
-    assert all(job["honor_labels"] for job in jobs.values())  # the pod / namespace labels win
-    queried = set(
-        re.findall(
-            r"\b(container_[a-z_]+|kube_[a-z_]+)\{", Path(cluster_usage.__file__).read_text()
-        )
-    )
-    kept = set(jobs["kubelet-cadvisor"]["metric_relabel_configs"][1]["regex"].split("|"))
+def _provided() -> set[str]:
+    """Every metric the extra brings: what its kubelet jobs keep and kube-state-metrics exports."""
+    kept: set[str] = set()
+    for job in _scrapes()["scrape_configs"]:
+        for rule in job.get("metric_relabel_configs", []):
+            if rule.get("source_labels") == ["__name__"]:
+                kept |= set(rule["regex"].split("|"))
     [deployment] = [o for o in objects() if o["kind"] == "Deployment"]
     [allow] = [a for a in containers(deployment)[0]["args"] if a.startswith("--metric-allowlist=")]
-    exported = set(allow.split("=", 1)[1].split(","))
-    assert queried == {m for m in queried if m in kept or m in exported}, queried - kept - exported
-    assert {m for m in queried if m.startswith("container_")} == kept
+    return kept | set(allow.split("=", 1)[1].split(","))
+
+
+def test_scrape_jobs_bring_every_metric_capacity_and_the_dashboards_read():
+    jobs = {job["job_name"]: job for job in _scrapes()["scrape_configs"]}
+    assert set(jobs) == {"kubelet-cadvisor", "kubelet", "kube-state-metrics"}
+    assert all(job["honor_labels"] for job in jobs.values())  # the pod / namespace labels win
+    metric = r"\b((?:container|kube|kubelet)_[a-z_]+)\b"
+    capacity = set(re.findall(metric, Path(cluster_usage.__file__).read_text()))
+    dashboards = {
+        m
+        for path in (REPO_ROOT / "dashboards").glob("*.py")
+        for m in re.findall(metric, path.read_text())
+    }
+    assert capacity and dashboards
+    assert capacity <= _provided(), capacity - _provided()
+    assert dashboards <= _provided(), dashboards - _provided()
