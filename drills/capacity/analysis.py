@@ -111,6 +111,12 @@ def capacity(steps: Sequence[Step], lost: int | None, duplicated: int | None) ->
     return max(held) if held else None
 
 
+def lower_bound(steps: Sequence[Step]) -> bool:
+    """True when every step held: the climb ran out of steps, not of capacity, so the figure is
+    a lower bound (start higher, or allow more steps)."""
+    return bool(steps) and all(s.held for s in steps)
+
+
 def bottleneck(steps: Sequence[Step]) -> Bottleneck | None:
     """The saturated pipeline component at the step that ended the climb (see the docstring)."""
     if not steps:

@@ -38,6 +38,14 @@ class Findings:
     projections: tuple[analysis.Projection, ...]
     headroom: str
     advice: str
+    lower_bound: bool = False  # every step held: the capacity is at least this
+
+    @property
+    def capacity_text(self) -> str:
+        if self.capacity is None:
+            return "not found"
+        at_least = "at least " if self.lower_bound else ""
+        return f"{at_least}{self.capacity:,.0f} events/s"
 
 
 def findings(result: Climb, on_cluster: bool = False) -> Findings:
@@ -52,6 +60,7 @@ def findings(result: Climb, on_cluster: bool = False) -> Findings:
         ahead,
         analysis.headroom(result.load_before, found),
         analysis.advice(bottleneck, ahead, on_cluster),
+        analysis.lower_bound(result.steps),
     )
 
 
@@ -67,6 +76,9 @@ def to_json(result: Climb, found: Findings, source: str) -> dict[str, Any]:
             "settle_seconds": result.plan.settle_s,
         },
         "capacity_events_per_second": found.capacity,
+        # Every step held: the climb ran out of steps before the platform ran out of capacity.
+        "capacity_is_lower_bound": found.lower_bound,
+        "capacity_text": found.capacity_text,
         "bottleneck": None
         if found.bottleneck is None
         else {

@@ -238,10 +238,9 @@ def _progress(event: str, data: Mapping[str, Any]) -> None:
 
 
 def _summary(data: Mapping[str, Any]) -> None:
-    found = data["capacity_events_per_second"]
-    click.secho(
-        "capacity: " + ("not found" if found is None else f"{found:,.0f} events/s"), bold=True
-    )
+    click.secho(f"capacity: {data['capacity_text']}", bold=True)
+    if data["capacity_is_lower_bound"]:
+        click.echo("  every step held: start higher (--start) or allow more steps (--steps)")
     bottleneck = data.get("bottleneck") or {}
     click.echo(f"bottleneck: {printable(bottleneck.get('text') or 'no step measured')}")
     click.echo(f"headroom: {printable(data['headroom'])}")

@@ -60,6 +60,7 @@ def test_capacity_figures_agree_with_psql_proc_and_the_generator(live, tmp_path)
     assert float(admin.stats()["rate"]) == rate_before  # the rate in force before, restored
     assert [s["offered_per_second"] for s in data["steps"]] == [150, 300]
     assert data["capacity_events_per_second"] == 300
+    assert data["capacity_is_lower_bound"] is True  # both steps held: at least 300
     for step in data["steps"]:
         assert step["held"], step
         assert step["confirmed_per_second"] == pytest.approx(step["offered_per_second"], rel=0.05)
@@ -87,7 +88,7 @@ def test_capacity_figures_agree_with_psql_proc_and_the_generator(live, tmp_path)
     run_dir = next(tmp_path.glob("*-capacity"))
     assert json.loads((run_dir / "capacity.json").read_text()) == data
     page = (run_dir / "report.html").read_text()
-    assert '<span data-field="capacity">300 events/s</span>' in page
+    assert '<span data-field="capacity">at least 300 events/s</span>' in page
 
 
 def test_sigterm_stops_the_climb_restores_the_rate_and_counts_the_ledger(live, tmp_path):

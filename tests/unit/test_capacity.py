@@ -92,6 +92,8 @@ def test_capacity_needs_a_held_step_and_a_clean_ledger():
     assert analysis.capacity(steps, 0, 2) is None
     assert analysis.capacity(steps, None, None) is None
     assert analysis.capacity([_step(500, False)], 0, 0) is None
+    assert not analysis.lower_bound(steps)
+    assert analysis.lower_bound([_step(500, True), _step(750, True)])  # ran out of steps
 
 
 def test_bottleneck_is_the_component_nearest_its_own_ceiling_at_the_failing_step():
