@@ -134,7 +134,8 @@ def measure_step(
     seconds = end - start
     if stop.wait(SCRAPE_WAIT_S):
         return None
-    queries = step_queries(clock() - start, slo.threshold_s)
+    window_s = max(round(clock() - start), 2)  # the queries' range, whole seconds
+    queries = step_queries(window_s, slo.threshold_s)
     figures = {name: prometheus.value(query) for name, query in queries.items()}
     stored, within = figures["stored"] or 0.0, figures["within"]
     share = within / stored if stored > 0 and within is not None else None
@@ -153,7 +154,7 @@ def measure_step(
         offered=rate,
         seconds=seconds,
         confirmed_per_s=confirmed / seconds,
-        stored_per_s=stored / (clock() - start),
+        stored_per_s=stored / window_s,
         peak_buffer=peak,
         share_within=share,
         p99_s=figures["p99"],

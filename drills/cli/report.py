@@ -39,6 +39,11 @@ def report_command(directory: Path) -> None:
         path = write_gameday_report(directory)
     elif (directory / "result.json").exists():
         path = write_run_report(directory)
+    elif (directory / "capacity.json").exists():
+        raise InvalidInput(
+            f"{directory}: a capacity run's report.html is written by `genesis-drill capacity` "
+            "itself, from measurements only that run holds"
+        )
     else:
         raise InvalidInput(
             f"{directory}: neither a run directory (result.json) nor a game day's (report.json)"
