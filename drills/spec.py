@@ -17,7 +17,7 @@ from pathlib import Path
 
 from auditflow.generator import settings as generator_settings
 from drills.errors import SpecError
-from drills.fault_params import DAY_S, MAX_COUNT
+from drills.fault_params import DAY_S, MAX_COUNT, check_component
 from drills.spec_options import (
     ClientProbe,
     parse_backlog_source,
@@ -207,6 +207,8 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     steps = parse_steps(top["steps"]) if composite else ()
     component = steps[0].component if steps else parse_component(top["target"])
     fault = steps[0].fault if steps else parse_fault(top["fault"])
+    if not steps:
+        check_component(fault.kind, component, top["target"])
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(

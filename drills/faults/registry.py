@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from drills.faults.base import Fault
 
 
-def build(spec: FaultSpec) -> Fault:
+def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the table
     """Instantiate the fault for a validated spec (parameters were checked at load time)."""
     params = spec.params
     if spec.kind == "process-kill":
@@ -50,4 +50,10 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.table_lock import TableLock
 
         return TableLock(float(params["duration_s"]), str(params["mode"]))
+    if spec.kind == "bad-deploy":
+        from drills.faults.bad_deploy import BadDeploy
+
+        return BadDeploy(
+            str(params["breakage"]), str(params["rollback"]), float(params["rollback_by_s"])
+        )
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")
