@@ -183,7 +183,7 @@ class LocalTarget:
 
     def deployer(self) -> Deployer:
         """The programs' revisioned definitions, for bad-deploy (`HasDeployer`)."""
-        return LocalDeployer(self.sandbox)
+        return LocalDeployer.of(self.sandbox)
 
     def freezer(self) -> Freezer:
         """The programs' process groups, for process-freeze (`HasFreezer`)."""

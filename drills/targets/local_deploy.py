@@ -17,7 +17,7 @@ journaled revision puts every file back and applies it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from drills.sandbox import configs
@@ -25,46 +25,58 @@ from drills.sandbox.lifecycle import Sandbox
 from drills.sandbox.revisions import RevisionStore, StoredRevision
 from drills.targets.deployer import Revision
 
+Apply = Callable[[str, StoredRevision], None]
+
 
 def store_of(sandbox: Sandbox, component: str) -> RevisionStore:
     """The revision history of a component's program, under the sandbox's state directory."""
     return RevisionStore(sandbox.layout.root / "revisions" / sandbox.program(component).name)
 
 
-class LocalDeployer:
-    """Revisions of the sandbox's programs, applied through its supervisord."""
+def supervisord_apply(sandbox: Sandbox) -> Apply:
+    """Render supervisord.conf with a revision for one component; reload what changed."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
-
-    def _apply(self, component: str, revision: StoredRevision) -> None:
-        """Render supervisord.conf with `revision` for the component; reload what changed."""
-        name = self.sandbox.program(component).name
+    def apply(component: str, revision: StoredRevision) -> None:
+        name = sandbox.program(component).name
         programs = [
             replace(p, env={**p.env, **revision.env}) if p.name == name else p
-            for p in self.sandbox.programs
+            for p in sandbox.programs
         ]
-        layout, ports = self.sandbox.layout, self.sandbox.settings.ports
-        text = configs.supervisord_conf(layout, ports, self.sandbox.secrets, programs)
+        layout, ports = sandbox.layout, sandbox.settings.ports
+        text = configs.supervisord_conf(layout, ports, sandbox.secrets, programs)
         configs.write_private(layout.supervisord_conf, text)
-        self.sandbox.supervisor.reload_config()
+        sandbox.supervisor.reload_config()
+
+    return apply
+
+
+class LocalDeployer:
+    """Revisions of the sandbox's programs (`stores`), rolled out by `apply` (supervisord's)."""
+
+    def __init__(self, stores: Callable[[str], RevisionStore], apply: Apply) -> None:
+        self.stores = stores
+        self.apply = apply
+
+    @classmethod
+    def of(cls, sandbox: Sandbox) -> LocalDeployer:
+        return cls(lambda component: store_of(sandbox, component), supervisord_apply(sandbox))
 
     def live(self, component: str) -> Revision:
-        stored = store_of(self.sandbox, component).live()
+        stored = self.stores(component).live()
         return Revision(stored.number, dict(stored.env))
 
     def deploy(self, component: str, env: Mapping[str, str], cause: str) -> Revision:
-        store = store_of(self.sandbox, component)
+        store = self.stores(component)
         new = store.write_next(env, cause)
         store.activate(new.number)
-        self._apply(component, new)
+        self.apply(component, new)
         return Revision(new.number, dict(new.env))
 
     def undo(self, component: str, to: int) -> Revision:
-        good = store_of(self.sandbox, component).activate(to)
-        self._apply(component, good)
+        good = self.stores(component).activate(to)
+        self.apply(component, good)
         return Revision(good.number, dict(good.env))
 
     def is_live(self, component: str, revision: int) -> bool:
-        store = store_of(self.sandbox, component)
+        store = self.stores(component)
         return store.live().env == store.read(revision).env

@@ -52,7 +52,7 @@ class ProcessWatch:
         while not self._stop.wait(0.2):
             try:
                 info = supervisor.process("audit-log-analysis")
-            except Exception:  # noqa: BLE001 - a sampler keeps sampling
+            except Exception:
                 continue
             if info.state == "RUNNING" and info.pid:
                 env = environ_of(info.pid)
