@@ -168,9 +168,13 @@ def dead_run(runs: Path, *records: dict[str, object]) -> Path:
     run_dir = runs / "r1"
     run_dir.mkdir(parents=True)
     (run_dir / "drill.yaml").write_text(DRILL)
-    start = {"event": "run-start", "drill": "bad-deploy", "target": "local"}
-    start["target_identity"] = LOCAL.to_json()  # type: ignore[assignment]
-    intent = {"event": "inject-intent", "kind": "bad-deploy", "component": COMPONENT}
+    start: dict[str, object] = {"event": "run-start", "drill": "bad-deploy", "target": "local"}
+    start["target_identity"] = LOCAL.to_json()
+    intent: dict[str, object] = {
+        "event": "inject-intent",
+        "kind": "bad-deploy",
+        "component": COMPONENT,
+    }
     lines = [start, intent, *records]
     (run_dir / "journal.jsonl").write_text(
         "".join(json.dumps({"t": time.time(), **r}) + "\n" for r in lines)

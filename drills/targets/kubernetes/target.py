@@ -14,12 +14,14 @@ from typing import Any
 from drills.secret import Secret
 from drills.targets import k8s_objects as objs
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.deployer import Deployer
 from drills.targets.k8s_settings import KubeSettings
 from drills.targets.kubernetes import jobs
 from drills.targets.kubernetes.api import KubeApi
 from drills.targets.kubernetes.endpoints import endpoints_of, read_secret
 from drills.targets.kubernetes.kubeconfig import load_client
 from drills.targets.kubernetes.logs import read_pod_logs
+from drills.targets.kubernetes.rollout import KubernetesDeployer
 from drills.targets.kubernetes.volume import KubernetesVolume
 from drills.targets.kubernetes.workloads import Workloads
 from drills.targets.logs import LogRead
@@ -129,6 +131,10 @@ class KubernetesTarget:
     ) -> None:
         """Create the publisher Job (see `k8s_objects.malformed_job`) and wait for its outcome."""
         jobs.publish_malformed(self.api, self.settings, nonce, count, seed, interval_s, timeout)
+
+    def deployer(self) -> Deployer:
+        """The Deployments' revisions and client-side `rollout undo` (`HasDeployer`)."""
+        return KubernetesDeployer(self.api)
 
     def pg_volume(self) -> PgVolume:
         """PostgreSQL's StatefulSet and PVC, for pvc-wipe-restore (`HasPgVolume`)."""
