@@ -109,6 +109,9 @@ def _write_atomic(path: Path, value: Mapping[str, Any]) -> None:
         os.close(dir_fd)
 
 
+FIRST = StoredRevision(1, {}, "the sandbox's own program definition")
+
+
 class RevisionStore:
     """The revision history of one program, in `directory` (created on first use)."""
 
@@ -119,16 +122,19 @@ class RevisionStore:
         return self.directory / f"{number:04d}.json"
 
     def _ensure(self) -> None:
-        """Revision 1 (the program table's own definition) live, if there is no history yet."""
+        """Write revision 1 (the program table's own definition) and make it live, if there is
+        no history yet. Only writers call this: reading a history that was never written
+        creates nothing (a status or a dry run changes no file)."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self._path(1).exists():
-            first = StoredRevision(1, {}, "the sandbox's own program definition", time.time())
-            _write_atomic(self._path(1), first.to_json())
+            _write_atomic(self._path(1), FIRST.to_json())
         if not (self.directory / LIVE).exists():
             _write_atomic(self.directory / LIVE, {"revision": 1})
 
     def read(self, number: int) -> StoredRevision:
         path = self._path(number)
+        if number == 1 and not path.exists() and not (self.directory / LIVE).exists():
+            return FIRST  # no history yet: the program table's own definition
         if not path.exists():
             raise RevisionError(f"{path}: revision {number} does not exist")
         raw = _read_json(path)
@@ -149,14 +155,16 @@ class RevisionStore:
         return sorted(int(m.group(1)) for m in found if m)
 
     def live(self) -> StoredRevision:
-        """The live revision (revision 1 on first use)."""
-        self._ensure()
+        """The live revision (revision 1 while there is no history)."""
         path = self.directory / LIVE
+        if not path.exists():
+            return self.read(1)
         return self.read(_number(_read_json(path).get("revision"), str(path)))
 
     def write_next(self, env: Mapping[str, str], cause: str) -> StoredRevision:
         """Write revision N+1 (the live revision's environment plus `env`); not live yet."""
         base = self.live()
+        self._ensure()
         number = max(self.numbers(), default=1) + 1
         if number > MAX_REVISIONS:
             raise RevisionError(f"{self.directory}: more than {MAX_REVISIONS} revisions")

@@ -53,12 +53,16 @@ def deployer(root: Path, applied: Applied) -> LocalDeployer:
 
 
 def test_first_use_makes_the_sandbox_definition_revision_one(tmp_path):
-    """Without history the live revision is 1, the program table's own (no added settings)."""
+    """Without history the live revision is 1, the program table's own (no added settings), and
+    reading it writes nothing; the first deploy writes revision 1 and 2, owner-only."""
     store = RevisionStore(tmp_path / COMPONENT)
     live = store.live()
     assert (live.number, live.env) == (1, {})
+    assert not (tmp_path / COMPONENT).exists()
+    store.write_next(BAD, "drill")
     assert json.loads((tmp_path / COMPONENT / "live.json").read_text()) == {"revision": 1}
-    assert (tmp_path / COMPONENT / "0001.json").stat().st_mode & 0o077 == 0
+    for name in ("0001.json", "0002.json", "live.json"):
+        assert (tmp_path / COMPONENT / name).stat().st_mode & 0o077 == 0
 
 
 def test_deploy_then_undo_applies_each_revision_and_keeps_the_history(tmp_path):
@@ -116,7 +120,7 @@ def test_crash_between_switching_and_restart_is_undone(tmp_path):
 def test_a_corrupt_revision_file_is_an_error_naming_file_and_field(tmp_path, content, says):
     """A revision that does not parse is refused with `file: field: why`, never guessed."""
     store = RevisionStore(tmp_path / COMPONENT)
-    store.live()
+    store.activate(1)
     (tmp_path / COMPONENT / "0001.json").write_text(content)
     with pytest.raises(RevisionError) as caught:
         store.live()
@@ -127,7 +131,7 @@ def test_a_corrupt_revision_file_is_an_error_naming_file_and_field(tmp_path, con
 def test_a_corrupt_live_pointer_and_a_missing_revision_are_errors(tmp_path):
     """live.json pointing nowhere, or not a revision number, names the file."""
     store = RevisionStore(tmp_path / COMPONENT)
-    store.live()
+    store.activate(1)
     (tmp_path / COMPONENT / "live.json").write_text('{"revision": 5}')
     with pytest.raises(RevisionError, match="revision 5 does not exist"):
         store.live()
