@@ -18,6 +18,7 @@ import pytest
 
 from auditflow import topology
 from drills import runner
+from drills.postmortem import causal
 from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.spec import load
 from drills.targets.local import LocalTarget
@@ -134,3 +135,19 @@ def test_bad_deploy_rolls_back_to_the_good_revision_and_loses_nothing(live, tmp_
         ledger.last_seq,
     )
     assert rows == distinct >= ledger.confirmed, (rows, distinct, ledger)
+
+    # The post-mortem's causal chain tells the deploy, the rollback and the re-drive with the
+    # run's own figures.
+    chain = causal.build(result, spec.target)
+    assert chain is not None
+    texts = {link.text: link.figure for link in chain.links}
+    assert (
+        texts[
+            f"audit-log-analysis revision {bad} deployed over revision {good} (breakage reject-all)"
+        ]
+        == f"revision {bad}"
+    )
+    assert texts[f"rolled back to revision {good} by harness, the good build ready"] == (
+        f"rollback complete {rollback_s:.1f} s after the deploy"
+    )
+    assert any(f"{dead:,} events dead-lettered" in text for text in texts)
