@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pika
 import pytest
+import requests
+from click.testing import CliRunner
 
 from auditflow import topology
 from drills import runner
+from drills.cli.main import cli
 from drills.postmortem import causal
 from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.spec import load
@@ -151,3 +154,72 @@ def test_bad_deploy_rolls_back_to_the_good_revision_and_loses_nothing(live, tmp_
         f"rollback complete {rollback_s:.1f} s after the deploy"
     )
     assert any(f"{dead:,} events dead-lettered" in text for text in texts)
+
+
+def crash_on_start_drill(tmp_path: Path) -> Path:
+    """The catalog drill with the other breakage, left to a responder, expecting the crash's
+    alert (the service exits before it serves /metrics, so its scrape fails)."""
+    text = (CATALOG / "bad-deploy.yaml").read_text()
+    text = text.replace("breakage: reject-all", "breakage: crash-on-start")
+    text = text.replace("rollback: automated", "rollback: responder")
+    text = text.replace(
+        "expected_alerts: [DeadLetterRateHigh]", "expected_alerts: [AuditAnalysisDown]"
+    )
+    path = tmp_path / "bad-deploy-crash.yaml"
+    path.write_text(text)
+    return path
+
+
+def firing(live, alert: str) -> bool:
+    answer = requests.get(
+        f"{live.url('prometheus')}/api/v1/query",
+        params={"query": f'ALERTS{{alertname="{alert}",alertstate="firing"}}'},
+        timeout=5,
+    ).json()
+    return bool(answer["data"]["result"])
+
+
+def test_crash_on_start_is_rolled_back_by_a_responder_with_the_rollout_command(live, tmp_path):
+    """crash-on-start with `rollback: responder`: the bad revision's processes exit at start (the
+    kernel never shows one serving), AuditAnalysisDown fires, a responder runs `genesis-drill
+    rollout undo`, the harness sees the good revision live and only confirms it; the queued
+    events are stored once (delayed, not lost)."""
+    spec = load(crash_on_start_drill(tmp_path))
+    said: list[str] = []
+
+    def responder() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not firing(live, "AuditAnalysisDown"):
+            time.sleep(0.5)
+        args = [
+            "rollout",
+            "undo",
+            "audit-log-analysis",
+            "--to-revision",
+            str(good),
+            "--state-dir",
+            str(live.settings.state_dir),
+            "--port-base",
+            str(live.settings.port_base),
+        ]
+        said.append(CliRunner().invoke(cli, args).output)
+
+    store = live.sandbox.layout.root / "revisions" / "audit-log-analysis"
+    good = json.loads((store / "live.json").read_text())["revision"] if store.exists() else 1
+    helper = threading.Thread(target=responder, daemon=True)
+    helper.start()
+    result = runner.run(spec, LocalTarget(live.sandbox), runner.RunOptions(runs_dir=tmp_path))
+    helper.join(5)
+    figures = result.fault.figures if result.fault else {}
+    print(
+        f"\nbad-deploy crash-on-start: {result.outcome} TTD={result.ttd_seconds} "
+        f"TTR={result.ttr_seconds} ledger={result.ledger} wall={result.wall_seconds}s "
+        f"fault={figures} responder={said}"
+    )
+    assert_drill_passed(live, spec, result)
+    assert said and f"rolled back to revision {good}" in said[0], said
+    assert figures["rolled_back_by"] == "responder"
+    assert isinstance(figures["events_delayed_peak"], int) and figures["events_delayed_peak"] > 0
+    after = live.sandbox.supervisor.process("audit-log-analysis").pid
+    assert (environ_of(after) or {}).get("AUDITFLOW_LOG_LEVEL") is None
+    assert json.loads((store / "live.json").read_text()) == {"revision": good}
