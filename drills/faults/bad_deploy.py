@@ -13,9 +13,9 @@ its definition (`drills.targets.deployer`):
 
 `rollback: automated` is a deploy system's automatic rollback: the harness watches Prometheus and
 rolls back at the first firing of one of the drill's expected alerts. `rollback: responder` is a
-game day's: a person rolls back (`kubectl rollout undo`, or the sandbox's revision store) and the
-harness only watches the live revision. Either way, `rollback_by_s` after the deploy the harness
-rolls back itself, so the platform is never left broken.
+game day's: a person rolls back (`kubectl rollout undo`, or `genesis-drill rollout undo` on
+either target) and the harness only watches the live revision. Either way, `rollback_by_s`
+after the deploy the harness rolls back itself, so the platform is never left broken.
 
 The good revision is journaled (`deploy-intent`) before anything changes, so a rollback — here
 or from `recover` after a harness crash, rebuilt from that record — restores exactly it.

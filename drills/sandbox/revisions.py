@@ -21,11 +21,13 @@ silent fallback: guessing which revision is good is how a broken build stays dep
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from typing import Any
 from drills.errors import TargetError
 
 LIVE = "live.json"
+LOCK = ".lock"
 FILE_RE = re.compile(r"^(\d{4,})\.json$")
 # Names of the environment a revision may set: AuditFlow's own settings only.
 ENV_NAME_RE = re.compile(r"^AUDITFLOW_[A-Z0-9_]{1,64}$")
@@ -117,6 +120,22 @@ class RevisionStore:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the history's lock: one rollout of a program at a time, across processes.
+
+        A responder's `genesis-drill rollout undo` and the harness's own rollback can run at the
+        same moment; interleaved, one's reload removes the process group the other is stopping.
+        With the lock the second waits, then finds the good definition applied: a no-op.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _path(self, number: int) -> Path:
         return self.directory / f"{number:04d}.json"

@@ -10,9 +10,11 @@ says what runs, every other program is untouched (its section renders identicall
 `reloadConfig` reports no change), and an undo that finds the good definition already rendered
 restarts nothing — the idempotence rollback and `recover` need.
 
-The order is the crash-safety: the fault journals the good revision first, then the new revision
-is written, then made live, then rendered and applied. Killed anywhere in between, an undo to the
-journaled revision puts every file back and applies it.
+Two rollouts of one program never interleave (the store's lock: a responder's undo and the
+harness's own may come together). The order is the crash-safety: the fault journals the good
+revision first, then the new revision is written, then made live, then rendered and applied.
+Killed anywhere in between, an undo to the journaled revision puts every file back and applies
+it.
 """
 
 from __future__ import annotations
@@ -67,14 +69,17 @@ class LocalDeployer:
 
     def deploy(self, component: str, env: Mapping[str, str], cause: str) -> Revision:
         store = self.stores(component)
-        new = store.write_next(env, cause)
-        store.activate(new.number)
-        self.apply(component, new)
+        with store.locked():
+            new = store.write_next(env, cause)
+            store.activate(new.number)
+            self.apply(component, new)
         return Revision(new.number, dict(new.env))
 
     def undo(self, component: str, to: int) -> Revision:
-        good = self.stores(component).activate(to)
-        self.apply(component, good)
+        store = self.stores(component)
+        with store.locked():
+            good = store.activate(to)
+            self.apply(component, good)
         return Revision(good.number, dict(good.env))
 
     def is_live(self, component: str, revision: int) -> bool:

@@ -6,6 +6,7 @@ and a corrupt revision file is a clear error naming the file and the field."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,3 +287,31 @@ def test_report_says_who_rolled_back_and_times_it_from_the_deploy():
     assert "responder had not rolled back" in str(missed.figures["rolled_back_by"])
     redriven = {c.name: c.passed for c in missed.checks}
     assert redriven["the events the bad build dead-lettered were re-driven"] is False
+
+
+def test_two_rollouts_of_one_program_never_interleave(tmp_path):
+    """A responder's undo and the harness's own at the same moment: the second rollout starts
+    only after the first one's apply has finished (the store's lock, across deployers)."""
+    spans: list[tuple[str, float, float]] = []
+
+    def slow(component: str, revision: StoredRevision) -> None:
+        began = time.monotonic()
+        time.sleep(0.3)
+        spans.append((threading.current_thread().name, began, time.monotonic()))
+
+    deployer(tmp_path, Applied()).deploy(COMPONENT, BAD, "drill")
+    threads = [
+        threading.Thread(
+            target=lambda: LocalDeployer(lambda c: RevisionStore(tmp_path / c), slow).undo(
+                COMPONENT, 1
+            ),
+            name=name,
+        )
+        for name in ("responder", "harness")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    first, second = sorted(spans, key=lambda span: span[1])
+    assert len(spans) == 2 and second[1] >= first[2], spans

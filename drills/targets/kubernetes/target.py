@@ -3,8 +3,9 @@
 Why this module is short: it only says which piece answers which verb — the API and its error
 translation (`api`), credentials (`kubeconfig`), components' workloads and pods (`workloads`),
 endpoints and their passwords (`endpoints`), in-cluster Jobs (`jobs`), PostgreSQL's volume
-(`volume`, the `PgVolume` capability) and the pods' logs (`logs`, the `HasLogs` capability) — and
-what a dry run shows (`inventory`).
+(`volume`, the `PgVolume` capability), the pods' logs (`logs`, the `HasLogs` capability) and the
+Deployments' revisions (`rollout`, the `HasDeployer` capability) — and what a dry run shows
+(`inventory`).
 """
 
 from __future__ import annotations
