@@ -16,11 +16,11 @@ from drills.yamlnode import Node, fields_of
 FAULT_KINDS = (
     "process-kill",
     "process-freeze",
+    "bad-deploy",
     "service-stop",
     "malformed-events",
     "pvc-wipe-restore",
     "table-lock",
-    "bad-deploy",
 )
 # A drill, its baseline, its abort and its objectives are at most a day.
 DAY_S = 24 * 3600.0
@@ -35,6 +35,20 @@ SIGNAL_HINTS = (
         "with duration_s (how long it stays frozen; rollback continues it)",
     ),
 )
+
+
+# Fault kinds that act on one component only (its deploy-time configuration is theirs).
+FAULT_COMPONENTS: dict[str, tuple[str, ...]] = {"bad-deploy": ("audit-log-analysis",)}
+
+
+def check_component(kind: str, component: str, node: Node) -> None:
+    """Refuse a target the fault kind cannot act on (`node`: the target block, for its line)."""
+    allowed = FAULT_COMPONENTS.get(kind)
+    if allowed is not None and component not in allowed:
+        raise node.fail(
+            f"{kind} deploys only {', '.join(allowed)} (the component with a deploy-time "
+            f"configuration the drill can break), got {component!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,29 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             maximum=3600,
             required=True,
             help="how long the processes stay stopped (SIGSTOP) before rollback continues them",
+        ),
+    },
+    "bad-deploy": {
+        # The names of drills.faults.bad_deploy.BREAKAGES (a test keeps them equal).
+        "breakage": Param(
+            str,
+            None,
+            choices=("reject-all", "crash-on-start"),
+            required=True,
+            help="the broken build: every event fails validation, or it exits at start",
+        ),
+        "rollback": Param(
+            str,
+            "automated",
+            choices=("automated", "responder"),
+            help="automated: the harness rolls back on detection; responder: a person does",
+        ),
+        "rollback_by_s": Param(
+            float,
+            60.0,
+            minimum=1,
+            maximum=3600,
+            help="after this long the harness rolls back itself: the platform is never left broken",
         ),
     },
     "service-stop": {
@@ -122,43 +159,7 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             help="exclusive: writes wait; access-exclusive (a migration's ALTER TABLE): reads too",
         ),
     },
-    "bad-deploy": {
-        # The names of drills.faults.bad_deploy.BREAKAGES (a test keeps them equal).
-        "breakage": Param(
-            str,
-            None,
-            choices=("reject-all", "crash-on-start"),
-            required=True,
-            help="the broken build: every event fails validation, or it exits at start",
-        ),
-        "rollback": Param(
-            str,
-            "automated",
-            choices=("automated", "responder"),
-            help="automated: the harness rolls back on detection; responder: a person does",
-        ),
-        "rollback_by_s": Param(
-            float,
-            60.0,
-            minimum=1,
-            maximum=3600,
-            help="after this long the harness rolls back itself: the platform is never left broken",
-        ),
-    },
 }
-
-# Fault kinds that act on one component only (its deploy-time configuration is theirs).
-FAULT_COMPONENTS: dict[str, tuple[str, ...]] = {"bad-deploy": ("audit-log-analysis",)}
-
-
-def check_component(kind: str, component: str, node: Node) -> None:
-    """Refuse a target the fault kind cannot act on (`node`: the target block, for its line)."""
-    allowed = FAULT_COMPONENTS.get(kind)
-    if allowed is not None and component not in allowed:
-        raise node.fail(
-            f"{kind} deploys only {', '.join(allowed)} (the component with a deploy-time "
-            f"configuration the drill can break), got {component!r}"
-        )
 
 
 def fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dict[str, Any]:

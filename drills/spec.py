@@ -207,8 +207,6 @@ def _parse(root: Node, path: Path) -> DrillSpec:
     steps = parse_steps(top["steps"]) if composite else ()
     component = steps[0].component if steps else parse_component(top["target"])
     fault = steps[0].fault if steps else parse_fault(top["fault"])
-    if not steps:
-        check_component(fault.kind, component, top["target"])
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(
@@ -247,6 +245,13 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         {"max_ttd_s", "max_ttr_s", "max_ttn_s", "max_duplicated", "max_error_budget"},
     )
     abort = _abort(top.get("abort"), probes)
+    # A fault kind bound to one component (bad-deploy) refuses another target, at its line.
+    targets = [
+        (s.fault.kind, s.component, i.mapping()["target"])
+        for s, i in zip(steps, top["steps"].items() if steps else [], strict=True)
+    ] or [(fault.kind, component, top["target"])]
+    for kind, target, node in targets:
+        check_component(kind, target, node)
     backlog_query = recovery["backlog_query"].text() if "backlog_query" in recovery else None
     return DrillSpec(
         name=name,

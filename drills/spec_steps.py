@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from drills.fault_params import DAY_S, FAULT_KINDS, check_component, fault_params
+from drills.fault_params import DAY_S, FAULT_KINDS, fault_params
 from drills.yamlnode import Node, fields_of
 
 COMPONENTS = (
@@ -122,13 +122,11 @@ def parse_steps(node: Node) -> tuple[Step, ...]:
                 "{after: <step>, delay_s: N} or {with: <step>, delay_s: N})"
             )
         start = _start(given["start"], steps, name) if "start" in given else None
-        fault = parse_fault(given["fault"])
-        check_component(fault.kind, parse_component(given["target"]), given["target"])
         steps.append(
             Step(
                 name=name,
                 component=parse_component(given["target"]),
-                fault=fault,
+                fault=parse_fault(given["fault"]),
                 expected_alerts=parse_alerts(given["expected_alerts"]),
                 start=start,
             )

@@ -26,6 +26,12 @@ def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the
         from drills.faults.process_freeze import ProcessFreeze
 
         return ProcessFreeze(float(params["duration_s"]))
+    if spec.kind == "bad-deploy":
+        from drills.faults.bad_deploy import BadDeploy
+
+        return BadDeploy(
+            str(params["breakage"]), str(params["rollback"]), float(params["rollback_by_s"])
+        )
     if spec.kind == "service-stop":
         from drills.faults.service_stop import ServiceStop
 
@@ -50,10 +56,4 @@ def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the
         from drills.faults.table_lock import TableLock
 
         return TableLock(float(params["duration_s"]), str(params["mode"]))
-    if spec.kind == "bad-deploy":
-        from drills.faults.bad_deploy import BadDeploy
-
-        return BadDeploy(
-            str(params["breakage"]), str(params["rollback"]), float(params["rollback_by_s"])
-        )
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")
