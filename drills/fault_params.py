@@ -16,6 +16,7 @@ from drills.yamlnode import Node, fields_of
 FAULT_KINDS = (
     "process-kill",
     "process-freeze",
+    "bad-deploy",
     "service-stop",
     "malformed-events",
     "pvc-wipe-restore",
@@ -34,6 +35,20 @@ SIGNAL_HINTS = (
         "with duration_s (how long it stays frozen; rollback continues it)",
     ),
 )
+
+
+# Fault kinds that act on one component only (its deploy-time configuration is theirs).
+FAULT_COMPONENTS: dict[str, tuple[str, ...]] = {"bad-deploy": ("audit-log-analysis",)}
+
+
+def check_component(kind: str, component: str, node: Node) -> None:
+    """Refuse a target the fault kind cannot act on (`node`: the target block, for its line)."""
+    allowed = FAULT_COMPONENTS.get(kind)
+    if allowed is not None and component not in allowed:
+        raise node.fail(
+            f"{kind} deploys only {', '.join(allowed)} (the component with a deploy-time "
+            f"configuration the drill can break), got {component!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,29 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             maximum=3600,
             required=True,
             help="how long the processes stay stopped (SIGSTOP) before rollback continues them",
+        ),
+    },
+    "bad-deploy": {
+        # The names of drills.faults.bad_deploy.BREAKAGES (a test keeps them equal).
+        "breakage": Param(
+            str,
+            None,
+            choices=("reject-all", "crash-on-start"),
+            required=True,
+            help="the broken build: every event fails validation, or it exits at start",
+        ),
+        "rollback": Param(
+            str,
+            "automated",
+            choices=("automated", "responder"),
+            help="automated: the harness rolls back on detection; responder: a person does",
+        ),
+        "rollback_by_s": Param(
+            float,
+            60.0,
+            minimum=1,
+            maximum=3600,
+            help="after this long the harness rolls back itself: the platform is never left broken",
         ),
     },
     "service-stop": {

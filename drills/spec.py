@@ -17,7 +17,7 @@ from pathlib import Path
 
 from auditflow.generator import settings as generator_settings
 from drills.errors import SpecError
-from drills.fault_params import DAY_S, MAX_COUNT
+from drills.fault_params import DAY_S, MAX_COUNT, check_component
 from drills.spec_options import (
     ClientProbe,
     parse_backlog_source,
@@ -245,6 +245,13 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         {"max_ttd_s", "max_ttr_s", "max_ttn_s", "max_duplicated", "max_error_budget"},
     )
     abort = _abort(top.get("abort"), probes)
+    # A fault kind bound to one component (bad-deploy) refuses another target, at its line.
+    targets = [
+        (s.fault.kind, s.component, i.mapping()["target"])
+        for s, i in zip(steps, top["steps"].items() if steps else [], strict=True)
+    ] or [(fault.kind, component, top["target"])]
+    for kind, target, node in targets:
+        check_component(kind, target, node)
     backlog_query = recovery["backlog_query"].text() if "backlog_query" in recovery else None
     return DrillSpec(
         name=name,

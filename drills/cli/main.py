@@ -89,6 +89,11 @@ COMMANDS = {
         "report_command",
         "Write DIRECTORY/report.html: one page, no network needed, for a run or a game day.",
     ),
+    "rollout": LazyCommand(
+        "drills.cli.rollout",
+        "rollout",
+        "Show a component's live revision or roll it back to an earlier one (a responder's tool).",
+    ),
     "run": LazyCommand(
         "drills.cli.drill",
         "run_command",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from drills.faults.base import Fault
 
 
-def build(spec: FaultSpec) -> Fault:
+def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the table
     """Instantiate the fault for a validated spec (parameters were checked at load time)."""
     params = spec.params
     if spec.kind == "process-kill":
@@ -26,6 +26,12 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.process_freeze import ProcessFreeze
 
         return ProcessFreeze(float(params["duration_s"]))
+    if spec.kind == "bad-deploy":
+        from drills.faults.bad_deploy import BadDeploy
+
+        return BadDeploy(
+            str(params["breakage"]), str(params["rollback"]), float(params["rollback_by_s"])
+        )
     if spec.kind == "service-stop":
         from drills.faults.service_stop import ServiceStop
 

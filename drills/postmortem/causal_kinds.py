@@ -10,6 +10,7 @@ kill, from the supervisor's whole-second start time) is named as such, never sho
 
 from __future__ import annotations
 
+from drills.postmortem import causal_bad_deploy
 from drills.postmortem.causal_model import Link, Rule, Scope, count, seconds
 from drills.results import DrillResult
 
@@ -270,6 +271,13 @@ Rules = tuple[tuple[str, Rule], ...]
 
 # fault kind → (onset links, return links), each named for the chain's "left out" list.
 KINDS: dict[str, tuple[Rules, Rules]] = {
+    "bad-deploy": (
+        (("bad revision deployed", causal_bad_deploy.deployed),),
+        (
+            ("rolled back to the good revision", causal_bad_deploy.rolled_back),
+            ("what the bad build dead-lettered or held", causal_bad_deploy.what_it_cost),
+        ),
+    ),
     "service-stop": (
         (("component stopped", service_stopped),),
         (("component ready again and its start-up", service_back),),

@@ -34,6 +34,7 @@ EXPECTED_ENTRIES = frozenset(
         "supervisord.pid",
         "postgres.location",
         "erl_crash.dump",
+        "revisions",  # the programs' revision history (revisions.py, bad-deploy)
     }
 )
 

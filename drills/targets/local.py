@@ -24,7 +24,9 @@ from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
 from drills.sandbox.procfs import pid_start_time
 from drills.settings import Settings
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.deployer import Deployer
 from drills.targets.freezer import Freezer
+from drills.targets.local_deploy import LocalDeployer
 from drills.targets.local_freezer import LocalFreezer
 from drills.targets.local_logs import read_program
 from drills.targets.local_volume import LocalVolume
@@ -178,6 +180,10 @@ class LocalTarget:
     def pg_volume(self) -> PgVolume:
         """PostgreSQL and its data directory, for pvc-wipe-restore (`HasPgVolume`)."""
         return LocalVolume(self)
+
+    def deployer(self) -> Deployer:
+        """The programs' revisioned definitions, for bad-deploy (`HasDeployer`)."""
+        return LocalDeployer.of(self.sandbox)
 
     def freezer(self) -> Freezer:
         """The programs' process groups, for process-freeze (`HasFreezer`)."""

@@ -11,7 +11,9 @@ pointed at it:
   can be skewed, to prove the harness uses server time); a StatefulSet pod whose PVC is missing
   stays Pending;
 * StatefulSets and Deployments: get, merge-patch (annotations), the `scale` subresource (get,
-  patch), which creates or removes pods;
+  patch), which creates or removes pods; a Deployment also takes a JSON patch, and a change of its
+  pod template makes a new revision, one ReplicaSet each (`simulated_rollout`); ReplicaSets: list;
+  a pod whose template sets an env pair in `never_ready_env` never turns Ready (a crash loop);
 * PersistentVolumeClaims: get, delete, create; Secrets: get; Jobs: create, get (they complete
   after a delay);
 * pod logs: `pods/<name>/log` answers the lines a test put in `pod_logs[name]` as text, with
@@ -41,6 +43,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.k8s import simulated_rollout as rollout
+
 Obj = dict[str, Any]
 
 ROUTES = [
@@ -53,7 +57,7 @@ ROUTES = [
     ),
     (
         re.compile(
-            r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>statefulsets|deployments)"
+            r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<res>statefulsets|deployments|replicasets)"
             r"(?:/(?P<name>[^/]+)(?P<sub>/scale)?)?$"
         ),
         "apps/v1",
@@ -69,6 +73,7 @@ KINDS = {
     "secrets": "Secret",
     "statefulsets": "StatefulSet",
     "deployments": "Deployment",
+    "replicasets": "ReplicaSet",
     "jobs": "Job",
 }
 LABEL = "app.kubernetes.io/name"
@@ -113,6 +118,8 @@ class SimulatedCluster:
     job_delay_s: float = 0.2
     job_fails: bool = False
     failing: dict[str, int] = field(default_factory=dict)  # resource → status answered
+    # (name, value) of a container env entry that keeps a pod from ever turning Ready
+    never_ready_env: tuple[str, str] | None = None
     # pod name → (unix seconds, raw line) served by `pods/<name>/log`
     pod_logs: dict[str, list[tuple[float, bytes]]] = field(default_factory=dict)
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
@@ -194,7 +201,7 @@ class SimulatedCluster:
 
     def add_deployment(self, name: str, replicas: int = 1, ns: str = "auditflow-platform") -> None:
         with self._cond:
-            deployment = {
+            deployment: Obj = {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "metadata": self._meta(name, ns, {LABEL: name}),
@@ -204,12 +211,63 @@ class SimulatedCluster:
                     "template": self._template(name),
                 },
             }
+            deployment["metadata"]["generation"] = 1
+            deployment["metadata"]["annotations"] = {rollout.REVISION: "1"}
+            deployment["status"] = {"observedGeneration": 1}
             self._store("Deployment", ns, deployment, "ADDED")
-            rs_meta = self._meta(f"{name}-5d8f7c", ns, {LABEL: name})
-            rs_meta["ownerReferences"] = [self._owner(deployment)]
-            self._store("ReplicaSet", ns, {"kind": "ReplicaSet", "metadata": rs_meta}, "ADDED")
+            self._new_replicaset(ns, deployment, f"{name}-5d8f7c", 1)
             for _ in range(replicas):
                 self._create_pod("Deployment", ns, name, ready_now=True)
+
+    def _new_replicaset(self, ns: str, deployment: Obj, rs_name: str, revision: int) -> Obj:
+        name = deployment["metadata"]["name"]
+        template = copy.deepcopy(deployment["spec"]["template"])
+        digest = rollout.template_hash(template)
+        template["metadata"].setdefault("labels", {})[rollout.HASH] = digest
+        rs_meta = self._meta(rs_name, ns, {LABEL: name})
+        rs_meta["ownerReferences"] = [self._owner(deployment)]
+        rs_meta["annotations"] = {rollout.REVISION: str(revision)}
+        body = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": rs_meta}
+        body["spec"] = {
+            "replicas": deployment["spec"]["replicas"],
+            "selector": {"matchLabels": {LABEL: name, rollout.HASH: digest}},
+            "template": template,
+        }
+        return self._store("ReplicaSet", ns, body, "ADDED")
+
+    def _replicasets_of(self, ns: str, name: str) -> list[Obj]:
+        return [
+            o
+            for (k, n, _), o in self.objects.items()
+            if k == "ReplicaSet" and n == ns and o["metadata"]["labels"].get(LABEL) == name
+        ]
+
+    def _roll(self, ns: str, before: Obj, after: Obj) -> Obj:
+        """The Deployment controller: a changed pod template is a new (or reused) revision."""
+        if rollout.bare(before["spec"]["template"]) == rollout.bare(after["spec"]["template"]):
+            return after
+        name = after["metadata"]["name"]
+        reuse, revision = rollout.choose_replicaset(
+            self._replicasets_of(ns, name), after["spec"]["template"]
+        )
+        if reuse is None:
+            chosen = self._new_replicaset(ns, after, f"{name}-{uuid.uuid4().hex[:6]}", revision)
+        else:
+            stamped = rollout.stamp_revision(reuse, revision)
+            chosen = self._store("ReplicaSet", ns, stamped, "MODIFIED")
+        after = copy.deepcopy(after)
+        after["metadata"]["generation"] = int(after["metadata"].get("generation", 1)) + 1
+        after["metadata"].setdefault("annotations", {})[rollout.REVISION] = str(revision)
+        after.setdefault("status", {})["observedGeneration"] = after["metadata"]["generation"]
+        current = chosen["metadata"]["uid"]
+        for rs in self._replicasets_of(ns, name):
+            if rs["metadata"]["uid"] != current:
+                for pod in self._pods_of(ns, rs["metadata"]["uid"]):
+                    if not pod["metadata"].get("deletionTimestamp"):
+                        self._delete_pod(ns, pod["metadata"]["name"], grace=1)
+        for _ in range(after["spec"]["replicas"]):
+            self._later(self.create_delay_s, lambda: self._create_pod("Deployment", ns, name))
+        return after
 
     def add_statefulset(
         self,
@@ -298,12 +356,10 @@ class SimulatedCluster:
         }
 
     def _controller_of(self, kind: str, ns: str, name: str) -> Obj:
-        if kind == "Deployment":
-            return next(
-                o
-                for (k, n, _), o in self.objects.items()
-                if k == "ReplicaSet" and n == ns and o["metadata"]["labels"].get(LABEL) == name
-            )
+        if kind == "Deployment":  # the ReplicaSet of the Deployment's revision
+            revision = rollout.revision_of(self.objects[("Deployment", ns, name)])
+            sets = self._replicasets_of(ns, name)
+            return next((o for o in sets if rollout.revision_of(o) == revision), sets[0])
         return self.objects[("StatefulSet", ns, name)]
 
     def _pods_of(self, ns: str, owner_uid: str) -> list[Obj]:
@@ -336,7 +392,10 @@ class SimulatedCluster:
             "apiVersion": "v1",
             "kind": "Pod",
             "metadata": meta,
-            "spec": {"containers": [{"name": name, "image": f"example/{name}:1"}]},
+            "spec": copy.deepcopy(
+                (owner.get("spec") or {}).get("template", {}).get("spec")
+                or {"containers": [{"name": name, "image": f"example/{name}:1"}]}
+            ),
             "status": {"phase": "Pending", "conditions": []},
         }
         claims = workload["spec"].get("volumeClaimTemplates") or []
@@ -383,6 +442,9 @@ class SimulatedCluster:
         pod = self.objects.get(("Pod", ns, pod_name))
         if pod is None or pod["metadata"].get("deletionTimestamp"):
             return
+        env = pod["spec"]["containers"][0].get("env") or []
+        if self.never_ready_env in {(e.get("name"), e.get("value")) for e in env}:
+            return  # the container exits at start: never Ready
         pod = copy.deepcopy(pod)
         pod["status"]["conditions"] = [
             {"type": "Ready", "status": "True", "lastTransitionTime": self.now()}
@@ -473,9 +535,17 @@ class SimulatedCluster:
                 self._store(kind, ns, copy.deepcopy(current), "DELETED")
                 return current
             if method == "PATCH":
-                if not isinstance(body, dict):
+                if kind == "Deployment" and isinstance(body, list):
+                    try:
+                        patched = rollout.json_patch(current, body)
+                    except (rollout.PatchError, LookupError, ValueError, TypeError) as exc:
+                        raise ApiError(422, "Invalid", f"json patch: {exc}") from exc
+                elif not isinstance(body, dict):
                     raise ApiError(415, "UnsupportedMediaType", "only merge patches")
-                patched = merge_patch(current, body)
+                else:
+                    patched = merge_patch(current, body)
+                if kind == "Deployment":
+                    patched = self._roll(ns, current, patched)
                 return copy.deepcopy(self._store(kind, ns, patched, "MODIFIED"))
             raise ApiError(405, "MethodNotAllowed", method)
 

@@ -28,6 +28,7 @@ REQUIRED = {
     ("apps", "statefulsets", "get", ()),
     ("apps", "statefulsets", "patch", ()),
     ("apps", "deployments/scale", "patch", ()),
+    ("apps", "replicasets", "list", ()),
     ("apps", "statefulsets/scale", "patch", ()),
     ("", "persistentvolumeclaims", "get", ()),
     ("", "persistentvolumeclaims", "delete", ()),
@@ -56,7 +57,8 @@ def verb_of(method: str, path: str, query: dict[str, str]) -> tuple[str, str, st
 
 
 def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
-    """Kill, outage, restore-volume, Job and log paths together use exactly the Role's verbs."""
+    """Kill, outage, restore-volume, Job, log and rollout paths together use exactly the Role's
+    verbs."""
     cluster = seeded_cluster()
     with SimulatedApiServer(cluster) as server:
         target = make_target(server.url, KubeSettings(malformed_via="job"))
@@ -76,5 +78,9 @@ def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
         volume.wait_accepting(10)
         target.publish_malformed("0123456789abcdef", 4, 1, 0.0)  # malformed-events, Job path
         target.read_logs(time.time() - 60, time.time(), 1024)  # every run: log evidence
+        deployer = target.deployer()  # bad-deploy: a revision, then rollout undo
+        good = deployer.live("audit-log-analysis").number
+        deployer.deploy("audit-log-analysis", {"AUDITFLOW_LOG_LEVEL": "TRACE"}, "rbac")
+        deployer.undo("audit-log-analysis", good)
     used = {verb_of(method, path, query) for method, path, query in cluster.requests}
     assert used == REQUIRED

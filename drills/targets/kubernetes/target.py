@@ -3,8 +3,9 @@
 Why this module is short: it only says which piece answers which verb — the API and its error
 translation (`api`), credentials (`kubeconfig`), components' workloads and pods (`workloads`),
 endpoints and their passwords (`endpoints`), in-cluster Jobs (`jobs`), PostgreSQL's volume
-(`volume`, the `PgVolume` capability) and the pods' logs (`logs`, the `HasLogs` capability) — and
-what a dry run shows (`inventory`).
+(`volume`, the `PgVolume` capability), the pods' logs (`logs`, the `HasLogs` capability) and the
+Deployments' revisions (`rollout`, the `HasDeployer` capability) — and what a dry run shows
+(`inventory`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 from drills.secret import Secret
 from drills.targets import k8s_objects as objs
 from drills.targets.base import ComponentState, Endpoints, TargetIdentity
+from drills.targets.deployer import Deployer
 from drills.targets.k8s_settings import KubeSettings
 from drills.targets.kubernetes import jobs
 from drills.targets.kubernetes.api import KubeApi
 from drills.targets.kubernetes.endpoints import endpoints_of, read_secret
 from drills.targets.kubernetes.kubeconfig import load_client
 from drills.targets.kubernetes.logs import read_pod_logs
+from drills.targets.kubernetes.rollout import KubernetesDeployer
 from drills.targets.kubernetes.volume import KubernetesVolume
 from drills.targets.kubernetes.workloads import Workloads
 from drills.targets.logs import LogRead
@@ -129,6 +132,10 @@ class KubernetesTarget:
     ) -> None:
         """Create the publisher Job (see `k8s_objects.malformed_job`) and wait for its outcome."""
         jobs.publish_malformed(self.api, self.settings, nonce, count, seed, interval_s, timeout)
+
+    def deployer(self) -> Deployer:
+        """The Deployments' revisions and client-side `rollout undo` (`HasDeployer`)."""
+        return KubernetesDeployer(self.api)
 
     def pg_volume(self) -> PgVolume:
         """PostgreSQL's StatefulSet and PVC, for pvc-wipe-restore (`HasPgVolume`)."""
