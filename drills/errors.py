@@ -105,6 +105,11 @@ class SchedulerBusy(TargetError):
     """Another scheduler of the same game-day plan already holds the lock."""
 
 
+class RevisionError(TargetError):
+    """A sandbox program revision file that cannot be trusted (drills.sandbox.revisions):
+    `file: field: why`."""
+
+
 class GitHubError(TargetError):
     """GitHub refused or could not answer a request (an external system failed)."""
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from drills.errors import TargetError
+from drills.errors import RevisionError
 
 LIVE = "live.json"
 LOCK = ".lock"
@@ -41,10 +41,6 @@ FILE_RE = re.compile(r"^(\d{4,})\.json$")
 ENV_NAME_RE = re.compile(r"^AUDITFLOW_[A-Z0-9_]{1,64}$")
 MAX_VALUE = 4096
 MAX_REVISIONS = 9999
-
-
-class RevisionError(TargetError):
-    """A revision file that cannot be trusted: `file: field: why`."""
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from drills.crash_recovery import recover, unfinished_runs
-from drills.errors import RollbackFailed, TargetError
+from drills.errors import RevisionError, RollbackFailed, TargetError
 from drills.fault_params import FAULT_PARAMS
 from drills.faults.bad_deploy import BREAKAGES, J_DEPLOY_INTENT, BadDeploy, report
 from drills.faults.base import FaultContext, Injection
 from drills.journal import Journal, read
-from drills.sandbox.revisions import RevisionError, RevisionStore, StoredRevision
+from drills.sandbox.revisions import RevisionStore, StoredRevision
 from drills.spec import load
 from drills.targets.base import TargetIdentity
 from drills.targets.deployer import deployer_of
