@@ -6,8 +6,8 @@ service's connections to RabbitMQ and PostgreSQL, and the dashboard's to Postgre
 relay (`python -m drills.netfault`, a supervised program). One listener per route; a loopback
 HTTP/JSON control channel (bearer token) sets and clears one fault per route.
 
-The package imports nothing from the rest of the harness: it is a separate process, and the
-harness reaches it only through `drills.targets.local_netfault`.
+The package imports nothing from the rest of the harness but its errors (`drills.errors`): it is
+a separate process, and the harness reaches it only through `drills.targets.local_netfault`.
 
     routes.py    which connections are proxied (the table the sandbox and the drill files share)
     faults.py    a fault as the control channel carries it, validated; latency and bandwidth maths

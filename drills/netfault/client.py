@@ -1,7 +1,8 @@
 """A synchronous client of the proxy's control channel (the harness's side, and the tests').
 
-Errors are `ControlError`; `unreachable` tells "nobody listens on the control port" (the proxy
-is not running: a restarted proxy starts without faults) from a refusal by a running one.
+Errors are `drills.errors.FaultProxyError` (a TargetError); its `unreachable` tells "nobody
+listens on the control port" (the proxy is not running: a restarted proxy starts without faults)
+from a refusal by a running one.
 """
 
 from __future__ import annotations
@@ -10,13 +11,9 @@ from typing import Any
 
 import httpx
 
+from drills.errors import FaultProxyError
+
 TIMEOUT_S = 5.0
-
-
-class ControlError(Exception):
-    def __init__(self, message: str, *, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
 
 
 class ControlClient:
@@ -41,18 +38,18 @@ class ControlClient:
                 timeout=TIMEOUT_S,
             )
         except httpx.ConnectError as exc:
-            raise ControlError(
+            raise FaultProxyError(
                 f"fault proxy control {self.base} unreachable: {exc}", unreachable=True
             ) from exc
         except httpx.HTTPError as exc:
-            raise ControlError(f"fault proxy control {self.base}: {type(exc).__name__}") from exc
+            raise FaultProxyError(f"fault proxy control {self.base}: {type(exc).__name__}") from exc
         try:
             payload = response.json()
         except ValueError as exc:
-            raise ControlError(f"fault proxy answered {response.status_code}, not JSON") from exc
+            raise FaultProxyError(f"fault proxy answered {response.status_code}, not JSON") from exc
         if response.status_code != 200:
             error = payload.get("error") if isinstance(payload, dict) else payload
-            raise ControlError(f"fault proxy refused {method} {path}: {error}")
+            raise FaultProxyError(f"fault proxy refused {method} {path}: {error}")
         return payload
 
     def routes(self) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from drills.netfault.faults import FaultError, FaultSpec
+from drills.netfault.faults import FaultSpec
 from drills.netfault.route import Route
 
 log = logging.getLogger("netfault")
@@ -106,7 +106,7 @@ class Control:
         if method == "PUT":
             try:
                 spec = FaultSpec.from_json(json.loads(body or b"null"))
-            except (FaultError, json.JSONDecodeError) as exc:
+            except ValueError as exc:  # json.JSONDecodeError is one too
                 return 400, {"error": str(exc)}
             return 200, await route.apply(spec)
         if method == "DELETE":

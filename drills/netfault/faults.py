@@ -47,10 +47,6 @@ MODE_PARAMS: dict[str, tuple[str, ...]] = {
 SLICE_S = 0.05
 
 
-class FaultError(ValueError):
-    """A fault the proxy refuses; the message names the field."""
-
-
 @dataclass(frozen=True)
 class FaultSpec:
     """One fault on one route. `id` lets a rollback clear only the fault it set."""
@@ -74,21 +70,22 @@ class FaultSpec:
 
     @classmethod
     def from_json(cls, raw: Any) -> FaultSpec:
-        """A validated fault; FaultError naming the field otherwise."""
+        """A validated fault; ValueError naming the field otherwise (the control channel
+        answers it as a 400)."""
         if not isinstance(raw, Mapping):
-            raise FaultError("the fault must be a JSON object")
+            raise ValueError("the fault must be a JSON object")
         mode = raw.get("mode")
         if mode not in MODES:
-            raise FaultError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
+            raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {mode!r}")
         allowed = {"mode", "duration_s", "id", *MODE_PARAMS[mode]}
         extra = sorted(set(raw) - allowed)
         if extra:
-            raise FaultError(f"{', '.join(extra)}: not a parameter of mode {mode}")
+            raise ValueError(f"{', '.join(extra)}: not a parameter of mode {mode}")
         low = 0.0 if mode == "reset" else 0.1
         duration = _number(raw, "duration_s", low, MAX_DURATION_S)
         ident = raw.get("id", "")
         if not isinstance(ident, str) or len(ident) > 200:
-            raise FaultError("id: must be a string of at most 200 characters")
+            raise ValueError("id: must be a string of at most 200 characters")
         values: dict[str, float] = {}
         if mode == "latency":
             values["latency_ms"] = _number(raw, "latency_ms", 1.0, MAX_LATENCY_MS)
@@ -103,11 +100,11 @@ def _number(
 ) -> float:
     value = raw.get(name, default)
     if value is None:
-        raise FaultError(f"{name}: required")
+        raise ValueError(f"{name}: required")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise FaultError(f"{name}: must be a finite number, got {value!r}")
+        raise ValueError(f"{name}: must be a finite number, got {value!r}")
     if not low <= value <= high:
-        raise FaultError(f"{name}: must be within {low:g}..{high:g}, got {value:g}")
+        raise ValueError(f"{name}: must be within {low:g}..{high:g}, got {value:g}")
     return float(value)
 
 

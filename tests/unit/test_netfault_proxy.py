@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from drills.netfault.client import ControlError
+from drills.errors import FaultProxyError
 from tests.netfault_support import (
     ROUTE,
     ProxyProcess,
@@ -222,14 +222,14 @@ def test_upstream_down_is_a_reset_for_the_client(tmp_path):
 def test_control_refuses_strangers_and_bad_faults(proxy):
     """Without the token nothing is changed; a bad fault is refused naming its field."""
     stranger = type(proxy.client)(proxy.control_port, "wrong-token")
-    with pytest.raises(ControlError, match="bearer token"):
+    with pytest.raises(FaultProxyError, match="bearer token"):
         stranger.set_fault(ROUTE, {"mode": "blackhole", "duration_s": 5})
-    with pytest.raises(ControlError, match="duration_s: required"):
+    with pytest.raises(FaultProxyError, match="duration_s: required"):
         proxy.set(mode="blackhole")
-    with pytest.raises(ControlError, match="latency_ms: not a parameter of mode blackhole"):
+    with pytest.raises(FaultProxyError, match="latency_ms: not a parameter of mode blackhole"):
         proxy.set(mode="blackhole", duration_s=5, latency_ms=10)
-    with pytest.raises(ControlError, match="duration_s: must be within"):
+    with pytest.raises(FaultProxyError, match="duration_s: must be within"):
         proxy.set(mode="partition", duration_s=7200)
-    with pytest.raises(ControlError, match="no route"):
+    with pytest.raises(FaultProxyError, match="no route"):
         proxy.client.set_fault("nope", {"mode": "blackhole", "duration_s": 5})
     assert proxy.state()["fault"] is None
