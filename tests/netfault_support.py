@@ -96,7 +96,8 @@ class Upstream:
 class ProxyProcess:
     """The proxy program with route `test-route` → `upstream_port`."""
 
-    def __init__(self, tmp: Path, upstream_port: int) -> None:
+    def __init__(self, tmp: Path, upstream_port: int, route: str = ROUTE) -> None:
+        self.route = route
         self.token_file = tmp / "token"
         self.token_file.write_text(TOKEN)
         self.control_port = free_port()
@@ -116,7 +117,7 @@ class ProxyProcess:
             "--token-file",
             str(self.token_file),
             "--route",
-            f"{ROUTE}={self.listen_port}:{self.upstream_port}",
+            f"{self.route}={self.listen_port}:{self.upstream_port}",
         ]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=log, env=dict(os.environ))
@@ -144,10 +145,10 @@ class ProxyProcess:
         return socket.create_connection(("127.0.0.1", self.listen_port), timeout=timeout)
 
     def state(self) -> dict[str, Any]:
-        return self.client.route(ROUTE)
+        return self.client.route(self.route)
 
     def set(self, **fault: Any) -> dict[str, Any]:
-        return self.client.set_fault(ROUTE, fault)
+        return self.client.set_fault(self.route, fault)
 
 
 def recv_exactly(sock: socket.socket, size: int) -> bytes:

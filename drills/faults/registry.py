@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from drills.faults.base import Fault
 
 
-def build(spec: FaultSpec) -> Fault:
+def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the table
     """Instantiate the fault for a validated spec (parameters were checked at load time)."""
     params = spec.params
     if spec.kind == "process-kill":
@@ -50,4 +50,15 @@ def build(spec: FaultSpec) -> Fault:
         from drills.faults.table_lock import TableLock
 
         return TableLock(float(params["duration_s"]), str(params["mode"]))
+    if spec.kind == "network":
+        from drills.faults.network import NetworkFault
+
+        return NetworkFault(
+            str(params["route"]),
+            str(params["mode"]),
+            float(params["duration_s"]),
+            latency_ms=float(params["latency_ms"]),
+            jitter_ms=float(params["jitter_ms"]),
+            bandwidth_kbps=float(params["bandwidth_kbps"]),
+        )
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")
