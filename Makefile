@@ -20,9 +20,9 @@ down:
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
 
-# The six benchmarks (bench/), one after the other, each on its own sandbox (ports 29000-29299),
-# each printing one JSON object, also saved under bench/results/. About 25 minutes on 2 cores.
-BENCHMARKS = cli drain pipeline restore drill_overhead footprint
+# The seven benchmarks (bench/), one after the other, each on its own sandbox (ports 29000-29349),
+# each printing one JSON object, also saved under bench/results/. About 30 minutes on 2 cores.
+BENCHMARKS = cli drain pipeline restore drill_overhead footprint netproxy
 bench:
 	@mkdir -p bench/results
 	@for name in $(BENCHMARKS); do \

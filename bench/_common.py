@@ -43,6 +43,7 @@ PORT_BASES = {
     "drill-overhead": 29150,
     "footprint": 29200,
     "up": 29250,
+    "netproxy": 29300,
 }
 
 

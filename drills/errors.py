@@ -13,6 +13,7 @@
     │   ├── MissingDependency     a Debian package / binary the sandbox needs is absent
     │   ├── PortBusy              a port of the sandbox's block is taken by someone else
     │   ├── ComponentFailed       a component did not become healthy
+    │   ├── FaultProxyError       the sandbox's fault proxy refused or did not answer
     │   ├── SchedulerBusy         another scheduler of the same game-day plan holds the lock
     │   └── GitHubError           GitHub refused or could not answer (issue export)
     ├── Aborted                   exit 1  an abort condition ended the drill early; rolled back
@@ -95,6 +96,15 @@ class MissingDependency(TargetError):
 
 class PortBusy(TargetError):
     """A port in the sandbox's block is already in use by a process the sandbox did not start."""
+
+
+class FaultProxyError(TargetError):
+    """The fault proxy's control channel (drills.netfault) refused a call or did not answer;
+    `unreachable`: nothing listens on its port (no proxy running, so it holds no fault)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 class ComponentFailed(TargetError):

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from drills.netfault.faults import MAX_BANDWIDTH_KBPS, MAX_LATENCY_MS, MODE_PARAMS, MODES
+from drills.netfault.routes import ROUTES
 from drills.yamlnode import Node, fields_of
 
 FAULT_KINDS = (
@@ -21,6 +23,7 @@ FAULT_KINDS = (
     "malformed-events",
     "pvc-wipe-restore",
     "table-lock",
+    "network",
 )
 # A drill, its baseline, its abort and its objectives are at most a day.
 DAY_S = 24 * 3600.0
@@ -159,12 +162,63 @@ FAULT_PARAMS: dict[str, dict[str, Param]] = {
             help="exclusive: writes wait; access-exclusive (a migration's ALTER TABLE): reads too",
         ),
     },
+    # The sandbox's fault proxy (drills.netfault); which parameters each mode takes is checked
+    # by `_check_network` with drills.netfault.faults.MODE_PARAMS, the proxy's own table.
+    "network": {
+        "route": Param(
+            str,
+            None,
+            choices=tuple(ROUTES),
+            required=True,
+            help="the proxied connections to disturb (client-server)",
+        ),
+        "mode": Param(
+            str,
+            None,
+            choices=MODES,
+            required=True,
+            help="latency, bandwidth, blackhole (bytes dropped, connections kept open), "
+            "reset (open connections reset) or partition (reset and refused)",
+        ),
+        "duration_s": Param(
+            float,
+            None,
+            minimum=0,
+            maximum=3600,
+            required=True,
+            help="how long the fault lasts (the proxy ends it by itself then); for reset, how "
+            "long new connections are reset too (0: only the open ones)",
+        ),
+        "latency_ms": Param(
+            float, 0.0, minimum=1, maximum=MAX_LATENCY_MS, help="delay added in each direction"
+        ),
+        "jitter_ms": Param(
+            float, 0.0, minimum=0, maximum=MAX_LATENCY_MS, help="± uniform spread of the delay"
+        ),
+        "bandwidth_kbps": Param(
+            float,
+            0.0,
+            minimum=1,
+            maximum=MAX_BANDWIDTH_KBPS,
+            help="limit per direction, kilobits per second",
+        ),
+    },
 }
+NETWORK_MIN_DURATION_S = 1.0  # every mode but reset: shorter proves nothing on a 1 s scrape
 
 
-def fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dict[str, Any]:
+def fault_params(
+    kind: str,
+    node: Node | None,
+    fault: Node | None = None,
+    *,
+    base: dict[str, Any] | None = None,
+    component: str | None = None,
+) -> dict[str, Any]:
     """Checked parameters, defaults filled in; `fault` (the drill's `fault` block) enforces the
-    required ones — without it (a game-day step's overrides) only what is given is checked."""
+    required ones — without it (a game-day step's overrides) only what is given is checked,
+    together with `base` (the drill's own parameters) where parameters depend on each other.
+    `component` is the drill's target (a network fault's route must carry its connections)."""
     schema = FAULT_PARAMS[kind]
     required = {name for name, p in schema.items() if p.required} if fault is not None else set()
     if node is None and required and fault is not None:
@@ -195,4 +249,38 @@ def fault_params(kind: str, node: Node | None, fault: Node | None = None) -> dic
         params[name] = value
     if "told_within_s" in given and not params.get("heartbeat"):  # parsed, never acted on
         raise given["told_within_s"].fail("applies only with `heartbeat` (the dead man's switch)")
+    if kind == "network":
+        _check_network({**(base or {}), **{k: params[k] for k in given}}, given, fault, component)
     return params
+
+
+def _check_network(
+    values: dict[str, Any], given: dict[str, Node], fault: Node | None, component: str | None
+) -> None:
+    """Each mode takes its own parameters and no other (one given but not acted on is an
+    error), and the route must carry the drill's target's connections."""
+    where = fault if fault is not None else next(iter(given.values()), None)
+    mode = values.get("mode")
+    if mode is None or where is None:
+        return
+    for name in ("latency_ms", "jitter_ms", "bandwidth_kbps"):
+        if name in given and name not in MODE_PARAMS[mode]:
+            takes = ", ".join(("duration_s", *MODE_PARAMS[mode]))
+            raise given[name].fail(f"not a parameter of mode {mode} (it takes {takes})")
+    needs = {"latency": "latency_ms", "bandwidth": "bandwidth_kbps"}.get(mode)
+    if needs is not None and not values.get(needs):
+        raise (given.get("mode") or where).fail(f"mode {mode} needs params.{needs}")
+    duration = values.get("duration_s")
+    if mode != "reset" and duration is not None and duration < NETWORK_MIN_DURATION_S:
+        node = given.get("duration_s") or where
+        raise node.fail(f"must be at least {NETWORK_MIN_DURATION_S:g} s for mode {mode}")
+    jitter, latency = values.get("jitter_ms") or 0.0, values.get("latency_ms") or 0.0
+    if mode == "latency" and jitter > latency:
+        node = given.get("jitter_ms") or where
+        raise node.fail(f"must not exceed latency_ms ({latency:g}), got {jitter:g}")
+    route = ROUTES.get(str(values.get("route")))
+    if route is not None and component is not None and component != route.client:
+        raise (given.get("route") or where).fail(
+            f"route {route.name} carries {route.client}'s connections to {route.server}: the "
+            f"drill's target.component must be {route.client}, got {component}"
+        )

@@ -206,7 +206,7 @@ def _parse(root: Node, path: Path) -> DrillSpec:
         raise top["name"].fail("must be lowercase letters, digits and dashes")
     steps = parse_steps(top["steps"]) if composite else ()
     component = steps[0].component if steps else parse_component(top["target"])
-    fault = steps[0].fault if steps else parse_fault(top["fault"])
+    fault = steps[0].fault if steps else parse_fault(top["fault"], component)
 
     load_node = fields_of(top["load"], set(), {"rate", "baseline_s"}) if "load" in top else {}
     load_spec = Load(

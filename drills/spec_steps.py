@@ -86,13 +86,14 @@ def parse_component(node: Node) -> str:
     return component
 
 
-def parse_fault(node: Node) -> Fault:
-    """`fault: {kind, params}`, the parameters checked by drills.fault_params."""
+def parse_fault(node: Node, component: str | None = None) -> Fault:
+    """`fault: {kind, params}`, the parameters checked by drills.fault_params (against the
+    drill's target `component` where they depend on it)."""
     fault_fields = fields_of(node, {"kind"}, {"params"})
     kind = fault_fields["kind"].text()
     if kind not in FAULT_KINDS:
         raise fault_fields["kind"].fail(f"unknown fault kind (known: {', '.join(FAULT_KINDS)})")
-    return Fault(kind, fault_params(kind, fault_fields.get("params"), node))
+    return Fault(kind, fault_params(kind, fault_fields.get("params"), node, component=component))
 
 
 def parse_alerts(node: Node) -> tuple[str, ...]:
@@ -122,11 +123,12 @@ def parse_steps(node: Node) -> tuple[Step, ...]:
                 "{after: <step>, delay_s: N} or {with: <step>, delay_s: N})"
             )
         start = _start(given["start"], steps, name) if "start" in given else None
+        component = parse_component(given["target"])
         steps.append(
             Step(
                 name=name,
-                component=parse_component(given["target"]),
-                fault=parse_fault(given["fault"]),
+                component=component,
+                fault=parse_fault(given["fault"], component),
                 expected_alerts=parse_alerts(given["expected_alerts"]),
                 start=start,
             )

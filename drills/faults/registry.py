@@ -56,4 +56,15 @@ def build(spec: FaultSpec) -> Fault:  # noqa: PLR0911 - one return per kind: the
         from drills.faults.table_lock import TableLock
 
         return TableLock(float(params["duration_s"]), str(params["mode"]))
+    if spec.kind == "network":
+        from drills.faults.network import NetworkFault
+
+        return NetworkFault(
+            str(params["route"]),
+            str(params["mode"]),
+            float(params["duration_s"]),
+            latency_ms=float(params["latency_ms"]),
+            jitter_ms=float(params["jitter_ms"]),
+            bandwidth_kbps=float(params["bandwidth_kbps"]),
+        )
     raise AssertionError(f"fault kind {spec.kind!r} passed validation but has no implementation")

@@ -218,7 +218,9 @@ def _parse_step(node: Node, catalog: Path) -> PlanDrill:
         )
     if "params" in step:
         given = fields_of(step["params"], set(), set(FAULT_PARAMS[spec.fault.kind]))
-        checked = fault_params(spec.fault.kind, step["params"])
+        checked = fault_params(
+            spec.fault.kind, step["params"], base=spec.fault.params, component=spec.target
+        )
         params = {key: checked[key] for key in given}
     load = fields_of(step["load"], set(), {"rate", "baseline_s"}) if "load" in step else {}
     return PlanDrill(

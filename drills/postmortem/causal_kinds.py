@@ -267,6 +267,36 @@ def redrive(scope: Scope, result: DrillResult) -> Link | None:
     )
 
 
+# --- network -----------------------------------------------------------------------------
+
+
+def route_disturbed(scope: Scope, result: DrillResult) -> Link | None:
+    held = scope.number("held_seconds")
+    if held is None:
+        return None
+    route, mode = scope.params.get("route"), scope.params.get("mode")
+    ended = scope.text("ended")
+    how = f", ended {ended}" if ended else ""
+    return Link(
+        f"{mode} on route {route} (the fault proxy){how}",
+        f"held {seconds(held)}",
+        scope.injected_at,
+        scope.source("held_seconds"),
+    )
+
+
+def bytes_dropped(scope: Scope, result: DrillResult) -> Link | None:
+    dropped = scope.number("dropped_bytes")
+    if not dropped:
+        return None
+    return Link(
+        "bytes dropped by the blackhole, no connection closed",
+        f"{count(dropped)} bytes",
+        None,
+        scope.source("dropped_bytes"),
+    )
+
+
 Rules = tuple[tuple[str, Rule], ...]
 
 # fault kind → (onset links, return links), each named for the chain's "left out" list.
@@ -304,6 +334,13 @@ KINDS: dict[str, tuple[Rules, Rules]] = {
             ("malformed messages dead-lettered", malformed_dead_lettered),
             ("consumer restarts", consumer_restarts),
         ),
+    ),
+    "network": (
+        (
+            ("route disturbed", route_disturbed),
+            ("bytes dropped", bytes_dropped),
+        ),
+        (),
     ),
     "pvc-wipe-restore": (
         (("volume wiped", volume_wiped),),

@@ -32,6 +32,11 @@ PORT_OFFSETS: dict[str, int] = {
     "event-audit-dashboard": 32,
     "notification-service": 33,
     "supervisord": 40,
+    # The fault proxy (drills.netfault): its control port, then one listener per route.
+    "netfault-proxy": 45,
+    "netfault-proxy-analysis-rabbitmq": 46,
+    "netfault-proxy-analysis-postgres": 47,
+    "netfault-proxy-dashboard-postgres": 48,
 }
 
 

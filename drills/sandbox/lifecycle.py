@@ -30,7 +30,13 @@ from drills.sandbox.postgres import (
     start_initdb,
 )
 from drills.sandbox.procfs import pid_alive, tree_rss_bytes
-from drills.sandbox.programs import Binaries, Program, build_programs, redis_dir
+from drills.sandbox.programs import (
+    NETFAULT_TOKEN_FILE,
+    Binaries,
+    Program,
+    build_programs,
+    redis_dir,
+)
 from drills.sandbox.secrets import SandboxSecrets
 from drills.sandbox.supervisor import Supervisor
 from drills.settings import Settings
@@ -184,6 +190,7 @@ def _prepare_files(sandbox: Sandbox, progress: Progress, initdb: bool = True) ->
     configs.write_private(
         layout.conf / "prometheus.yml", configs.prometheus_yml(ports, monitoring, am_password)
     )
+    configs.write_private(layout.conf / NETFAULT_TOKEN_FILE, secrets.netfault.reveal())
     token_file = layout.conf / "notify-token"
     configs.write_private(token_file, secrets.notify_token.reveal())
     configs.write_private(

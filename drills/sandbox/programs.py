@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Literal
 
 from drills.errors import MissingDependency
+from drills.netfault.routes import PROGRAM as NETFAULT_PROGRAM
+from drills.netfault.routes import ROUTES
 from drills.sandbox import connections
 from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
@@ -23,6 +25,13 @@ RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ANALYSIS_BATCH_MAX = 1000
 ANALYSIS_PREFETCH = 4000
+NETFAULT_TOKEN_FILE = "netfault-token"  # noqa: S105 - a file name (under conf/, mode 0600)
+# The analysis service's AMQP heartbeat in the sandbox (aiormq's default, and what it asks the
+# broker for, is 60 s). At 60 s the broker notices a silent peer only after 60-120 s and aiormq
+# after 183 s ((60 + 1) x 3), so a 30 s blackhole (broker-blackhole) would trip nothing; at 5 s
+# the broker drops the dead connection 5-10 s into the silence (and requeues its unacked
+# deliveries), aiormq gives up on it after 18 s. 5 s is RabbitMQ's documented lower sane bound.
+ANALYSIS_HEARTBEAT_S = 5
 WATCHDOG_TIMEOUT_S = (
     20  # the notification service's dead man's switch (auditflow.notification.watchdog)
 )
@@ -118,7 +127,22 @@ def build_programs(
     """The whole platform as supervised programs, in start order (lowest priority first)."""
     conf = layout.conf
     amqp_url = connections.amqp_url(ports.of("rabbitmq"), secrets).reveal()
-    app_dsn = connections.pg_dsn(ports.of("postgres"), secrets).reveal()
+    # The analysis service's and the dashboard's connections go through the fault proxy, always
+    # (drills.netfault: idle, it costs ~nothing — bench/netproxy.py), so a network drill needs
+    # no restart to put it in the path. The generator, the exporters and the harness connect
+    # directly: a network fault of a route never blinds the monitoring of its server.
+    via = {name: ports.of(route.port_name) for name, route in ROUTES.items()}
+    analysis_amqp = (
+        connections.amqp_url(via["analysis-rabbitmq"], secrets).reveal()
+        + f"?heartbeat={ANALYSIS_HEARTBEAT_S}"
+    )
+    analysis_dsn = connections.pg_dsn(via["analysis-postgres"], secrets).reveal()
+    dashboard_dsn = connections.pg_dsn(via["dashboard-postgres"], secrets).reveal()
+    proxy_routes = [
+        arg
+        for name, route in ROUTES.items()
+        for arg in ("--route", f"{name}={via[name]}:{ports.of(route.server)}")
+    ]
     redis_url = f"redis://:{secrets.redis.reveal()}@127.0.0.1:{ports.of('redis')}/0"
     redis_home = redis_dir(layout, pg_data, pg_user)
     rabbit_home = layout.data_of("rabbitmq")
@@ -223,6 +247,25 @@ def build_programs(
             priority=20,
             user=pg_user,
             directory=redis_home,
+        ),
+        Program(
+            name=NETFAULT_PROGRAM,
+            kind="infrastructure",
+            argv=(
+                python,
+                "-m",
+                "drills.netfault",
+                "--control",
+                str(ports.of(NETFAULT_PROGRAM)),
+                "--token-file",
+                str(conf / NETFAULT_TOKEN_FILE),
+                *proxy_routes,
+            ),
+            probe=Probe("http", ports.of(NETFAULT_PROGRAM), "/healthz"),
+            package="genesis-drill",
+            priority=25,
+            env={"PYTHONUNBUFFERED": "1"},
+            directory=layout.root,
         ),
         Program(
             name="alertmanager",
@@ -331,8 +374,8 @@ def build_programs(
             "auditflow.analysis",
             60,
             {
-                "AUDITFLOW_AMQP_URL": amqp_url,
-                "AUDITFLOW_PG_DSN": app_dsn,
+                "AUDITFLOW_AMQP_URL": analysis_amqp,
+                "AUDITFLOW_PG_DSN": analysis_dsn,
                 "AUDITFLOW_REDIS_URL": redis_url,
                 "AUDITFLOW_NOTIFY_URL": f"http://127.0.0.1:{ports.of('notification-service')}",
                 "AUDITFLOW_NOTIFY_TOKEN": secrets.notify_token.reveal(),
@@ -358,7 +401,7 @@ def build_programs(
             "auditflow.dashboard",
             70,
             {
-                "AUDITFLOW_PG_DSN": app_dsn,
+                "AUDITFLOW_PG_DSN": dashboard_dsn,
                 "AUDITFLOW_REDIS_URL": redis_url,
                 "AUDITFLOW_PROMETHEUS_URL": f"http://127.0.0.1:{ports.of('prometheus')}",
             },

@@ -20,7 +20,7 @@ __all__ = ["SandboxSecrets", "Secret"]
 
 
 # Fields added after the first release: generated when an existing secrets.json lacks them.
-NEWER_FIELDS = frozenset({"redis", "alertmanager"})
+NEWER_FIELDS = frozenset({"redis", "alertmanager", "netfault"})
 ALERTMANAGER_USER = "genesis"
 
 
@@ -38,6 +38,8 @@ class SandboxSecrets:
     redis: Secret
     # Alertmanager's basic-auth password (user ALERTMANAGER_USER), likewise added later.
     alertmanager: Secret
+    # The fault proxy's control token (drills.netfault), likewise added later.
+    netfault: Secret
 
     @classmethod
     def generate(cls) -> SandboxSecrets:

@@ -5,7 +5,8 @@ it, like a Deployment's controller); stop/start are supervisord's, so a stopped 
 stopped until rollback starts it. Start times come from supervisord, not from the harness's clock.
 PostgreSQL's data directory is lent to data-loss faults as a `PgVolume` (`local_volume`), and a
 program's process group to process-freeze as a `Freezer` (`local_freezer`), and the programs'
-log files to the post-mortem's log evidence (`HasLogs`, read by `local_logs`).
+log files to the post-mortem's log evidence (`HasLogs`, read by `local_logs`), and the fault
+proxy's routes to network faults (`HasNetFaults`, `local_netfault`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import fields
 
 from drills.errors import TargetError
 from drills.log_evidence import Source
+from drills.netfault.routes import PROGRAM as NETFAULT_PROGRAM
 from drills.sandbox.connections import amqp_url, pg_dsn
 from drills.sandbox.health import probe
 from drills.sandbox.lifecycle import Sandbox, resolve, resolve_readonly
@@ -29,8 +31,10 @@ from drills.targets.freezer import Freezer
 from drills.targets.local_deploy import LocalDeployer
 from drills.targets.local_freezer import LocalFreezer
 from drills.targets.local_logs import read_program
+from drills.targets.local_netfault import LocalNetFaults
 from drills.targets.local_volume import LocalVolume
 from drills.targets.logs import LogRead
+from drills.targets.netfault import NetFaults
 from drills.targets.pg_volume import PgVolume
 
 STATE_TIMEOUT_S = 60.0
@@ -188,6 +192,11 @@ class LocalTarget:
     def freezer(self) -> Freezer:
         """The programs' process groups, for process-freeze (`HasFreezer`)."""
         return LocalFreezer(self._running_pid)
+
+    def netfaults(self) -> NetFaults:
+        """The fault proxy's routes, for network faults (`HasNetFaults`)."""
+        port = self.sandbox.settings.ports.of(NETFAULT_PROGRAM)
+        return LocalNetFaults(port, self.sandbox.secrets.netfault.reveal())
 
     def read_logs(self, since: float, until: float, max_bytes: int) -> LogRead:
         """Every program's `logs/<program>.log` from `since` on (`HasLogs`); the sandbox's

@@ -21,14 +21,14 @@ from drills.errors import InvalidInput, SpecError
 MANIFEST_RULES = Path(__file__).resolve().parents[2] / "manifests" / "base" / "monitoring" / "rules"
 
 
-def test_the_packaged_rules_are_17_alerting_rules_without_the_recording_rules():
-    """auditflow-alerts.yml holds the 17 alerts (the Watchdog heartbeat among them);
+def test_the_packaged_rules_are_18_alerting_rules_without_the_recording_rules():
+    """auditflow-alerts.yml holds the 18 alerts (the Watchdog heartbeat among them);
     auditflow-slis.yml only recording rules."""
     files = platform_rule_files(packaged.monitoring())
     assert [f.name for f in files] == ["auditflow-alerts.yml", "auditflow-slis.yml"]
     rules = load_rules(files)
-    assert len(rules) == 17
-    assert len({r.name for r in rules}) == 17
+    assert len(rules) == 18
+    assert len({r.name for r in rules}) == 18
     assert not any(r.name.startswith("sli:") for r in rules)
     assert load_rule_file(files[1]) == ()  # recording rules only
     # The kustomize copy Kubernetes loads is the same rule set.

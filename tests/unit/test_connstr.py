@@ -83,7 +83,9 @@ def test_sandbox_connections_use_the_right_role_and_password() -> None:
 
 def test_services_get_the_same_strings_through_supervisord(tmp_path: Path) -> None:
     """The analysis service's environment, after supervisord's quoting, holds exactly the
-    sandbox's DSN and AMQP URL (a conninfo with spaces survives the double quotes)."""
+    sandbox's DSN and AMQP URL (a conninfo with spaces survives the double quotes) — on the
+    fault proxy's route ports, with the sandbox's short AMQP heartbeat — and the proxy relays
+    each route to the real server's port."""
     secrets, ports, layout = SandboxSecrets.generate(), Ports(28100), Layout(tmp_path)
     binaries = Binaries({name: Path(f"/opt/fake/{name}") for name in Binaries.REQUIRED})
     programs = build_programs(
@@ -93,5 +95,19 @@ def test_services_get_the_same_strings_through_supervisord(tmp_path: Path) -> No
     parser.read_string(configs.supervisord_conf(layout, ports, secrets, programs))
     raw = parser["program:audit-log-analysis"]["environment"].replace("%%", "%")
     env = dict_of_key_value_pairs(raw)
-    assert env["AUDITFLOW_PG_DSN"] == connections.pg_dsn(ports.of("postgres"), secrets).reveal()
-    assert env["AUDITFLOW_AMQP_URL"] == connections.amqp_url(ports.of("rabbitmq"), secrets).reveal()
+    via_pg, via_amqp = (
+        ports.of("netfault-proxy-analysis-postgres"),
+        ports.of("netfault-proxy-analysis-rabbitmq"),
+    )
+    assert env["AUDITFLOW_PG_DSN"] == connections.pg_dsn(via_pg, secrets).reveal()
+    assert env["AUDITFLOW_AMQP_URL"] == (
+        connections.amqp_url(via_amqp, secrets).reveal() + "?heartbeat=5"
+    )
+    dashboard = dict_of_key_value_pairs(
+        parser["program:event-audit-dashboard"]["environment"].replace("%%", "%")
+    )
+    via_dash = ports.of("netfault-proxy-dashboard-postgres")
+    assert dashboard["AUDITFLOW_PG_DSN"] == connections.pg_dsn(via_dash, secrets).reveal()
+    proxy = parser["program:netfault-proxy"]["command"]
+    for listen, server in ((via_pg, "postgres"), (via_amqp, "rabbitmq"), (via_dash, "postgres")):
+        assert f"={listen}:{ports.of(server)}" in proxy, proxy
