@@ -22,12 +22,34 @@ from typing import Any
 from _amqp import declare_tap, delete, depth, raw_consume
 from _common import Bench, burst_and_confirm, emit, ledger, log, machine, sandbox, wait_until
 
+from auditflow import topology
+from auditflow.topology import QUEUE_MAX_LENGTH
+from drills.sandbox import rabbitmq_policy
+
 TAP = "bench.drain.tap"
 QUEUE = "auditflow.analysis"
 TARGET = 10_000
 
 
+def lift_queue_bound(bench: Bench) -> None:
+    """Clear the analysis queue's length bound on this private sandbox.
+
+    The sandbox bounds `auditflow.analysis` at 30,000 messages with `reject-publish`
+    (auditflow.topology.QUEUE_POLICY, the queue-full drill's limit): a 200,000-event backlog
+    built with the consumer stopped would be refused past the bound and re-published by the
+    generator until a consumer came, so the burst never completes. The drain rate is what this
+    benchmark measures, not the bound, so its own broker runs without the policy.
+    """
+    program = next(p for p in bench.sandbox.programs if p.name == "rabbitmq")
+    argv, env = rabbitmq_policy.command(program)
+    at = argv.index("set_policy")
+    clear = [*argv[:at], "clear_policy", topology.QUEUE_POLICY_NAME]
+    subprocess.run(clear, env=env, check=True, capture_output=True, timeout=60)
+
+
 def drain_once(bench: Bench, events: int, profile: str | None) -> dict[str, Any]:
+    if events > QUEUE_MAX_LENGTH:
+        lift_queue_bound(bench)
     bench.stop("audit-log-analysis")
     declare_tap(bench.amqp_url, TAP)
     log(f"publishing a backlog of {events} events (analysis stopped)")
