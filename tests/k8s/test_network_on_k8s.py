@@ -164,7 +164,7 @@ def test_clear_is_idempotent_and_an_expired_fault_is_not_in_effect(
     netfaults.set("analysis-rabbitmq", {"mode": "blackhole", "duration_s": 60, "id": "a:1"})
     assert netfaults.clear("analysis-rabbitmq", "a:1") is True
     assert netfaults.clear("analysis-rabbitmq", "a:1") is False
-    netfaults.set("analysis-rabbitmq", {"mode": "partition", "duration_s": 0.5, "id": "b:1"})
+    netfaults.set("analysis-rabbitmq", {"mode": "partition", "duration_s": 1.5, "id": "b:1"})
     deadline = time.monotonic() + 10
     while netfaults.route("analysis-rabbitmq").fault is not None:
         assert time.monotonic() < deadline, "the simulated controller never recovered it"
