@@ -4,18 +4,23 @@ The sandbox carries the analysis service's connections to RabbitMQ and PostgreSQ
 dashboard's to PostgreSQL, through its fault proxy (drills.netfault; the modes are described in
 drills.netfault.faults). This fault tells the proxy, through the target's `NetFaults`
 capability, to misbehave on one route for `duration_s`, and reads the proxy's counters while it
-holds, as evidence of what the bytes really went through.
+holds, as evidence of what the bytes really went through. On Kubernetes the same capability is
+Chaos Mesh (drills.targets.kubernetes.chaos_mesh): one NetworkChaos object per fault, whose
+injection records are the evidence instead (there are no byte counters).
 
 Steps (DESIGN §4, §5):
 
-* inject — journal the fault with its id (`netfault-intent`: route, id, what was asked) *before*
-  the control call, then set it. `t_inject` is when the proxy confirmed it: from then on every
-  chunk on the route is treated so.
+* inject — refuse a mode the target cannot express (Chaos Mesh has no `reset`) before anything
+  is journaled; journal the fault with its id (`netfault-intent`: route, id, what was asked)
+  *before* the control call, then set it. `t_inject` is when the proxy confirmed it (on
+  Kubernetes: when Chaos Mesh reported the object AllInjected): from then on every chunk on the
+  route is treated so.
 * hold — `duration_s`, looking at the route once a second (connections, bytes dropped or
   delayed, resets, whether it listens).
 * rollback — clear the fault by its id, here or from `recover` (rebuilt from the intent record):
-  a fault somebody else set since is left alone. Should nobody ever clear it, the proxy ends it
-  at its deadline by itself, so a crashed harness never leaves the platform cut off.
+  a fault somebody else set since is left alone. Should nobody ever clear it, the proxy (or Chaos
+  Mesh, from the object's `duration`) ends it at its deadline by itself, so a crashed harness
+  never leaves the platform cut off.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from drills.errors import TargetError
+from drills.errors import PermanentError, TargetError
 from drills.faults.base import Check, FaultContext, FaultReport, Injection
 from drills.journal import Journal
 from drills.netfault.faults import MODE_PARAMS
@@ -107,21 +112,28 @@ class NetworkFault:
     def plan(self, ctx: FaultContext) -> list[str]:
         route = ROUTES[self.route]
         lines = [
-            f"on {ctx.target.describe()}: tell the fault proxy to put {self._describe()} on "
-            f"route {route.name} ({route.client} → {route.server}), journaling its id first",
-            f"hold it {self.duration_s:g} s; the proxy ends it at that deadline by itself even "
-            "if the harness dies",
+            f"on {ctx.target.describe()}: put {self._describe()} on route {route.name} "
+            f"({route.client} → {route.server}) through the target's network faults (the fault "
+            "proxy locally, a Chaos Mesh NetworkChaos on Kubernetes), journaling its id first",
+            f"hold it {self.duration_s:g} s; the proxy (or Chaos Mesh) ends it at that deadline "
+            "by itself even if the harness dies",
             "rollback: clear the fault by its id (one somebody else set since is left alone)",
         ]
         try:
-            netfaults_of(ctx.target)
+            why = netfaults_of(ctx.target).refuses(self.route, self.mode)
         except TargetError as exc:
-            lines.append(f"refused on this target: {exc}")
+            why = str(exc)
+        if why is not None:
+            lines.append(f"refused on this target: {why}")
         return lines
 
     def preflight(self, ctx: FaultContext) -> list[str]:
         try:
-            state = netfaults_of(ctx.target).route(self.route)
+            netfaults = netfaults_of(ctx.target)
+            why = netfaults.refuses(self.route, self.mode)
+            if why is not None:
+                return [why]
+            state = netfaults.route(self.route)
         except TargetError as exc:
             return [str(exc)]
         reasons = []
@@ -139,6 +151,9 @@ class NetworkFault:
 
     def inject(self, ctx: FaultContext) -> Injection:
         netfaults = netfaults_of(ctx.target)
+        why = netfaults.refuses(self.route, self.mode)
+        if why is not None:
+            raise PermanentError(why)  # before the intent: nothing was set
         self.fault_id = f"{ctx.run_dir.name or 'run'}:{self.route}"
         fault = self._fault(self.fault_id)
         ctx.journal.write(J_INTENT, route=self.route, id=self.fault_id, fault=fault)
@@ -147,7 +162,9 @@ class NetworkFault:
         ctx.emit("fault", {"step": "network", "route": self.route, "mode": self.mode})
         return Injection(
             at,
-            "harness clock: the fault proxy confirmed the fault (control channel)",
+            "harness clock: the fault proxy confirmed the fault (control channel)"
+            if self.before.proxied
+            else "harness clock: Chaos Mesh reported the NetworkChaos AllInjected (polled)",
             {
                 "route": self.route,
                 "mode": self.mode,
@@ -243,7 +260,17 @@ def report(fault: NetworkFault, injection: Injection, ready_at: float) -> FaultR
             f"now {after.fault if after is not None else 'unknown'}",
         )
     )
-    checks.extend(_mode_checks(fault, figures, looks))
+    if before is None or before.proxied:
+        checks.extend(_mode_checks(fault, figures, looks))
+    else:  # Chaos Mesh: no byte counters, only its injection records
+        injected = [look for look in looks if look.stats.get("injected_records", 0) > 0]
+        checks.append(
+            Check(
+                "Chaos Mesh reported the fault injected into the selected pods at every look",
+                bool(looks) and len(injected) == len(looks),
+                f"injected records at {len(injected)} of {len(looks)} looks",
+            )
+        )
     return FaultReport(figures=figures, checks=tuple(checks), ready_at=ready_at)
 
 

@@ -22,6 +22,9 @@ class LocalNetFaults:
     def __init__(self, port: int, token: str) -> None:
         self.client = ControlClient(port, token)
 
+    def refuses(self, name: str, mode: str) -> str | None:
+        return None  # the proxy does every mode (drills.netfault.faults)
+
     def route(self, name: str) -> RouteState:
         return RouteState.from_json(self.client.route(name))
 

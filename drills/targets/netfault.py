@@ -2,9 +2,10 @@
 
 Why a capability of its own: a network fault acts on the connections *between* components, not
 on a component, and only a target that carries those connections through something it controls
-can do it — the local sandbox through its fault proxy (drills.netfault). On Kubernetes that
-would be Chaos Mesh's NetworkChaos, which is separate work: `netfaults_of` says so instead of
-doing something else. Every method raises only TargetError.
+can do it — the local sandbox through its fault proxy (drills.netfault), a Kubernetes cluster
+through Chaos Mesh's NetworkChaos objects (drills.targets.kubernetes.chaos_mesh). A target with
+neither gets a clear refusal from `netfaults_of` instead of something else; a mode one of them
+cannot express is refused by its `refuses`. Every method raises only TargetError.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from drills.errors import TargetError
 
 @dataclass(frozen=True)
 class RouteState:
-    """One route as the proxy reports it (its counters are cumulative since the proxy started)."""
+    """One route as the target reports it. The fault proxy's counters are cumulative since it
+    started (`proxied`); Chaos Mesh has no byte counters, only its injection records."""
 
     route: str
     listening: bool
@@ -26,6 +28,7 @@ class RouteState:
     connections: int
     stats: dict[str, float]
     history: tuple[dict[str, Any], ...]
+    proxied: bool = True  # `stats` are the fault proxy's byte counters
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> RouteState:
@@ -49,7 +52,12 @@ class RouteState:
 
 
 class NetFaults(Protocol):
-    """Faults on the platform's proxied routes."""
+    """Faults on the platform's routes."""
+
+    def refuses(self, name: str, mode: str) -> str | None:
+        """Why `mode` cannot be put on route `name` here (read-only: for preflight and the dry
+        run), or None."""
+        ...
 
     def route(self, name: str) -> RouteState: ...
 
@@ -65,7 +73,7 @@ class NetFaults(Protocol):
 
 @runtime_checkable
 class HasNetFaults(Protocol):
-    """A target whose components' connections run through a fault proxy it controls."""
+    """A target that can disturb its components' connections (fault proxy, Chaos Mesh)."""
 
     def netfaults(self) -> NetFaults: ...
 
@@ -77,7 +85,6 @@ def netfaults_of(target: object) -> NetFaults:
     name = getattr(target, "name", "?")
     raise TargetError(
         f"target {name!r} ({type(target).__name__}) cannot inject network faults: fault kind "
-        "network acts through the local sandbox's fault proxy, which carries the services' "
-        "connections; on Kubernetes that needs Chaos Mesh's NetworkChaos, which is not "
-        "supported yet"
+        "network acts through the local sandbox's fault proxy or, on Kubernetes, Chaos Mesh's "
+        "NetworkChaos"
     )

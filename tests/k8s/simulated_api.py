@@ -20,6 +20,9 @@ pointed at it:
   `sinceSeconds` (by this server's clock), `timestamps` (the RFC 3339 prefix) and `limitBytes`;
 * watch streams: `?watch=true` answers chunked JSON lines (ADDED/MODIFIED/DELETED), replaying
   events after `resourceVersion` or synthetic ADDED events without one, until `timeoutSeconds`;
+* Chaos Mesh (`simulated_chaos`): discovery of chaos-mesh.org/v1alpha1 and namespaced
+  networkchaos create/get/list/delete while `chaos_mesh` is True (404 otherwise), and a
+  controller writing the injected and, after the object's duration, the recovered status;
 * 403 Forbidden for namespaces outside `permitted`, 404 NotFound for missing objects, and any
   status a test sets in `failing` (resource → code, e.g. {"persistentvolumeclaims": 503}) for
   every request on that resource.
@@ -43,6 +46,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.k8s import simulated_chaos as chaos
 from tests.k8s import simulated_rollout as rollout
 
 Obj = dict[str, Any]
@@ -66,8 +70,10 @@ ROUTES = [
         re.compile(r"^/apis/batch/v1/namespaces/(?P<ns>[^/]+)/(?P<res>jobs)(?:/(?P<name>[^/]+))?$"),
         "batch/v1",
     ),
+    chaos.ROUTE,
 ]
 KINDS = {
+    **chaos.KINDS,
     "pods": "Pod",
     "persistentvolumeclaims": "PersistentVolumeClaim",
     "secrets": "Secret",
@@ -122,6 +128,8 @@ class SimulatedCluster:
     never_ready_env: tuple[str, str] | None = None
     # pod name → (unix seconds, raw line) served by `pods/<name>/log`
     pod_logs: dict[str, list[tuple[float, bytes]]] = field(default_factory=dict)
+    chaos_mesh: bool = True  # the Chaos Mesh CRDs are installed
+    chaos_inject_delay_s: float | None = 0.1  # None: the test writes the controller's status
     objects: dict[tuple[str, str, str], Obj] = field(default_factory=dict)
     mutations: list[Mutation] = field(default_factory=list)
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)  # all of them
@@ -181,6 +189,50 @@ class SimulatedCluster:
                 for (k, n, _), o in self.objects.items()
                 if k == "Pod" and n == ns and o["metadata"]["labels"].get(LABEL) == component
             ]
+
+    def set_chaos_status(self, name: str, status: Obj, ns: str = "auditflow-platform") -> None:
+        """Write a NetworkChaos's status as the Chaos Mesh controller would."""
+        with self._cond:
+            obj = copy.deepcopy(self.objects[("NetworkChaos", ns, name)])
+            obj["status"] = copy.deepcopy(status)
+            self._store("NetworkChaos", ns, obj, "MODIFIED")
+
+    def chaos_pods(self, obj: Obj) -> list[str]:
+        """`ns/name` of the pods a NetworkChaos selects (source and target), lock held."""
+        spec = obj["spec"]
+        selectors = [spec["selector"], (spec.get("target") or {}).get("selector") or {}]
+        found = []
+        for selector in selectors:
+            labels = selector.get("labelSelectors") or {}
+            for (k, n, name), pod in sorted(self.objects.items()):
+                pod_labels = pod["metadata"].get("labels") or {}
+                if (
+                    k == "Pod"
+                    and n in (selector.get("namespaces") or [])
+                    and labels
+                    and all(pod_labels.get(key) == value for key, value in labels.items())
+                ):
+                    found.append(f"{n}/{name}")
+        return found
+
+    def _run_chaos(self, ns: str, name: str) -> None:
+        """The simulated Chaos Mesh controller: injected soon, recovered after `duration`."""
+        uid = self.objects[("NetworkChaos", ns, name)]["metadata"]["uid"]
+
+        def write(make: Any) -> None:
+            current = self.objects.get(("NetworkChaos", ns, name))
+            if current is None or current["metadata"]["uid"] != uid:
+                return  # deleted (or replaced) meanwhile
+            current = copy.deepcopy(current)
+            current["status"] = make(self.chaos_pods(current))
+            self._store("NetworkChaos", ns, current, "MODIFIED")
+
+        if self.chaos_inject_delay_s is None:
+            return
+        self._later(self.chaos_inject_delay_s, lambda: write(chaos.injected_status))
+        duration = chaos.duration_s(self.objects[("NetworkChaos", ns, name)]["spec"])
+        if duration is not None:
+            self._later(duration, lambda: write(chaos.recovered_status))
 
     # --- seeding --------------------------------------------------------------------------------
 
@@ -505,6 +557,10 @@ class SimulatedCluster:
 
     def handle(self, method: str, path: str, query: Mapping[str, str], body: Any) -> Obj:
         """One non-watch request → the JSON answer (raises ApiError for 403/404/...)."""
+        if path.rstrip("/") == chaos.DISCOVERY and method == "GET":
+            if not self.chaos_mesh:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            return chaos.discovery()
         route, ns, res, name, sub = self._route(path)
         if res in self.failing:
             code = self.failing[res]
@@ -580,6 +636,8 @@ class SimulatedCluster:
         for pattern, group in ROUTES:
             match = pattern.match(path)
             if match:
+                if group == chaos.GROUP_VERSION and not self.chaos_mesh:
+                    raise ApiError(404, "NotFound", f"the server could not find {path}")
                 ns = match["ns"]
                 if ns not in self.permitted:
                     raise ApiError(
@@ -634,7 +692,10 @@ class SimulatedCluster:
         if kind == "Job":
             obj["status"] = {"active": 1, "startTime": self.now()}
             self._later(self.job_delay_s, lambda: self._finish_job(ns, name))
-        return copy.deepcopy(self._store(kind, ns, obj, "ADDED"))
+        stored = copy.deepcopy(self._store(kind, ns, obj, "ADDED"))
+        if kind == "NetworkChaos":
+            self._run_chaos(ns, name)
+        return stored
 
     def _finish_job(self, ns: str, name: str) -> None:
         job = copy.deepcopy(self.objects[("Job", ns, name)])

@@ -22,7 +22,6 @@ from drills.faults.malformed_events import MalformedEvents
 from drills.faults.process_freeze import ProcessFreeze
 from drills.faults.process_kill import ProcessKill
 from drills.faults.pvc_wipe_restore import J_WIPE_DONE, J_WIPE_INTENT, PvcWipeRestore, volume_for
-from drills.faults.registry import build as build_fault
 from drills.faults.service_stop import ServiceStop
 from drills.journal import Journal
 from drills.spec import load
@@ -143,30 +142,6 @@ def test_analysis_freeze_is_refused_on_kubernetes_and_nothing_is_touched(
     result = CliRunner().invoke(
         cli, ["run", "analysis-freeze", "--target", "kubernetes", "--dry-run"]
     )
-    assert result.exit_code == 0, result.output
-    assert "refused on this target: target 'kubernetes'" in result.output
-    assert cluster.mutations == []
-
-
-@pytest.mark.parametrize("drill", ["broker-blackhole", "db-latency", "db-partition"])
-def test_network_drills_are_refused_on_kubernetes_and_nothing_is_touched(
-    drill, server, cluster, tmp_path, monkeypatch
-) -> None:
-    """The network fault acts through the sandbox's fault proxy; Chaos Mesh is separate work:
-    preflight refuses (exit 3) naming why, inject refuses too before journaling anything, the
-    dry run says so, and the simulated cluster sees no mutation at all."""
-    target = make_target(server.url)
-    ctx = context(drill, target, tmp_path / "run")
-    fault = build_fault(ctx.spec.fault)
-    [reason] = fault.preflight(ctx)
-    assert "target 'kubernetes' (KubernetesTarget) cannot inject network faults" in reason
-    assert "Chaos Mesh" in reason
-    with pytest.raises(TargetError, match="cannot inject network faults"):
-        fault.inject(ctx)
-    assert not (tmp_path / "run" / "journal.jsonl").exists()  # no netfault-intent either
-    monkeypatch.setenv("GENESIS_K8S_KUBECONFIG", str(kubeconfig(tmp_path / "config", server.url)))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    result = CliRunner().invoke(cli, ["run", drill, "--target", "kubernetes", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "refused on this target: target 'kubernetes'" in result.output
     assert cluster.mutations == []

@@ -1,8 +1,10 @@
 """Which API verbs the Kubernetes target really uses, observed on the SIMULATED API server.
 
 The game-day Role (manifests/base/gameday/gameday.yaml) must grant exactly `REQUIRED`; this test
-derives the verbs from the requests the four seed drills' Kubernetes paths make, so a new API call
-in the target fails here until the Role (and this table) says so.
+derives the verbs from the requests the four seed drills' Kubernetes paths make (and the network
+fault's, through Chaos Mesh), so a new API call in the target fails here until the Role (and this
+table) says so. API discovery (`GET /apis/<group>/<version>`) is a non-resource URL, granted to
+every authenticated identity by the default system:discovery ClusterRole: not the Role's.
 """
 
 from __future__ import annotations
@@ -36,9 +38,14 @@ REQUIRED = {
     ("", "secrets", "get", SECRET),
     ("batch", "jobs", "create", ()),
     ("batch", "jobs", "get", ()),
+    ("chaos-mesh.org", "networkchaos", "create", ()),
+    ("chaos-mesh.org", "networkchaos", "get", ()),
+    ("chaos-mesh.org", "networkchaos", "list", ()),
+    ("chaos-mesh.org", "networkchaos", "delete", ()),
 }
+DISCOVERY = re.compile(r"^/apis/[a-z.-]+/v[0-9a-z]+/?$")
 PATH = re.compile(
-    r"^/(?:api/v1|apis/(?P<group>[a-z.]+)/v1)/namespaces/[^/]+/(?P<res>[a-z]+)"
+    r"^/(?:api/v1|apis/(?P<group>[a-z.-]+)/v1(?:alpha1)?)/namespaces/[^/]+/(?P<res>[a-z]+)"
     r"(?:/(?P<name>[^/]+)(?P<sub>/scale|/log)?)?$"
 )
 VERBS = {"POST": "create", "PATCH": "patch", "DELETE": "delete"}
@@ -57,8 +64,8 @@ def verb_of(method: str, path: str, query: dict[str, str]) -> tuple[str, str, st
 
 
 def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
-    """Kill, outage, restore-volume, Job, log and rollout paths together use exactly the Role's
-    verbs."""
+    """Kill, outage, restore-volume, Job, log, rollout and network-fault paths together use
+    exactly the Role's verbs."""
     cluster = seeded_cluster()
     with SimulatedApiServer(cluster) as server:
         target = make_target(server.url, KubeSettings(malformed_via="job"))
@@ -82,5 +89,13 @@ def test_the_seed_drills_use_exactly_the_required_verbs() -> None:
         good = deployer.live("audit-log-analysis").number
         deployer.deploy("audit-log-analysis", {"AUDITFLOW_LOG_LEVEL": "TRACE"}, "rbac")
         deployer.undo("audit-log-analysis", good)
-    used = {verb_of(method, path, query) for method, path, query in cluster.requests}
+        netfaults = target.netfaults()  # broker-blackhole: a NetworkChaos, followed, deleted
+        assert netfaults.refuses("analysis-rabbitmq", "blackhole") is None
+        blackhole = {"mode": "blackhole", "duration_s": 30, "id": "rbac:analysis-rabbitmq"}
+        netfaults.set("analysis-rabbitmq", blackhole)
+        netfaults.route("analysis-rabbitmq")
+        assert netfaults.clear("analysis-rabbitmq", "rbac:analysis-rabbitmq")
+    resource_requests = [r for r in cluster.requests if not DISCOVERY.match(r[1])]
+    assert len(resource_requests) < len(cluster.requests)  # discovery was asked, and left out
+    used = {verb_of(method, path, query) for method, path, query in resource_requests}
     assert used == REQUIRED

@@ -11,7 +11,8 @@ Modules, one concept each: `target` (the `Target` protocol, composed of the othe
 client bound to one namespace; error translation), `kubeconfig` (where the credentials come
 from), `workloads` (kill, stop/start by scaling, readiness by watch), `endpoints` (URLs and the
 platform's Secret), `jobs` (the in-cluster malformed-events publisher), `volume` (the `PgVolume`
-capability: the PostgreSQL StatefulSet and its PVC).
+capability: the PostgreSQL StatefulSet and its PVC), `chaos_mesh` (the `NetFaults` capability:
+Chaos Mesh NetworkChaos objects in the namespace).
 
 Safety: the namespace is checked against the allow-list before a client exists (`KubeSettings`),
 and `describe()` — shown before anything happens — names the kube context and API server.

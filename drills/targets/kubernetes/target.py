@@ -4,8 +4,8 @@ Why this module is short: it only says which piece answers which verb — the AP
 translation (`api`), credentials (`kubeconfig`), components' workloads and pods (`workloads`),
 endpoints and their passwords (`endpoints`), in-cluster Jobs (`jobs`), PostgreSQL's volume
 (`volume`, the `PgVolume` capability), the pods' logs (`logs`, the `HasLogs` capability) and the
-Deployments' revisions (`rollout`, the `HasDeployer` capability) — and what a dry run shows
-(`inventory`).
+Deployments' revisions (`rollout`, the `HasDeployer` capability), Chaos Mesh's NetworkChaos
+objects (`chaos_mesh`, the `HasNetFaults` capability) — and what a dry run shows (`inventory`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from drills.targets.deployer import Deployer
 from drills.targets.k8s_settings import KubeSettings
 from drills.targets.kubernetes import jobs
 from drills.targets.kubernetes.api import KubeApi
+from drills.targets.kubernetes.chaos_mesh import ChaosMeshNetFaults
 from drills.targets.kubernetes.endpoints import endpoints_of, read_secret
 from drills.targets.kubernetes.kubeconfig import load_client
 from drills.targets.kubernetes.logs import read_pod_logs
@@ -26,6 +27,7 @@ from drills.targets.kubernetes.rollout import KubernetesDeployer
 from drills.targets.kubernetes.volume import KubernetesVolume
 from drills.targets.kubernetes.workloads import Workloads
 from drills.targets.logs import LogRead
+from drills.targets.netfault import NetFaults
 from drills.targets.pg_volume import PgVolume
 
 
@@ -42,6 +44,7 @@ class KubernetesTarget:
         self.api = KubeApi(api_client, settings.namespace, context_name)
         self.workloads = Workloads(self.api)
         self._endpoints: Endpoints | None = None
+        self._netfaults: ChaosMeshNetFaults | None = None
 
     @classmethod
     def connect(cls, settings: KubeSettings) -> KubernetesTarget:
@@ -136,6 +139,13 @@ class KubernetesTarget:
     def deployer(self) -> Deployer:
         """The Deployments' revisions and client-side `rollout undo` (`HasDeployer`)."""
         return KubernetesDeployer(self.api)
+
+    def netfaults(self) -> NetFaults:
+        """Chaos Mesh NetworkChaos objects in the namespace, for network faults (`HasNetFaults`).
+        One per target: it remembers the faults it deleted, the route's history."""
+        if self._netfaults is None:
+            self._netfaults = ChaosMeshNetFaults(self.api)
+        return self._netfaults
 
     def pg_volume(self) -> PgVolume:
         """PostgreSQL's StatefulSet and PVC, for pvc-wipe-restore (`HasPgVolume`)."""
