@@ -29,8 +29,8 @@ from typing import Any
 from _common import REPO, Bench, emit, log, machine, sandbox
 
 from drills.backup import RESTORE_JOBS, PgServer, dump_argv, restore_argv, run_client
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.connections import pg_dsn
-from drills.sandbox.programs import Binaries
 
 RESTORE_TARGET_S = 10.0
 RTO_TARGET_S = 30.0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from drills.errors import ComponentFailed, PortBusy, TargetError
 from drills.sandbox import configs, ownership, rabbitmq_policy
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.health import Health, port_open, probe
 from drills.sandbox.layout import PORT_OFFSETS, Layout
 from drills.sandbox.leftovers import clean_leftovers, record_pids
@@ -32,7 +33,6 @@ from drills.sandbox.postgres import (
 from drills.sandbox.procfs import pid_alive, tree_rss_bytes
 from drills.sandbox.programs import (
     NETFAULT_TOKEN_FILE,
-    Binaries,
     Program,
     build_programs,
     redis_dir,

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drills.errors import ComponentFailed, MissingDependency
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.connections import pg_dsn
 from drills.sandbox.layout import Layout
-from drills.sandbox.programs import Binaries
 from drills.sandbox.secrets import SandboxSecrets
 
 PG_SERVICE_USER = "postgres"

@@ -6,23 +6,20 @@ the supervisord configuration, the status view, the readiness wait and the port 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from drills.errors import MissingDependency
 from drills.netfault.routes import PROGRAM as NETFAULT_PROGRAM
 from drills.netfault.routes import ROUTES
 from drills.sandbox import connections
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.layout import Layout, Ports
 from drills.sandbox.secrets import ALERTMANAGER_USER, SandboxSecrets
 
 Kind = Literal["infrastructure", "exporter", "observability", "service"]
 ProbeKind = Literal["tcp", "http", "alertmanager", "postgres", "redis"]
 
-RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ANALYSIS_BATCH_MAX = 1000
 ANALYSIS_PREFETCH = 4000
 NETFAULT_TOKEN_FILE = "netfault-token"  # noqa: S105 - a file name (under conf/, mode 0600)
@@ -60,53 +57,6 @@ class Program:
     user: str | None = None
     directory: Path | None = None
     stop_wait_seconds: int = 10
-
-
-@dataclass(frozen=True)
-class Binaries:
-    """Absolute paths of the programs the sandbox runs, each with its Debian package."""
-
-    paths: dict[str, Path]
-
-    REQUIRED = {
-        "epmd": ("erlang-base", "epmd"),
-        "rabbitmq-server": ("rabbitmq-server", RABBITMQ_SERVER),
-        "postgres": ("postgresql-15", str(PG_BIN / "postgres")),
-        "initdb": ("postgresql-15", str(PG_BIN / "initdb")),
-        "pg_dump": ("postgresql-client-15", str(PG_BIN / "pg_dump")),
-        "pg_restore": ("postgresql-client-15", str(PG_BIN / "pg_restore")),
-        "redis-server": ("redis-server", "redis-server"),
-        "prometheus": ("prometheus", "prometheus"),
-        "promtool": ("prometheus", "promtool"),
-        "alertmanager": ("prometheus-alertmanager", "prometheus-alertmanager"),
-        "node-exporter": ("prometheus-node-exporter", "prometheus-node-exporter"),
-        "postgres-exporter": ("prometheus-postgres-exporter", "prometheus-postgres-exporter"),
-        "redis-exporter": ("prometheus-redis-exporter", "prometheus-redis-exporter"),
-    }
-
-    @classmethod
-    def locate(cls) -> Binaries:
-        """Find every program or raise naming all missing Debian packages at once."""
-        found: dict[str, Path] = {}
-        missing: list[str] = []
-        for name, (package, where) in cls.REQUIRED.items():
-            path = where if where.startswith("/") else shutil.which(where)
-            if path and Path(path).exists():
-                found[name] = Path(path)
-            else:
-                missing.append(f"{package} (for {name})")
-        if missing:
-            packages = sorted({m.split(" ")[0] for m in missing})
-            raise MissingDependency(
-                "missing Debian packages: "
-                + ", ".join(missing)
-                + ". Install them with `make setup` or "
-                + f"`sudo apt-get install {' '.join(packages)}`."
-            )
-        return cls(found)
-
-    def __getitem__(self, name: str) -> str:
-        return str(self.paths[name])
 
 
 def redis_dir(layout: Layout, pg_data: Path, pg_user: str | None) -> Path:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drills.errors import TargetError
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.health import probe
 from drills.sandbox.postgres import (
     InitdbJob,
@@ -25,7 +26,6 @@ from drills.sandbox.postgres import (
     pwfile_of,
     start_initdb,
 )
-from drills.sandbox.programs import Binaries
 
 if TYPE_CHECKING:
     from drills.targets.local import LocalTarget

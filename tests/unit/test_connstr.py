@@ -14,8 +14,9 @@ from supervisor.datatypes import dict_of_key_value_pairs
 
 from drills.connstr import amqp_url, pg_dsn
 from drills.sandbox import configs, connections
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.layout import Layout, Ports
-from drills.sandbox.programs import Binaries, build_programs
+from drills.sandbox.programs import build_programs
 from drills.sandbox.secrets import SandboxSecrets
 from drills.secret import Secret
 

@@ -12,8 +12,9 @@ import yaml
 from drills import packaged
 from drills.errors import InvalidInput, MissingDependency
 from drills.sandbox import configs
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.layout import PORT_BLOCK_SIZE, PORT_OFFSETS, Layout, Ports
-from drills.sandbox.programs import Binaries, build_programs
+from drills.sandbox.programs import build_programs
 from drills.sandbox.secrets import SandboxSecrets, Secret
 from drills.settings import Settings
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from drills.sandbox import configs
+from drills.sandbox.binaries import Binaries
 from drills.sandbox.layout import Layout, Ports
-from drills.sandbox.programs import Binaries, build_programs, redis_dir
+from drills.sandbox.programs import build_programs, redis_dir
 from drills.sandbox.secrets import SandboxSecrets
 
 
